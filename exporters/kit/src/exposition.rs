@@ -1,0 +1,454 @@
+//! The exposition model (what one scrape produces) and its Prometheus text format 0.0.4 encoding.
+//!
+//! Hand-written rather than prometheus-client's encoder because drop-in compatibility needs what
+//! that crate cannot give (see `../shared/reference/rust-ecosystem.md` §1.3): counters named
+//! without `_total` (nginx's `nginx_connections_accepted`), untyped families with exact names,
+//! families sorted by name, and floats printed the way Go's `strconv.FormatFloat(v, 'g', -1, 64)`
+//! prints them, so our output reads like the upstream binary's, line for line.
+
+use std::fmt::Write as _;
+
+/// The `Content-Type` of the text format, as every upstream exporter sends it.
+pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The metric type written on the `# TYPE` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricType {
+    Counter,
+    Gauge,
+    Untyped,
+    Histogram,
+}
+
+impl MetricType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricType::Counter => "counter",
+            MetricType::Gauge => "gauge",
+            MetricType::Untyped => "untyped",
+            MetricType::Histogram => "histogram",
+        }
+    }
+}
+
+/// One series value: an optional name suffix (`_bucket`, `_sum`, `_count` for histograms),
+/// its labels and its value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub suffix: &'static str,
+    pub labels: Vec<(String, String)>,
+    pub value: f64,
+}
+
+/// A metric family: name, help, type and samples. Names are written exactly as given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricFamily {
+    pub name: String,
+    pub help: String,
+    pub kind: MetricType,
+    pub samples: Vec<Sample>,
+}
+
+impl MetricFamily {
+    pub fn new(name: impl Into<String>, help: impl Into<String>, kind: MetricType) -> Self {
+        MetricFamily {
+            name: name.into(),
+            help: help.into(),
+            kind,
+            samples: Vec::new(),
+        }
+    }
+
+    pub fn counter(name: impl Into<String>, help: impl Into<String>) -> Self {
+        Self::new(name, help, MetricType::Counter)
+    }
+
+    pub fn gauge(name: impl Into<String>, help: impl Into<String>) -> Self {
+        Self::new(name, help, MetricType::Gauge)
+    }
+
+    pub fn untyped(name: impl Into<String>, help: impl Into<String>) -> Self {
+        Self::new(name, help, MetricType::Untyped)
+    }
+
+    pub fn histogram(name: impl Into<String>, help: impl Into<String>) -> Self {
+        Self::new(name, help, MetricType::Histogram)
+    }
+
+    /// Adds a sample with the given labels.
+    pub fn push(&mut self, labels: &[(&str, &str)], value: f64) {
+        let labels = labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        self.push_owned(labels, value);
+    }
+
+    /// Adds a sample whose labels are already owned strings.
+    pub fn push_owned(&mut self, labels: Vec<(String, String)>, value: f64) {
+        self.samples.push(Sample {
+            suffix: "",
+            labels,
+            value,
+        });
+    }
+
+    /// Builder form of [`push`](Self::push) for single-sample families.
+    pub fn with(mut self, labels: &[(&str, &str)], value: f64) -> Self {
+        self.push(labels, value);
+        self
+    }
+
+    /// Adds one histogram: cumulative `(upper_bound, count)` buckets (the `+Inf` bucket is added
+    /// from `count` when missing), the sum and the count.
+    pub fn push_histogram(
+        &mut self,
+        labels: &[(&str, &str)],
+        buckets: &[(f64, f64)],
+        sum: f64,
+        count: f64,
+    ) {
+        let base: Vec<(String, String)> = labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let mut with_le = |le: f64, value: f64| {
+            let mut labels = base.clone();
+            let mut text = String::new();
+            write_go_float(&mut text, le);
+            labels.push(("le".to_owned(), text));
+            self.samples.push(Sample {
+                suffix: "_bucket",
+                labels,
+                value,
+            });
+        };
+        for &(le, cumulative) in buckets {
+            with_le(le, cumulative);
+        }
+        if buckets.last().is_none_or(|(le, _)| *le != f64::INFINITY) {
+            with_le(f64::INFINITY, count);
+        }
+        self.samples.push(Sample {
+            suffix: "_sum",
+            labels: base.clone(),
+            value: sum,
+        });
+        self.samples.push(Sample {
+            suffix: "_count",
+            labels: base,
+            value: count,
+        });
+    }
+
+    /// Adds `label=value` to every sample (const labels such as nginx's `addr`).
+    pub fn add_label_to_all(&mut self, name: &str, value: &str) {
+        for sample in &mut self.samples {
+            sample.labels.push((name.to_owned(), value.to_owned()));
+        }
+    }
+}
+
+/// Encodes families in text format 0.0.4 the way client_golang's gatherer does: families sorted
+/// by name (same-named families from different collectors merged), labels sorted by name,
+/// samples sorted by label values, duplicate series dropped, empty families skipped.
+pub fn encode_text(mut families: Vec<MetricFamily>, out: &mut Vec<u8>) {
+    normalize(&mut families);
+    let mut scratch = String::with_capacity(64);
+    for family in &families {
+        out.extend_from_slice(b"# HELP ");
+        out.extend_from_slice(family.name.as_bytes());
+        out.push(b' ');
+        escape_help(&family.help, out);
+        out.extend_from_slice(b"\n# TYPE ");
+        out.extend_from_slice(family.name.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(family.kind.as_str().as_bytes());
+        out.push(b'\n');
+        for sample in &family.samples {
+            out.extend_from_slice(family.name.as_bytes());
+            out.extend_from_slice(sample.suffix.as_bytes());
+            if !sample.labels.is_empty() {
+                out.push(b'{');
+                for (i, (name, value)) in sample.labels.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(name.as_bytes());
+                    out.extend_from_slice(b"=\"");
+                    escape_label_value(value, out);
+                    out.push(b'"');
+                }
+                out.push(b'}');
+            }
+            out.push(b' ');
+            scratch.clear();
+            write_go_float(&mut scratch, sample.value);
+            out.extend_from_slice(scratch.as_bytes());
+            out.push(b'\n');
+        }
+    }
+}
+
+/// Sorts and merges families and their samples into the order [`encode_text`] writes them.
+pub fn normalize(families: &mut Vec<MetricFamily>) {
+    families.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut merged: Vec<MetricFamily> = Vec::with_capacity(families.len());
+    for family in families.drain(..) {
+        match merged.last_mut() {
+            Some(last) if last.name == family.name => {
+                if last.kind == family.kind {
+                    last.samples.extend(family.samples);
+                } else {
+                    tracing::warn!(
+                        family = %family.name,
+                        "dropping samples collected with type {} after type {}",
+                        family.kind.as_str(),
+                        last.kind.as_str()
+                    );
+                }
+            }
+            _ => merged.push(family),
+        }
+    }
+    merged.retain(|f| !f.samples.is_empty());
+    for family in &mut merged {
+        for sample in &mut family.samples {
+            sample.labels.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        if family.kind == MetricType::Histogram {
+            // Buckets keep the producer's order within one series; series are ordered by their
+            // labels other than `le`.
+            family
+                .samples
+                .sort_by(|a, b| labels_without_le(a).cmp(labels_without_le(b)));
+        } else {
+            family.samples.sort_by(|a, b| {
+                let values_a = a.labels.iter().map(|(_, v)| v);
+                let values_b = b.labels.iter().map(|(_, v)| v);
+                values_a.cmp(values_b)
+            });
+            let before = family.samples.len();
+            family.samples.dedup_by(|b, a| a.labels == b.labels);
+            if family.samples.len() != before {
+                tracing::debug!(family = %family.name, "dropped duplicate series");
+            }
+        }
+    }
+    *families = merged;
+}
+
+fn labels_without_le(sample: &Sample) -> impl Iterator<Item = &(String, String)> + '_ {
+    sample.labels.iter().filter(|(name, _)| name != "le")
+}
+
+fn escape_label_value(value: &str, out: &mut Vec<u8>) {
+    for byte in value.bytes() {
+        match byte {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            other => out.push(other),
+        }
+    }
+}
+
+fn escape_help(help: &str, out: &mut Vec<u8>) {
+    for byte in help.bytes() {
+        match byte {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            other => out.push(other),
+        }
+    }
+}
+
+/// Appends `value` formatted as Go's `strconv.FormatFloat(value, 'g', -1, 64)` with the
+/// special cases of prometheus/common's text writer (`+Inf`, `-Inf`, `NaN`, `0` for ±0).
+pub fn write_go_float(out: &mut String, value: f64) {
+    if value.is_nan() {
+        out.push_str("NaN");
+        return;
+    }
+    if value.is_infinite() {
+        out.push_str(if value > 0.0 { "+Inf" } else { "-Inf" });
+        return;
+    }
+    if value == 0.0 {
+        out.push('0');
+        return;
+    }
+    if value.fract() == 0.0 && value.abs() < 1e6 {
+        // Exact small integers: the common case, and plain in Go's format too.
+        let _ = write!(out, "{}", value as i64);
+        return;
+    }
+    // Rust's `{:e}` gives the shortest round-tripping digits, as Go's shortest mode does.
+    let mut sci = String::with_capacity(32);
+    let _ = write!(sci, "{value:e}");
+    let (mantissa, exponent) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let negative = mantissa.starts_with('-');
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    if negative {
+        out.push('-');
+    }
+    // Go's shortest 'g' switches to exponent form below 1e-4 and from 1e6 (precision 6 rule).
+    if !(-4..6).contains(&exponent) {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        out.push('e');
+        out.push(if exponent < 0 { '-' } else { '+' });
+        let _ = write!(out, "{:02}", exponent.unsigned_abs());
+    } else if exponent >= 0 {
+        let int_len = exponent as usize + 1;
+        if digits.len() <= int_len {
+            out.push_str(&digits);
+            out.extend(std::iter::repeat_n('0', int_len - digits.len()));
+        } else {
+            out.push_str(&digits[..int_len]);
+            out.push('.');
+            out.push_str(&digits[int_len..]);
+        }
+    } else {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', (-exponent - 1) as usize));
+        out.push_str(&digits);
+    }
+}
+
+/// Turns an arbitrary string into a valid metric or label name component the way the upstream
+/// exporters do: every character outside `[a-zA-Z0-9_]` becomes `_`.
+pub fn sanitize_name(raw: &str) -> String {
+    raw.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn go(value: f64) -> String {
+        let mut s = String::new();
+        write_go_float(&mut s, value);
+        s
+    }
+
+    #[test]
+    fn floats_print_as_go_prints_them() {
+        assert_eq!(go(0.0), "0");
+        assert_eq!(go(-0.0), "0");
+        assert_eq!(go(1.0), "1");
+        assert_eq!(go(-1.0), "-1");
+        assert_eq!(go(21740.0), "21740");
+        assert_eq!(go(999_999.0), "999999");
+        assert_eq!(go(1e6), "1e+06");
+        assert_eq!(go(2_088_844.0), "2.088844e+06");
+        assert_eq!(go(146_208_985.0), "1.46208985e+08");
+        assert_eq!(go(0.5), "0.5");
+        assert_eq!(go(0.0001), "0.0001");
+        assert_eq!(go(0.00001), "1e-05");
+        assert_eq!(go(1.5e-7), "1.5e-07");
+        assert_eq!(go(123.456), "123.456");
+        assert_eq!(go(-0.25), "-0.25");
+        assert_eq!(go(1.7e9), "1.7e+09");
+        assert_eq!(go(1e100), "1e+100");
+        assert_eq!(go(f64::NAN), "NaN");
+        assert_eq!(go(f64::INFINITY), "+Inf");
+        assert_eq!(go(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(go(18446744073709551615.0), "1.8446744073709552e+19");
+    }
+
+    #[test]
+    fn families_sorted_merged_escaped() {
+        let mut b = MetricFamily::gauge("b_metric", "Help with \\ and\nnewline");
+        b.push(&[("z", "1"), ("a", "x\"y\\z\nw")], 2.0);
+        b.push(&[("z", "0"), ("a", "x\"y\\z\nw")], 1.0);
+        let a1 = MetricFamily::counter("a_total", "A.").with(&[("k", "2")], 5.0);
+        let a2 = MetricFamily::counter("a_total", "A.").with(&[("k", "1")], 4.0);
+        let empty = MetricFamily::gauge("c_empty", "never shown");
+        let mut out = Vec::new();
+        encode_text(vec![b, a1, empty, a2], &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "# HELP a_total A.\n# TYPE a_total counter\na_total{k=\"1\"} 4\na_total{k=\"2\"} 5\n\
+             # HELP b_metric Help with \\\\ and\\nnewline\n# TYPE b_metric gauge\n\
+             b_metric{a=\"x\\\"y\\\\z\\nw\",z=\"0\"} 1\nb_metric{a=\"x\\\"y\\\\z\\nw\",z=\"1\"} 2\n"
+        );
+    }
+
+    #[test]
+    fn duplicate_series_are_written_once() {
+        let mut f = MetricFamily::gauge("dup", "d");
+        f.push(&[("a", "1")], 1.0);
+        f.push(&[("a", "1")], 2.0);
+        let mut out = Vec::new();
+        encode_text(vec![f], &mut out);
+        assert_eq!(
+            String::from_utf8(out)
+                .unwrap()
+                .matches("dup{a=\"1\"}")
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn histogram_buckets_keep_order_and_get_inf() {
+        let mut h = MetricFamily::histogram("rt_seconds", "rt");
+        h.push_histogram(&[("x", "b")], &[(0.1, 1.0), (1.0, 3.0)], 2.5, 4.0);
+        h.push_histogram(&[("x", "a")], &[(0.1, 0.0)], 0.0, 0.0);
+        let mut out = Vec::new();
+        encode_text(vec![h], &mut out);
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().skip(2).collect();
+        assert_eq!(
+            lines,
+            vec![
+                "rt_seconds_bucket{le=\"0.1\",x=\"a\"} 0",
+                "rt_seconds_bucket{le=\"+Inf\",x=\"a\"} 0",
+                "rt_seconds_sum{x=\"a\"} 0",
+                "rt_seconds_count{x=\"a\"} 0",
+                "rt_seconds_bucket{le=\"0.1\",x=\"b\"} 1",
+                "rt_seconds_bucket{le=\"1\",x=\"b\"} 3",
+                "rt_seconds_bucket{le=\"+Inf\",x=\"b\"} 4",
+                "rt_seconds_sum{x=\"b\"} 2.5",
+                "rt_seconds_count{x=\"b\"} 4",
+            ]
+        );
+    }
+
+    #[test]
+    fn sanitize_replaces_everything_but_word_chars() {
+        assert_eq!(sanitize_name("Active(anon)"), "Active_anon_");
+        assert_eq!(sanitize_name("io.kubernetes.pod"), "io_kubernetes_pod");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn go_float_round_trips(value in proptest::num::f64::ANY) {
+            let text = go(value);
+            let parsed: f64 = match text.as_str() {
+                "+Inf" => f64::INFINITY,
+                "-Inf" => f64::NEG_INFINITY,
+                other => other.parse().unwrap(),
+            };
+            if value.is_nan() {
+                proptest::prop_assert!(parsed.is_nan());
+            } else {
+                proptest::prop_assert_eq!(parsed, value);
+            }
+        }
+    }
+}

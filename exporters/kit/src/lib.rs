@@ -1,0 +1,84 @@
+//! The Octo exporter kit: what every exporter shares, so that an exporter's `main.rs` reads like
+//! a table of contents (flags, collectors, [`serve`]).
+//!
+//! - [`flags`]: the upstream flag grammar (kingpin, and Go's `flag` where the exporter replaces
+//!   a program that used it);
+//! - [`server`]: listeners, TLS and the exporter-toolkit web configuration ([`webconfig`]), the
+//!   landing page, the telemetry path, gzip, the concurrent-scrape limit, graceful shutdown;
+//! - [`exposition`]: metric families and their text-format encoding;
+//! - [`selfmetrics`]: build info, `process_*`, promhttp counters, per-collector outcomes;
+//! - [`logging`]: `--log.level` and `--log.format`.
+
+pub mod exposition;
+pub mod flags;
+pub mod logging;
+pub mod selfmetrics;
+pub mod server;
+pub mod webconfig;
+
+use std::time::Duration;
+
+pub use exposition::{MetricFamily, MetricType, Sample};
+pub use flags::{DashStyle, FlagSet, Flags};
+pub use server::{Exporter, HttpError, Reply, ScrapeRequest, WebOptions, serve, start};
+
+/// Who an exporter is: names, the upstream program it replaces, and its defaults.
+#[derive(Debug)]
+pub struct ExporterInfo {
+    /// The binary's name, such as `octo-node-exporter`.
+    pub binary: &'static str,
+    /// The landing page title.
+    pub title: &'static str,
+    /// The upstream program this one replaces, such as `node_exporter`.
+    pub upstream: &'static str,
+    /// The build-info family upstream exports, such as `node_exporter_build_info`.
+    pub build_info_metric: &'static str,
+    /// The default for `--web.listen-address`, such as `:9100`.
+    pub default_listen_address: &'static str,
+    pub version: &'static str,
+}
+
+impl ExporterInfo {
+    /// A flag set holding the web and logging flags every exporter has.
+    pub fn flag_set(&'static self, about: &'static str) -> FlagSet {
+        let version = format!(
+            "{} (drop-in for {}; built with {})",
+            self.version,
+            self.upstream,
+            env!("OCTO_RUSTC_VERSION")
+        );
+        let set = FlagSet::new(self.binary, about, version);
+        logging::declare(WebOptions::declare(set, self))
+    }
+}
+
+/// Runs an exporter's asynchronous main function on a single-threaded runtime (an exporter does
+/// little at a time; one thread keeps its memory small), and turns its result into the exit
+/// status: 0, or 1 with the error logged. Blocking work left running at exit (a statfs stuck on
+/// a dead NFS server) does not hold the exit up.
+pub fn run_main<F, E>(main: F) -> std::process::ExitCode
+where
+    F: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: starting the async runtime: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(main);
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
