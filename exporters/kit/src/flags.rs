@@ -201,6 +201,14 @@ impl FlagSet {
         self
     }
 
+    /// Binds an already declared flag to an environment variable (command line wins). For a
+    /// repeatable flag the variable holds values separated by newlines.
+    pub fn env(mut self, name: &str, variable: &'static str) -> Self {
+        let id = name.to_owned();
+        self.command = self.command.mut_arg(id, |arg| arg.env(variable));
+        self
+    }
+
     /// Parses `args` (the program name first).
     pub fn parse<I, T>(self, args: I) -> Result<Flags, FlagError>
     where

@@ -71,6 +71,7 @@ where
             return std::process::ExitCode::FAILURE;
         }
     };
+    install_crypto_provider();
     let result = runtime.block_on(main);
     runtime.shutdown_timeout(Duration::from_millis(500));
     match result {
@@ -81,4 +82,10 @@ where
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Makes ring the process-wide rustls provider, so every TLS user (the server, reqwest,
+/// mysql_async) agrees on one; harmless when already installed.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }

@@ -1,1 +1,117 @@
+//! Real services on loopback for tests, benchmarks and `cargo xtask up`.
+//!
+//! Each service runs as a child process in its own temporary directory on a free loopback port,
+//! is waited for until it answers, and is stopped when its handle drops (see [`process`]). A
+//! service whose program is missing fails with a message naming the Debian package to install
+//! (`cargo xtask setup` installs them all); nothing is skipped silently.
 
+pub mod exporter;
+pub mod mariadb;
+pub mod metrics;
+pub mod nginx;
+pub mod process;
+pub mod prometheus;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+pub use exporter::ExporterProcess;
+pub use mariadb::{MariaDb, MariaDbOptions};
+pub use nginx::Nginx;
+pub use process::Service;
+pub use prometheus::Prometheus;
+
+/// Why a service could not be provided.
+#[derive(Debug, thiserror::Error)]
+pub enum TestbedError {
+    #[error(
+        "{program} not found: install the Debian package `{package}` (`cargo xtask setup` installs everything the tests need)"
+    )]
+    Missing { program: String, package: String },
+    #[error("{service} did not start: {detail}")]
+    Start { service: String, detail: String },
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+    #[error("{service}: {detail}")]
+    Command { service: String, detail: String },
+    #[error("HTTP request to {url}: {detail}")]
+    Http { url: String, detail: String },
+}
+
+/// A TCP port that was free on 127.0.0.1 a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("binding an ephemeral port on 127.0.0.1")
+}
+
+/// Finds a program in the usual system directories or on `PATH`, or says which Debian package
+/// provides it.
+pub fn require_program(program: &str, package: &str) -> Result<PathBuf, TestbedError> {
+    let mut candidates: Vec<PathBuf> = ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/bin"]
+        .iter()
+        .map(|dir| Path::new(dir).join(program))
+        .collect();
+    if let Some(path) = std::env::var_os("PATH") {
+        candidates.extend(std::env::split_paths(&path).map(|dir| dir.join(program)));
+    }
+    candidates
+        .into_iter()
+        .find(|candidate| candidate.is_file())
+        .ok_or_else(|| TestbedError::Missing {
+            program: program.into(),
+            package: package.into(),
+        })
+}
+
+/// Whether we run as root (services then need to be told to keep running as root).
+pub fn running_as_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// A GET on loopback, returning status and body.
+pub async fn http_get(url: &str) -> Result<(u16, String), TestbedError> {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .map_err(|err| TestbedError::Http {
+            url: url.into(),
+            detail: err.to_string(),
+        })?;
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|err| TestbedError::Http {
+            url: url.into(),
+            detail: err.to_string(),
+        })?;
+    let status = response.status().as_u16();
+    let body = response.text().await.map_err(|err| TestbedError::Http {
+        url: url.into(),
+        detail: err.to_string(),
+    })?;
+    Ok((status, body))
+}
+
+pub(crate) fn write_file(path: &Path, contents: &str) -> Result<(), TestbedError> {
+    std::fs::write(path, contents).map_err(|source| TestbedError::Io {
+        context: format!("writing {}", path.display()),
+        source,
+    })
+}
+
+pub(crate) fn temp_dir(prefix: &str) -> Result<tempfile::TempDir, TestbedError> {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .map_err(|source| TestbedError::Io {
+            context: "creating a temporary directory".into(),
+            source,
+        })
+}

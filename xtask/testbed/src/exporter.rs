@@ -1,0 +1,82 @@
+//! An exporter binary (ours or the upstream one from Debian) running on a free port.
+
+use std::ffi::OsStr;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use tempfile::TempDir;
+
+use crate::process::{Service, wait_ready};
+use crate::{TestbedError, free_port, http_get, temp_dir};
+
+/// A running exporter, answering on `http://127.0.0.1:<port>`.
+#[derive(Debug)]
+pub struct ExporterProcess {
+    service: Service,
+    pub port: u16,
+    _dir: TempDir,
+}
+
+impl ExporterProcess {
+    /// Starts `program` with `args`; `listen_arg` turns the chosen port into the program's
+    /// listen flag (`--web.listen-address=127.0.0.1:PORT`, cAdvisor's `-port=PORT`, ...). Ready
+    /// when `ready_path` answers 200.
+    pub async fn start<I, S>(
+        name: &str,
+        program: &Path,
+        args: I,
+        envs: &[(&str, &str)],
+        listen_arg: impl FnOnce(u16) -> Vec<String>,
+        ready_path: &str,
+    ) -> Result<ExporterProcess, TestbedError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let port = free_port();
+        let dir = temp_dir("octo-exporter-")?;
+        let mut command = Command::new(program);
+        command
+            .current_dir(dir.path())
+            .args(args)
+            .args(listen_arg(port));
+        for (key, value) in envs {
+            command.env(key, value);
+        }
+        let mut service = Service::spawn(name, command, &dir.path().join("exporter.log"))?
+            .with_stop_signal(nix::sys::signal::Signal::SIGTERM, Duration::from_secs(15));
+        let url = format!("http://127.0.0.1:{port}{ready_path}");
+        wait_ready(&mut service, Duration::from_secs(30), || {
+            let url = url.clone();
+            async move { matches!(http_get(&url).await, Ok((200, _))) }
+        })
+        .await?;
+        Ok(ExporterProcess {
+            service,
+            port,
+            _dir: dir,
+        })
+    }
+
+    /// The kingpin listen flag on loopback.
+    pub fn web_listen(port: u16) -> Vec<String> {
+        vec![format!("--web.listen-address=127.0.0.1:{port}")]
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.service.pid()
+    }
+
+    pub fn service(&mut self) -> &mut Service {
+        &mut self.service
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.service.log_path()).unwrap_or_default()
+    }
+}
