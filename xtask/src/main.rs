@@ -1,1 +1,127 @@
-fn main() {}
+//! Project tasks, run as `cargo xtask <task>`:
+//!
+//! - `setup`: install the Debian packages the tests, benchmarks and the stack need;
+//! - `test`: setup, then the whole test suite (what CI runs, through `.ci/run`);
+//! - `up`: build and run the stack natively in the foreground until Ctrl-C;
+//! - `bench <nginx|node|mysql|container>`: an exporter against its upstream binary.
+
+mod bench;
+mod setup;
+mod up;
+
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context as _, bail};
+use clap::{Arg, ArgAction, Command as Cli};
+
+fn cli() -> Cli {
+    Cli::new("xtask")
+        .about("Octo project tasks")
+        .subcommand_required(true)
+        .subcommand(
+            Cli::new("setup")
+                .about("Install the Debian packages tests, benchmarks and the stack need"),
+        )
+        .subcommand(
+            Cli::new("test")
+                .about("Set up what is missing, then run the whole test suite (CI runs this)")
+                .arg(
+                    Arg::new("cargo-args")
+                        .num_args(0..)
+                        .trailing_var_arg(true)
+                        .allow_hyphen_values(true),
+                ),
+        )
+        .subcommand(Cli::new("up").about("Run the whole stack natively until Ctrl-C"))
+        .subcommand(
+            Cli::new("bench")
+                .about("Benchmark an exporter against its upstream binary")
+                .arg(Arg::new("exporter").required(true).value_parser([
+                    "nginx",
+                    "node",
+                    "mysql",
+                    "container",
+                ]))
+                .arg(
+                    Arg::new("scrapes")
+                        .long("scrapes")
+                        .value_parser(clap::value_parser!(usize))
+                        .action(ArgAction::Set),
+                ),
+        )
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn run_checked(mut command: Command, what: &str) -> anyhow::Result<()> {
+    let status = command
+        .status()
+        .with_context(|| format!("running {what}"))?;
+    if !status.success() {
+        bail!("{what} failed ({status})");
+    }
+    Ok(())
+}
+
+fn test(extra: Vec<String>) -> anyhow::Result<()> {
+    setup::run()?;
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--", "--check"]);
+    run_checked(fmt, "cargo fmt --check")?;
+    let mut tests = cargo();
+    tests
+        .args(["test", "--workspace", "--no-fail-fast"])
+        .args(extra)
+        .env("RUST_BACKTRACE", "1");
+    run_checked(tests, "cargo test --workspace")
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+fn main() -> ExitCode {
+    let matches = cli().get_matches();
+    let result = match matches.subcommand() {
+        Some(("setup", _)) => setup::run(),
+        Some(("test", args)) => test(
+            args.get_many::<String>("cargo-args")
+                .map(|v| v.cloned().collect())
+                .unwrap_or_default(),
+        ),
+        Some(("up", _)) => runtime().and_then(|rt| rt.block_on(up::run())),
+        Some(("bench", args)) => {
+            let scrapes = args
+                .get_one::<usize>("scrapes")
+                .copied()
+                .unwrap_or(bench::DEFAULT_SCRAPES);
+            let exporter = args
+                .get_one::<String>("exporter")
+                .cloned()
+                .unwrap_or_default();
+            runtime().and_then(|rt| {
+                rt.block_on(async {
+                    match exporter.as_str() {
+                        "nginx" => bench::nginx::run(scrapes).await,
+                        "node" => bench::node::run(scrapes).await,
+                        "mysql" => bench::mysql::run(scrapes).await,
+                        _ => bench::container::run(scrapes).await,
+                    }
+                })
+            })
+        }
+        _ => unreachable!("clap requires a subcommand"),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -315,7 +315,8 @@ impl Flags {
                     | Some(clap::parser::ValueSource::EnvVariable)
             )
         };
-        given(name) || given(&format!("no-{name}"))
+        let is_bool = self.bools.iter().any(|(flag, _)| flag == name);
+        given(name) || (is_bool && given(&format!("no-{name}")))
     }
 
     /// The value of a one-value flag, or its default.

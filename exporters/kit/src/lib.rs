@@ -11,6 +11,7 @@
 
 pub mod exposition;
 pub mod flags;
+pub mod gzip;
 pub mod logging;
 pub mod selfmetrics;
 pub mod server;
@@ -77,8 +78,11 @@ where
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!("{err:#}");
-            eprintln!("error: {err:#}");
+            if tracing::dispatcher::has_been_set() {
+                tracing::error!("{err:#}");
+            } else {
+                eprintln!("error: {err:#}");
+            }
             std::process::ExitCode::FAILURE
         }
     }

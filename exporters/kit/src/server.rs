@@ -568,18 +568,9 @@ fn metrics_response(families: Vec<MetricFamily>, gzip: bool) -> Response<Full<By
     );
     headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     if gzip {
-        use std::io::Write as _;
-        let mut encoder = flate2::write::GzEncoder::new(
-            Vec::with_capacity(body.len() / 4),
-            flate2::Compression::fast(),
-        );
-        if encoder.write_all(&body).is_ok()
-            && let Ok(compressed) = encoder.finish()
-        {
-            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-            *response.body_mut() = Full::new(Bytes::from(compressed));
-            return response;
-        }
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        *response.body_mut() = Full::new(Bytes::from(crate::gzip::compress(&body)));
+        return response;
     }
     *response.body_mut() = Full::new(Bytes::from(body));
     response

@@ -459,7 +459,7 @@ pub fn client_sans_allowed(allowed: &[String], peer: Option<&[CertificateDer<'st
             },
             _ => return false,
         };
-        allowed.iter().any(|a| *a == text)
+        allowed.contains(&text)
     })
 }
 

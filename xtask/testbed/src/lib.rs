@@ -75,6 +75,8 @@ pub fn running_as_root() -> bool {
 
 /// A GET on loopback, returning status and body.
 pub async fn http_get(url: &str) -> Result<(u16, String), TestbedError> {
+    // Feature unification may give reqwest TLS without a provider; ring is the workspace's.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .no_proxy()
         .timeout(std::time::Duration::from_secs(10))
