@@ -3,7 +3,8 @@
 //! - `setup`: install the Debian packages the tests, benchmarks and the stack need;
 //! - `test`: setup, then the whole test suite (what CI runs, through `.ci/run`);
 //! - `up`: build and run the stack natively in the foreground until Ctrl-C;
-//! - `bench <nginx|node|mysql|container>`: an exporter against its upstream binary.
+//! - `bench <nginx|node|mysql|container>`: an exporter against its upstream binary;
+//!   `bench app`: the app under wrk, directly and through nginx.
 
 mod bench;
 mod setup;
@@ -110,6 +111,7 @@ fn main() -> ExitCode {
                         "nginx" => bench::nginx::run(scrapes).await,
                         "node" => bench::node::run(scrapes).await,
                         "mysql" => bench::mysql::run(scrapes).await,
+                        "app" => bench::app::run(scrapes).await,
                         _ => bench::container::run(scrapes).await,
                     }
                 })
