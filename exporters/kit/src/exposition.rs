@@ -18,6 +18,7 @@ pub enum MetricType {
     Gauge,
     Untyped,
     Histogram,
+    Summary,
 }
 
 impl MetricType {
@@ -27,6 +28,7 @@ impl MetricType {
             MetricType::Gauge => "gauge",
             MetricType::Untyped => "untyped",
             MetricType::Histogram => "histogram",
+            MetricType::Summary => "summary",
         }
     }
 }
@@ -73,6 +75,20 @@ impl MetricFamily {
 
     pub fn histogram(name: impl Into<String>, help: impl Into<String>) -> Self {
         Self::new(name, help, MetricType::Histogram)
+    }
+
+    pub fn summary(name: impl Into<String>, help: impl Into<String>) -> Self {
+        Self::new(name, help, MetricType::Summary)
+    }
+
+    /// Adds a sample with a name suffix (`_bucket`, `_sum`, `_count`), for histograms and
+    /// summaries whose parts arrive already split (the textfile collector re-exposing them).
+    pub fn push_part(&mut self, suffix: &'static str, labels: Vec<(String, String)>, value: f64) {
+        self.samples.push(Sample {
+            suffix,
+            labels,
+            value,
+        });
     }
 
     /// Adds a sample with the given labels.
@@ -216,9 +232,9 @@ pub fn normalize(families: &mut Vec<MetricFamily>) {
         for sample in &mut family.samples {
             sample.labels.sort_by(|a, b| a.0.cmp(&b.0));
         }
-        if family.kind == MetricType::Histogram {
-            // Buckets keep the producer's order within one series; series are ordered by their
-            // labels other than `le`.
+        if matches!(family.kind, MetricType::Histogram | MetricType::Summary) {
+            // Buckets and quantiles keep the producer's order within one series; series are
+            // ordered by their labels other than `le` and `quantile`.
             family
                 .samples
                 .sort_by(|a, b| labels_without_le(a).cmp(labels_without_le(b)));
@@ -239,7 +255,10 @@ pub fn normalize(families: &mut Vec<MetricFamily>) {
 }
 
 fn labels_without_le(sample: &Sample) -> impl Iterator<Item = &(String, String)> + '_ {
-    sample.labels.iter().filter(|(name, _)| name != "le")
+    sample
+        .labels
+        .iter()
+        .filter(|(name, _)| name != "le" && name != "quantile")
 }
 
 fn escape_label_value(value: &str, out: &mut Vec<u8>) {

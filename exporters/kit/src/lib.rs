@@ -62,8 +62,12 @@ where
     F: Future<Output = Result<(), E>>,
     E: std::fmt::Display,
 {
+    // Blocking helpers (file reads off the event loop) are kept across scrapes rather than
+    // re-created every 15 s.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .thread_keep_alive(Duration::from_secs(120))
+        .max_blocking_threads(32)
         .build()
     {
         Ok(runtime) => runtime,

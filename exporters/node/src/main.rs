@@ -1,1 +1,204 @@
-fn main() {}
+//! octo-node-exporter: a drop-in replacement for Prometheus node_exporter on Linux.
+//!
+//! Same flags (`--collector.<name>`, `--no-collector.<name>`, every collector option and its
+//! deprecated aliases, `--path.*`), same metric names, labels, types and values, same
+//! `?collect[]=` / `?exclude[]=` filtering.
+
+mod collectors;
+mod paths;
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use octo_exporter_kit::{
+    Exporter, ExporterInfo, FlagSet, Flags, HttpError, MetricFamily, ScrapeRequest, WebOptions,
+    logging,
+};
+
+use crate::collectors::{Enabled, REGISTRY};
+use crate::paths::Paths;
+
+static INFO: ExporterInfo = ExporterInfo {
+    binary: "octo-node-exporter",
+    title: "Octo Node Exporter",
+    upstream: "node_exporter",
+    build_info_metric: "node_exporter_build_info",
+    default_listen_address: ":9100",
+    version: env!("CARGO_PKG_VERSION"),
+};
+
+fn flag_set() -> FlagSet {
+    let set = INFO
+        .flag_set("Exports Linux host metrics (drop-in for Prometheus node_exporter).")
+        .heading("Paths")
+        .value("path.procfs", Some("/proc"), "procfs mountpoint.")
+        .value("path.sysfs", Some("/sys"), "sysfs mountpoint.")
+        .value("path.rootfs", Some("/"), "rootfs mountpoint.")
+        .value("path.udev.data", Some("/run/udev/data"), "udev data path.");
+    collectors::declare_flags(set)
+}
+
+fn paths(flags: &Flags) -> Paths {
+    let get = |name: &str, default: &str| flags.value(name).unwrap_or(default).into();
+    Paths {
+        procfs: get("path.procfs", "/proc"),
+        sysfs: get("path.sysfs", "/sys"),
+        rootfs: get("path.rootfs", "/"),
+        udev_data: get("path.udev.data", "/run/udev/data"),
+    }
+}
+
+struct NodeExporter {
+    collectors: Arc<Vec<Enabled>>,
+    unimplemented: Vec<&'static str>,
+}
+
+impl NodeExporter {
+    /// The collectors a request asks for, with node_exporter's errors for bad filters.
+    fn select(&self, request: &ScrapeRequest) -> Result<Vec<usize>, HttpError> {
+        let collects: Vec<&str> = request.query_values("collect[]").collect();
+        let excludes: Vec<&str> = request.query_values("exclude[]").collect();
+        if !collects.is_empty() && !excludes.is_empty() {
+            return Err(HttpError::bad_request(
+                "Combined collect and exclude queries are not allowed.",
+            ));
+        }
+        if !excludes.is_empty() {
+            return Ok((0..self.collectors.len())
+                .filter(|&i| !excludes.contains(&self.collectors[i].name))
+                .collect());
+        }
+        if collects.is_empty() {
+            return Ok((0..self.collectors.len()).collect());
+        }
+        let refuse = |reason: String| {
+            HttpError::bad_request(format!(
+                "Couldn't create filtered metrics handler: couldn't create collector: {reason}"
+            ))
+        };
+        let mut selected = Vec::new();
+        for name in collects {
+            if collectors::registration(name).is_none() {
+                return Err(refuse(format!("missing collector: {name}")));
+            }
+            if self.unimplemented.contains(&name) {
+                return Err(refuse(format!(
+                    "collector not implemented by octo-node-exporter: {name}"
+                )));
+            }
+            match self.collectors.iter().position(|c| c.name == name) {
+                Some(index) if !selected.contains(&index) => selected.push(index),
+                Some(_) => {}
+                None => return Err(refuse(format!("disabled collector: {name}"))),
+            }
+        }
+        Ok(selected)
+    }
+}
+
+impl Exporter for NodeExporter {
+    async fn collect(&self, request: &ScrapeRequest) -> Result<Vec<MetricFamily>, HttpError> {
+        let selected = self.select(request)?;
+        let collectors = self.collectors.clone();
+        // Collectors read files and call statfs: off the event loop.
+        tokio::task::spawn_blocking(move || {
+            collectors::run(selected.iter().map(|&index| &collectors[index]))
+        })
+        .await
+        .map_err(|err| HttpError::internal(format!("collection failed: {err}")))
+    }
+}
+
+async fn run(flags: Flags) -> anyhow::Result<()> {
+    let web = WebOptions::from_flags(&flags)?;
+    let paths = paths(&flags);
+    let (enabled, unimplemented) =
+        collectors::build_enabled(&flags, &paths).context("invalid collector options")?;
+    tracing::info!(version = INFO.version, "Starting octo-node-exporter");
+    let names: Vec<&str> = enabled.iter().map(|c| c.name).collect();
+    tracing::info!(collectors = %names.join(","), "Enabled collectors");
+    if !unimplemented.is_empty() {
+        tracing::warn!(
+            collectors = %unimplemented.join(","),
+            "enabled collectors not implemented by octo-node-exporter yet; they are skipped"
+        );
+    }
+    if nix::unistd::geteuid().is_root() {
+        tracing::warn!(
+            "octo-node-exporter is running as root user; it is designed to run as an unprivileged user, root is not required"
+        );
+    }
+    debug_assert!(
+        REGISTRY
+            .iter()
+            .all(|r| collectors::registration(r.name).is_some())
+    );
+    let exporter = NodeExporter {
+        collectors: Arc::new(enabled),
+        unimplemented,
+    };
+    octo_exporter_kit::serve(&INFO, web, Arc::new(exporter)).await?;
+    Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    let flags = flag_set().parse_env_or_exit();
+    logging::init(&flags);
+    octo_exporter_kit::run_main(run(flags))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Flags {
+        let mut all = vec!["octo-node-exporter"];
+        all.extend_from_slice(args);
+        flag_set().parse(all).unwrap()
+    }
+
+    #[test]
+    fn collector_defaults_follow_upstream_and_disable_defaults() {
+        let flags = parse(&[]);
+        let on = |flags: &Flags, name: &str| {
+            collectors::is_enabled(flags, collectors::registration(name).unwrap())
+        };
+        assert!(on(&flags, "cpu"));
+        assert!(on(&flags, "zfs"));
+        assert!(!on(&flags, "processes"));
+        assert!(!on(&flags, "tcpstat"));
+        let flags = parse(&[
+            "--collector.disable-defaults",
+            "--collector.processes",
+            "--no-collector.cpu",
+        ]);
+        assert!(!on(&flags, "meminfo"));
+        assert!(on(&flags, "processes"));
+        assert!(!on(&flags, "cpu"));
+    }
+
+    #[test]
+    fn upstream_golden_command_line_parses() {
+        parse(&[
+            "--collector.cpu.info",
+            "--collector.cpu.info.bugs-include=^(cpu_meltdown|spectre_.*|mds)$",
+            "--collector.cpu.info.flags-include=^(aes|avx.?|constant_tsc)$",
+            "--collector.arp.device-exclude=nope",
+            "--no-collector.arp.netlink",
+            "--collector.bcache.priorityStats",
+            "--collector.hwmon.chip-include=(applesmc|asus_nb_wmi|coretemp|hwmon4|ieee80211|nct6779)",
+            "--collector.netclass.ignore-invalid-speed",
+            "--collector.netclass.ignored-devices=(dmz|int)",
+            "--collector.netdev.device-include=lo",
+            "--collector.qdisc.device-include=(wlan0|eth0)",
+            "--collector.qdisc.fixtures=collector/fixtures/qdisc/",
+            "--collector.stat.softirq",
+            "--collector.sysctl.include-info=kernel.seccomp.actions_avail",
+            "--collector.sysctl.include=fs.file-nr",
+            "--collector.sysctl.include=fs.file-nr:total,current,max",
+            "--collector.sysctl.include=kernel.threads-max",
+            "--collector.textfile.directory=collector/fixtures/textfile/two_metric_files/",
+            "--collector.wifi.fixtures=collector/fixtures/wifi",
+        ]);
+    }
+}

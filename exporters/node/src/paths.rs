@@ -1,0 +1,144 @@
+//! Where the collectors read from: `--path.procfs`, `--path.sysfs`, `--path.rootfs` and
+//! `--path.udev.data`, and small readers that put the file name into every error.
+
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use crate::collectors::CollectorError;
+
+/// The roots every file read goes through; nothing reads `/proc` or `/sys` directly.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub procfs: PathBuf,
+    pub sysfs: PathBuf,
+    pub rootfs: PathBuf,
+    pub udev_data: PathBuf,
+}
+
+impl Default for Paths {
+    fn default() -> Self {
+        Paths {
+            procfs: PathBuf::from("/proc"),
+            sysfs: PathBuf::from("/sys"),
+            rootfs: PathBuf::from("/"),
+            udev_data: PathBuf::from("/run/udev/data"),
+        }
+    }
+}
+
+fn join_relative(root: &Path, rel: impl AsRef<Path>) -> PathBuf {
+    let rel = rel.as_ref();
+    root.join(rel.strip_prefix("/").unwrap_or(rel))
+}
+
+impl Paths {
+    /// `<procfs>/<rel>`.
+    pub fn proc(&self, rel: impl AsRef<Path>) -> PathBuf {
+        join_relative(&self.procfs, rel)
+    }
+
+    /// `<sysfs>/<rel>`.
+    pub fn sys(&self, rel: impl AsRef<Path>) -> PathBuf {
+        join_relative(&self.sysfs, rel)
+    }
+
+    /// `<rootfs>/<path>` for an absolute path of the host (`/etc/os-release`, a mount point).
+    pub fn root(&self, path: impl AsRef<Path>) -> PathBuf {
+        join_relative(&self.rootfs, path)
+    }
+
+    /// `<udev data>/<rel>`.
+    pub fn udev(&self, rel: impl AsRef<Path>) -> PathBuf {
+        join_relative(&self.udev_data, rel)
+    }
+
+    /// A host mount point as upstream labels it: with the `--path.rootfs` prefix removed.
+    pub fn strip_rootfs(&self, mount_point: &str) -> String {
+        let root = self.rootfs.to_string_lossy();
+        let root = root.trim_end_matches('/');
+        if root.is_empty() {
+            return mount_point.to_owned();
+        }
+        match mount_point.strip_prefix(root) {
+            Some("") => "/".to_owned(),
+            Some(rest) if rest.starts_with('/') => rest.to_owned(),
+            _ => mount_point.to_owned(),
+        }
+    }
+}
+
+/// Reads a whole file.
+pub fn read_string(path: &Path) -> Result<String, CollectorError> {
+    std::fs::read_to_string(path).map_err(|source| CollectorError::io(path, source))
+}
+
+/// Reads a file, or `None` when it does not exist.
+pub fn read_optional(path: &Path) -> Result<Option<String>, CollectorError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(err) if err.kind() == ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(CollectorError::io(path, source)),
+    }
+}
+
+/// Reads a one-value sysfs file, trimmed.
+pub fn read_trimmed(path: &Path) -> Result<String, CollectorError> {
+    read_string(path).map(|text| text.trim().to_owned())
+}
+
+/// Reads a one-number file.
+pub fn read_u64(path: &Path) -> Result<u64, CollectorError> {
+    let text = read_trimmed(path)?;
+    text.parse()
+        .map_err(|_| CollectorError::parse(path, format!("{text:?} is not an unsigned integer")))
+}
+
+/// Reads a one-number file that may be signed.
+pub fn read_i64(path: &Path) -> Result<i64, CollectorError> {
+    let text = read_trimmed(path)?;
+    text.parse()
+        .map_err(|_| CollectorError::parse(path, format!("{text:?} is not an integer")))
+}
+
+/// Reads a one-number file as a float.
+pub fn read_f64(path: &Path) -> Result<f64, CollectorError> {
+    let text = read_trimmed(path)?;
+    text.parse()
+        .map_err(|_| CollectorError::parse(path, format!("{text:?} is not a number")))
+}
+
+/// The names in a directory, sorted; an absent directory is an error the caller may map to
+/// "no data".
+pub fn dir_names(path: &Path) -> Result<Vec<String>, CollectorError> {
+    let entries = std::fs::read_dir(path).map_err(|source| CollectorError::io(path, source))?;
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roots_are_joined_and_stripped() {
+        let paths = Paths {
+            procfs: "/host/proc".into(),
+            sysfs: "/host/sys".into(),
+            rootfs: "/host/root".into(),
+            udev_data: "/run/udev/data".into(),
+        };
+        assert_eq!(paths.proc("net/dev"), PathBuf::from("/host/proc/net/dev"));
+        assert_eq!(
+            paths.root("/etc/os-release"),
+            PathBuf::from("/host/root/etc/os-release")
+        );
+        assert_eq!(paths.strip_rootfs("/host/root/boot"), "/boot");
+        assert_eq!(paths.strip_rootfs("/host/root"), "/");
+        assert_eq!(paths.strip_rootfs("/host/rootless"), "/host/rootless");
+        assert_eq!(Paths::default().strip_rootfs("/boot"), "/boot");
+    }
+}

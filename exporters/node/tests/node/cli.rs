@@ -1,0 +1,1 @@
+//! The command line and the `collect[]`/`exclude[]` filters, through the real binary.
