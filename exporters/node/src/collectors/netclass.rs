@@ -1,4 +1,4 @@
-//! The `netclass` collector (not implemented yet).
+//! The `netclass` collector (not implemented yet; its flags are declared so upstream command lines parse).
 
 use octo_exporter_kit::{FlagSet, Flags};
 
@@ -6,7 +6,21 @@ use super::{BuildError, Collector};
 use crate::paths::Paths;
 
 pub fn flags(set: FlagSet) -> FlagSet {
-    set
+    set.value(
+        "collector.netclass.ignored-devices",
+        Some("^$"),
+        "Regexp of net devices to ignore for netclass collector.",
+    )
+    .bool(
+        "collector.netclass.ignore-invalid-speed",
+        false,
+        "Ignore devices where the speed is invalid. This will be the default behavior in 2.x.",
+    )
+    .bool(
+        "collector.netclass.netlink",
+        false,
+        "Use netlink to gather stats instead of /proc/net/dev.",
+    )
 }
 
 pub fn build(_flags: &Flags, _paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {

@@ -1,4 +1,4 @@
-//! The `stat` collector (not implemented yet).
+//! The `stat` collector (not implemented yet; its flags are declared so upstream command lines parse).
 
 use octo_exporter_kit::{FlagSet, Flags};
 
@@ -6,7 +6,11 @@ use super::{BuildError, Collector};
 use crate::paths::Paths;
 
 pub fn flags(set: FlagSet) -> FlagSet {
-    set
+    set.bool(
+        "collector.stat.softirq",
+        false,
+        "Export softirq calls per vector",
+    )
 }
 
 pub fn build(_flags: &Flags, _paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {

@@ -1,4 +1,4 @@
-//! The `textfile` collector (not implemented yet).
+//! The `textfile` collector (not implemented yet; its flags are declared so upstream command lines parse).
 
 use octo_exporter_kit::{FlagSet, Flags};
 
@@ -6,7 +6,12 @@ use super::{BuildError, Collector};
 use crate::paths::Paths;
 
 pub fn flags(set: FlagSet) -> FlagSet {
-    set
+    set.repeatable(
+        "collector.textfile.directory",
+        &[],
+        "Directory to read text files with metrics from, supports glob matching. (repeatable)",
+        |arg| arg,
+    )
 }
 
 pub fn build(_flags: &Flags, _paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
