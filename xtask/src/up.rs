@@ -1,69 +1,105 @@
-//! `cargo xtask up`: the stack, natively, in the foreground.
+//! `cargo xtask up`: the whole stack, natively, in the foreground until Ctrl-C or SIGTERM.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use octo_testbed::{ExporterProcess, Nginx, Prometheus};
+use octo_testbed::{Stack, StackOptions, StackPorts};
 
 use crate::{bench::workspace_root, cargo, run_checked, setup};
 
+/// The binaries the stack runs.
+const PACKAGES: &[&str] = &[
+    "octo-app",
+    "octo-nginx-exporter",
+    "octo-node-exporter",
+    "octo-mysqld-exporter",
+    "octo-container-exporter",
+];
+
 pub async fn run() -> anyhow::Result<()> {
     setup::run()?;
-    println!("up: building the exporters (release)...");
+    println!("up: building the stack (release; the first build takes a few minutes)...");
     let mut build = cargo();
-    build.args(["build", "--release", "--quiet", "-p", "octo-nginx-exporter"]);
+    build.args(["build", "--release", "--quiet", "--bins"]);
+    for package in PACKAGES {
+        build.args(["-p", package]);
+    }
     run_checked(build, "cargo build --release")?;
-    let bin = workspace_root().join("target/release");
 
-    println!("up: starting nginx...");
-    let nginx = Nginx::start_with(8080, |_| {
-        "server {\n  listen 127.0.0.1:8080;\n  location = /stub_status { stub_status; allow 127.0.0.1; deny all; }\n  \
-         location / { return 200 \"Octo: the app arrives with its own issue\\n\"; }\n}\n"
-            .to_string()
+    let root = workspace_root();
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let mariadb_data = target_dir.join("octo-stack/mariadb");
+    std::fs::create_dir_all(mariadb_data.parent().unwrap_or(&target_dir))
+        .context("creating the stack's data directory")?;
+    println!("up: starting the stack");
+    let stack = Stack::start(StackOptions {
+        repo: root,
+        bin_dir: target_dir.join("release"),
+        ports: StackPorts::native(),
+        scrape_interval: Duration::from_secs(15),
+        rule_for: None,
+        mariadb_data: Some(mariadb_data.clone()),
+        progress: true,
     })
     .await
-    .context("starting nginx on 127.0.0.1:8080")?;
-    println!("up: starting octo-nginx-exporter...");
-    let exporter = ExporterProcess::start(
-        "octo-nginx-exporter",
-        &bin.join("octo-nginx-exporter"),
-        [format!("--nginx.scrape-uri={}", nginx.stub_status_url())],
-        &[],
-        ExporterProcess::web_listen,
-        "/metrics",
-    )
-    .await?;
-    println!("up: starting Prometheus...");
-    let config = format!(
-        "global:\n  scrape_interval: 5s\nscrape_configs:\n  - job_name: nginx\n    static_configs:\n      - targets: ['127.0.0.1:{}']\n",
-        exporter.port
+    .context("starting the stack")?;
+
+    println!();
+    println!("The stack is up. Open:");
+    for (what, url) in stack.urls() {
+        println!("  {what:<22} {url}");
+    }
+    println!();
+    println!("  Grafana is not packaged for Debian, so it is not part of the native stack:");
+    println!("  explore the metrics in Prometheus's UI above, or run `docker compose up -d` for");
+    println!(
+        "  Grafana with the \"Sistema de Monitoreo Completo\" dashboard at http://localhost:3000."
     );
-    let prometheus = Prometheus::start_on(9090, &config, &[])
-        .await
-        .context("starting Prometheus on 9090")?;
     println!();
-    println!("  nginx       http://127.0.0.1:{}/", nginx.port);
-    println!("  exporter    {}", exporter.url("/metrics"));
-    println!("  Prometheus  {}", prometheus.url("/"));
+    println!("  MariaDB data persists in {}.", mariadb_data.display());
+    println!("Alerts are printed here as they change. Ctrl-C stops everything.");
     println!();
-    println!("Running; Ctrl-C stops everything.");
-    wait_for_signal().await?;
+
+    watch_alerts_until_signal(&stack).await?;
     println!("up: stopping...");
-    drop(prometheus);
-    drop(exporter);
-    drop(nginx);
-    tokio::time::sleep(Duration::from_millis(10)).await;
-    println!("up: stopped");
+    drop(stack);
+    println!("up: stopped; no process left running");
     Ok(())
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
+/// Prints alert state changes from Prometheus until SIGINT or SIGTERM.
+async fn watch_alerts_until_signal(stack: &Stack) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+    let mut known: BTreeMap<String, String> = BTreeMap::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = term.recv() => return Ok(()),
+            _ = int.recv() => return Ok(()),
+            _ = tick.tick() => {
+                let Ok(alerts) = stack.prometheus.alerts().await else { continue };
+                let mut now = BTreeMap::new();
+                for (name, state, labels) in alerts {
+                    let instance = labels["instance"].as_str().unwrap_or("").to_owned();
+                    now.insert(format!("{name} {instance}").trim().to_owned(), state);
+                }
+                for (alert, state) in &now {
+                    if known.get(alert) != Some(state) {
+                        println!("  alert {alert}: {state}");
+                    }
+                }
+                for alert in known.keys() {
+                    if !now.contains_key(alert) {
+                        println!("  alert {alert}: resolved");
+                    }
+                }
+                known = now;
+            }
+        }
     }
-    Ok(())
 }

@@ -34,7 +34,33 @@ impl ExporterProcess {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let port = free_port();
+        Self::start_on(
+            free_port(),
+            name,
+            program,
+            args,
+            envs,
+            listen_arg,
+            ready_path,
+        )
+        .await
+    }
+
+    /// [`start`](Self::start) on a port chosen by the caller (the program may learn it from
+    /// `envs` instead of a flag, as the app does with `LISTEN_ADDR`).
+    pub async fn start_on<I, S>(
+        port: u16,
+        name: &str,
+        program: &Path,
+        args: I,
+        envs: &[(&str, &str)],
+        listen_arg: impl FnOnce(u16) -> Vec<String>,
+        ready_path: &str,
+    ) -> Result<ExporterProcess, TestbedError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
         let dir = temp_dir("octo-exporter-")?;
         let mut command = Command::new(program);
         command

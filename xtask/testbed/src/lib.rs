@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod nginx;
 pub mod process;
 pub mod prometheus;
+pub mod stack;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ pub use mariadb::{MariaDb, MariaDbOptions};
 pub use nginx::Nginx;
 pub use process::Service;
 pub use prometheus::Prometheus;
+pub use stack::{Stack, StackOptions, StackPorts};
 
 /// Why a service could not be provided.
 #[derive(Debug, thiserror::Error)]

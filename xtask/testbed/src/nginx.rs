@@ -26,7 +26,7 @@ impl Nginx {
         Self::start_with(port, |dir| {
             let socket = dir.join("status.sock");
             format!(
-                "server {{\n  listen 127.0.0.1:{port};\n  location = /stub_status {{ stub_status; }}\n  \
+                "access_log off;\nserver {{\n  listen 127.0.0.1:{port};\n  location = /stub_status {{ stub_status; }}\n  \
                  location / {{ return 200 \"ok\\n\"; }}\n}}\n\
                  server {{\n  listen unix:{socket};\n  location = /stub_status {{ stub_status; }}\n}}\n",
                 socket = socket.display()
@@ -36,7 +36,8 @@ impl Nginx {
     }
 
     /// nginx with the given `http {}` block contents (servers, upstreams), listening on `port`.
-    /// Temporary files, the pid file and logs go to nginx's own temporary prefix.
+    /// The closure gets nginx's prefix directory (where relative `include`s are resolved and
+    /// where it may write files). Temporary files, the pid file and logs go to that prefix.
     pub async fn start_with(
         port: u16,
         http_block: impl FnOnce(&Path) -> String,
@@ -52,12 +53,17 @@ impl Nginx {
         let config = format!(
             "{user}daemon off;\nmaster_process off;\nworker_processes 1;\npid {p}/nginx.pid;\n\
              error_log {p}/error.log warn;\nevents {{ worker_connections 1024; }}\n\
-             http {{\n  access_log off;\n  client_body_temp_path {p}/client_body;\n  \
+             http {{\n  client_body_temp_path {p}/client_body;\n  \
              proxy_temp_path {p}/proxy;\n  fastcgi_temp_path {p}/fastcgi;\n  uwsgi_temp_path {p}/uwsgi;\n  \
              scgi_temp_path {p}/scgi;\n{body}}}\n",
             p = prefix.display(),
             body = http_block(prefix),
         );
+        // nginx's default access log is logs/access.log under the prefix.
+        std::fs::create_dir_all(prefix.join("logs")).map_err(|source| TestbedError::Io {
+            context: "creating nginx's log directory".into(),
+            source,
+        })?;
         let config_path = prefix.join("nginx.conf");
         write_file(&config_path, &config)?;
         let mut command = Command::new(program);

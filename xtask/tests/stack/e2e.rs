@@ -1,0 +1,1 @@
+//! The whole stack, natively (to be written).
