@@ -844,6 +844,29 @@ core id\t\t: 1
         collector.update(&mut Vec::new()).unwrap();
     }
 
+    fn command_line(args: &[&str]) -> Flags {
+        let mut all = vec!["octo-node-exporter"];
+        all.extend_from_slice(args);
+        crate::flag_set().parse(all).unwrap()
+    }
+
+    #[test]
+    fn flags_build_the_collector_as_upstream() {
+        let paths = Paths::default();
+        assert!(build(&command_line(&[]), &paths).is_ok());
+        let bad = command_line(&["--collector.cpu.info.flags-include=("]);
+        assert!(matches!(build(&bad, &paths), Err(BuildError::Invalid(_))));
+        let bad = command_line(&["--collector.cpu.info.bugs-include=[z-a]"]);
+        assert!(matches!(build(&bad, &paths), Err(BuildError::Invalid(_))));
+        // A filter turns the info metrics on, as upstream; live cpuinfo then parses.
+        let filtered = command_line(&["--collector.cpu.info.flags-include=^fpu$"]);
+        let collector = build(&filtered, &paths).unwrap();
+        let mut out = Vec::new();
+        collector.update(&mut out).unwrap();
+        assert!(out.iter().any(|f| f.name == "node_cpu_info"));
+        assert!(out.iter().any(|f| f.name == "node_cpu_seconds_total"));
+    }
+
     proptest::proptest! {
         #[test]
         fn cpuinfo_garbage_never_panics(text in "((processor|Processor|BogoMIPS|Features|cpu MHz|model name)?[ \t]*:? ?[0-9a-z. ]{0,12}\n){0,8}") {

@@ -71,16 +71,12 @@ mod tests {
     #[test]
     fn live_host() {
         let paths = Paths::default();
-        let collector = build_collector(&paths);
+        let collector = Entropy {
+            available: paths.proc("sys/kernel/random/entropy_avail"),
+            pool_size: paths.proc("sys/kernel/random/poolsize"),
+        };
         let mut out = Vec::new();
         collector.update(&mut out).unwrap();
         assert!(out[1].samples[0].value > 0.0);
-    }
-
-    fn build_collector(paths: &Paths) -> Entropy {
-        Entropy {
-            available: paths.proc("sys/kernel/random/entropy_avail"),
-            pool_size: paths.proc("sys/kernel/random/poolsize"),
-        }
     }
 }

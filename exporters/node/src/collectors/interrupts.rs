@@ -262,6 +262,38 @@ ERR:          0
         assert!(!ok);
     }
 
+    fn command_line(args: &[&str]) -> Flags {
+        let mut all = vec!["octo-node-exporter"];
+        all.extend_from_slice(args);
+        crate::flag_set().parse(all).unwrap()
+    }
+
+    #[test]
+    fn include_and_exclude_are_mutually_exclusive_and_checked() {
+        let paths = Paths::default();
+        assert!(build(&command_line(&[]), &paths).is_ok());
+        let both = command_line(&[
+            "--collector.interrupts.name-include=a",
+            "--collector.interrupts.name-exclude=b",
+        ]);
+        let Err(BuildError::Invalid(reason)) = build(&both, &paths) else {
+            panic!("both filters accepted");
+        };
+        assert!(reason.contains("mutually exclusive"), "{reason}");
+        let bad = command_line(&["--collector.interrupts.name-exclude=(unclosed"]);
+        assert!(matches!(build(&bad, &paths), Err(BuildError::Invalid(_))));
+        let zeros = command_line(&["--no-collector.interrupts.include-zeros"]);
+        assert!(!zeros.bool(INCLUDE_ZEROS));
+    }
+
+    #[test]
+    fn live_interrupts_parse() {
+        let collector = build(&command_line(&[]), &Paths::default()).unwrap();
+        let mut out = Vec::new();
+        collector.update(&mut out).unwrap();
+        assert!(!out[0].samples.is_empty());
+    }
+
     proptest::proptest! {
         #[test]
         fn garbage_never_panics(text in "( *CPU[0-9] *){0,3}\n([ A-Z0-9]{0,4}:?[ 0-9a-z,]{0,30}\n){0,6}") {

@@ -8,6 +8,7 @@
 //! A process or thread that exits while we read is skipped, as upstream does; a `stat` that does
 //! not parse is skipped with a warning instead of failing the whole collector.
 
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, Read as _};
 use std::path::{Path, PathBuf};
@@ -83,11 +84,12 @@ fn read_into(path: &Path, buffer: &mut Vec<u8>) -> io::Result<()> {
     Ok(())
 }
 
-/// Numeric entries of a directory (pids or tids).
-fn numeric_entries(dir: &Path) -> io::Result<impl Iterator<Item = u64> + use<>> {
+/// Numeric entries of a directory (pids or tids), with their names for building paths.
+fn numeric_entries(dir: &Path) -> io::Result<impl Iterator<Item = (u64, OsString)> + use<>> {
     Ok(std::fs::read_dir(dir)?.filter_map(|entry| {
-        let entry = entry.ok()?;
-        entry.file_name().to_str()?.parse::<u64>().ok()
+        let name = entry.ok()?.file_name();
+        let number = name.to_str()?.parse::<u64>().ok()?;
+        Some((number, name))
     }))
 }
 
@@ -98,8 +100,9 @@ impl Processes {
         let mut path = self.proc.clone();
         let pids =
             numeric_entries(&self.proc).map_err(|source| CollectorError::io(&self.proc, source))?;
-        for pid in pids {
-            path.push(pid.to_string());
+        let mut process_state = String::new();
+        for (pid, name) in pids {
+            path.push(&name);
             path.push("stat");
             let read = read_into(&path, &mut buffer);
             path.pop();
@@ -125,8 +128,9 @@ impl Processes {
             census.pids += 1;
             census.threads += threads;
             census.states.add(state);
-            let state = state.to_owned();
-            self.count_threads(pid, &state, &mut path, &mut buffer, &mut census)?;
+            process_state.clear();
+            process_state.push_str(state);
+            self.count_threads(pid, &process_state, &mut path, &mut buffer, &mut census)?;
             path.pop();
         }
         Ok(census)
@@ -157,12 +161,12 @@ impl Processes {
                 )));
             }
         };
-        for tid in tids {
+        for (tid, name) in tids {
             if tid == pid {
                 census.thread_states.add(process_state);
                 continue;
             }
-            path.push(tid.to_string());
+            path.push(&name);
             path.push("stat");
             let read = read_into(path, buffer);
             path.pop();

@@ -106,6 +106,23 @@ mod tests {
         assert!(collect(DEFAULT_FIELDS, "pgfault\n").is_err());
     }
 
+    #[test]
+    fn the_fields_flag() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["octo-node-exporter"];
+            all.extend_from_slice(args);
+            crate::flag_set().parse(all).unwrap()
+        };
+        let paths = Paths::default();
+        let collector = build(&parse(&[]), &paths).unwrap();
+        let mut out = Vec::new();
+        collector.update(&mut out).unwrap();
+        assert!(out.iter().any(|f| f.name == "node_vmstat_pgfault"));
+        assert!(!out.iter().any(|f| f.name == "node_vmstat_nr_free_pages"));
+        let bad = parse(&["--collector.vmstat.fields=(oops"]);
+        assert!(matches!(build(&bad, &paths), Err(BuildError::Invalid(_))));
+    }
+
     proptest::proptest! {
         #[test]
         fn garbage_never_panics(text in "([a-z_é]{0,8} ?-?[0-9]{0,22}\n?){0,6}") {
