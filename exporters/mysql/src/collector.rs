@@ -1,0 +1,498 @@
+//! One scrape of one target, and the bookkeeping around it:
+//!
+//! - targets (auth module + server) keep their pool between scrapes, and are dropped when unused;
+//! - concurrent scrapes of the same target and scraper set share one collection (single-flight),
+//!   so a slow server does not get a pile of identical queries (mysqld_exporter#746, #133);
+//! - the scrape has a deadline (`X-Prometheus-Scrape-Timeout-Seconds` minus `--timeout-offset`),
+//!   every wait for a connection and every scraper is bounded by it (and by
+//!   `--exporter.query_timeout`), and scrapers run on up to `--exporter.max_open_connections`
+//!   connections at once;
+//! - a server that is down, refuses the password or lacks a privilege gives `mysql_up 0` or that
+//!   scraper's `mysql_exporter_collector_success 0`, one log line when the error appears or
+//!   changes, one when it clears.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use mysql_async::Pool;
+use mysql_async::prelude::Queryable;
+use octo_exporter_kit::selfmetrics::CollectorOutcomes;
+use octo_exporter_kit::{HttpError, MetricFamily, ScrapeRequest};
+use tokio::sync::watch;
+
+use crate::config::{self, ClientConfig, Credentials, Endpoint};
+use crate::connection::{ConnectOptions, pool};
+use crate::scrapers::{Db, Scraper, ServerInfo};
+
+/// The scrape budget when the request carries no timeout header (a person with curl).
+const DEFAULT_BUDGET: Duration = Duration::from_secs(10);
+/// Targets not scraped for this long are forgotten and their connections closed.
+const TARGET_IDLE_EXPIRY: Duration = Duration::from_secs(600);
+
+/// Everything that stays the same from one scrape to the next.
+pub struct Settings {
+    pub scrapers: Vec<Box<dyn Scraper>>,
+    pub connect: ConnectOptions,
+    /// `--timeout-offset`, seconds.
+    pub timeout_offset: f64,
+    /// `--exporter.query_timeout`, when set.
+    pub query_timeout: Option<Duration>,
+}
+
+/// The result of one collection, shared by every request that waited for it.
+#[derive(Debug)]
+struct Collected {
+    families: Vec<MetricFamily>,
+}
+
+/// What 0.14 kept across scrapes, and what was last logged per collector.
+#[derive(Default)]
+struct History {
+    scrapes_total: u64,
+    errors_total: BTreeMap<String, u64>,
+    last_scrape_error: bool,
+    logged_errors: HashMap<String, String>,
+}
+
+/// One server watched with one set of credentials.
+struct Target {
+    module: String,
+    endpoint: Endpoint,
+    config: ClientConfig,
+    pool: Pool,
+    last_used: Mutex<Instant>,
+    /// Collections in flight, by scraper selection.
+    in_flight: Mutex<HashMap<u64, watch::Receiver<Option<Arc<Collected>>>>>,
+    history: Mutex<History>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// All targets, and the credentials they are built from.
+pub struct Collector {
+    settings: Arc<Settings>,
+    sources: config::Sources,
+    credentials: RwLock<Arc<Credentials>>,
+    targets: Mutex<HashMap<(String, Endpoint), Arc<Target>>>,
+}
+
+/// Which endpoint answers: `/metrics` adds 0.14's scrape counters, `/probe` only the target's
+/// `mysql_*` families (as 0.15+).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoints {
+    Metrics,
+    Probe,
+}
+
+impl Collector {
+    pub fn new(settings: Settings, sources: config::Sources, credentials: Credentials) -> Self {
+        Collector {
+            settings: Arc::new(settings),
+            sources,
+            credentials: RwLock::new(Arc::new(credentials)),
+            targets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Re-reads the credentials (`/-/reload`); on error the old ones stay.
+    pub fn reload(&self) -> Result<(), config::ConfigError> {
+        let fresh = config::load(&self.sources)?;
+        tracing::info!(
+            origin = %fresh.origin,
+            modules = fresh.modules.len(),
+            "configuration reloaded"
+        );
+        *self
+            .credentials
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(fresh);
+        Ok(())
+    }
+
+    fn credentials(&self) -> Arc<Credentials> {
+        self.credentials
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Scrapes `target` (or the module's configured server) with `module`'s credentials.
+    pub async fn scrape(
+        &self,
+        module: &str,
+        target: Option<&str>,
+        request: &ScrapeRequest,
+        endpoint_kind: Endpoints,
+    ) -> Result<Vec<MetricFamily>, HttpError> {
+        let credentials = self.credentials();
+        let Some(config) = credentials.module(module) else {
+            return Err(HttpError::bad_request(format!(
+                "Could not find config section [{module}]"
+            )));
+        };
+        let endpoint = config.endpoint_for(target).map_err(|err| {
+            HttpError::bad_request(format!(
+                "Error forming dsn from config section [{module}]: {err}"
+            ))
+        })?;
+        let target = self.target(module, &endpoint, config);
+        let selection = self.selection(request);
+        let deadline = Instant::now() + self.budget(request.scrape_timeout);
+        let collected = self.collect_shared(&target, selection, deadline).await;
+        let mut families = collected.families.clone();
+        if endpoint_kind == Endpoints::Metrics {
+            families.extend(legacy_counters(&lock(&target.history)));
+        }
+        Ok(families)
+    }
+
+    /// The scrape's time budget, as 0.14 computes it (an offset larger than the timeout is
+    /// ignored rather than leaving no time at all).
+    fn budget(&self, header: Option<Duration>) -> Duration {
+        match header {
+            None => DEFAULT_BUDGET,
+            Some(timeout) => {
+                let offset = Duration::from_secs_f64(self.settings.timeout_offset.max(0.0));
+                if offset < timeout {
+                    timeout - offset
+                } else {
+                    tracing::warn!(
+                        offset = ?offset,
+                        prometheus_scrape_timeout = ?timeout,
+                        "timeout offset should be lower than prometheus scrape timeout"
+                    );
+                    timeout
+                }
+            }
+        }
+    }
+
+    /// A bit per enabled scraper named in `collect[]`; every scraper when none is named or none
+    /// of the names is known (0.15+ behaviour).
+    fn selection(&self, request: &ScrapeRequest) -> u64 {
+        let all = if self.settings.scrapers.len() >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << self.settings.scrapers.len()) - 1
+        };
+        let mut mask = 0u64;
+        for name in request.query_values("collect[]") {
+            if let Some(index) = self.settings.scrapers.iter().position(|s| s.name() == name) {
+                mask |= 1 << index;
+            }
+        }
+        if mask == 0 { all } else { mask }
+    }
+
+    /// The target for this module and server, created (or replaced when its configuration
+    /// changed) as needed. Targets unused for a while are dropped here too.
+    fn target(&self, module: &str, endpoint: &Endpoint, config: &ClientConfig) -> Arc<Target> {
+        let mut targets = lock(&self.targets);
+        let now = Instant::now();
+        targets.retain(|_, target| {
+            let keep = now.duration_since(*lock(&target.last_used)) < TARGET_IDLE_EXPIRY;
+            if !keep {
+                tracing::debug!(module = %target.module, target = %target.endpoint, "forgetting idle target");
+                disconnect(target.pool.clone());
+            }
+            keep
+        });
+        let key = (module.to_owned(), endpoint.clone());
+        if let Some(existing) = targets.get(&key) {
+            if existing.config == *config {
+                *lock(&existing.last_used) = now;
+                return existing.clone();
+            }
+            disconnect(existing.pool.clone());
+        }
+        let target = Arc::new(Target {
+            module: module.to_owned(),
+            endpoint: endpoint.clone(),
+            config: config.clone(),
+            pool: pool(config, endpoint, &self.settings.connect),
+            last_used: Mutex::new(now),
+            in_flight: Mutex::new(HashMap::new()),
+            history: Mutex::new(History::default()),
+        });
+        targets.insert(key, target.clone());
+        target
+    }
+
+    /// Joins the collection in flight for this target and selection, or starts one.
+    async fn collect_shared(&self, target: &Arc<Target>, selection: u64, deadline: Instant) -> Arc<Collected> {
+        let mut receiver = {
+            let mut in_flight = lock(&target.in_flight);
+            match in_flight.get(&selection) {
+                Some(receiver) => receiver.clone(),
+                None => {
+                    let (sender, receiver) = watch::channel(None);
+                    in_flight.insert(selection, receiver.clone());
+                    let target = target.clone();
+                    let settings = self.settings.clone();
+                    // A task of its own: the collection finishes (within its deadline) even if
+                    // the request that started it goes away, and the others still get it.
+                    tokio::spawn(async move {
+                        let collected = Arc::new(collect(&target, &settings, selection, deadline).await);
+                        lock(&target.in_flight).remove(&selection);
+                        let _ = sender.send(Some(collected));
+                    });
+                    receiver
+                }
+            }
+        };
+        match receiver.wait_for(Option::is_some).await {
+            Ok(value) => value.clone().unwrap_or_else(|| Arc::new(down())),
+            Err(_) => {
+                // The collection task died (a bug): report the target as down.
+                lock(&target.in_flight).remove(&selection);
+                Arc::new(down())
+            }
+        }
+    }
+}
+
+fn disconnect(pool: Pool) {
+    tokio::spawn(async move {
+        let _ = pool.disconnect().await;
+    });
+}
+
+fn down() -> Collected {
+    Collected {
+        families: vec![up_family(false)],
+    }
+}
+
+fn up_family(up: bool) -> MetricFamily {
+    MetricFamily::gauge("mysql_up", "Whether the MySQL server is up.").with(&[], if up { 1.0 } else { 0.0 })
+}
+
+fn outcomes() -> CollectorOutcomes {
+    CollectorOutcomes::new(
+        "mysql_exporter_collector",
+        "Collector time duration.",
+        "mysqld_exporter: Whether a collector succeeded.",
+    )
+}
+
+/// 0.14's scrape counters (dropped upstream in 0.15; alerts on them exist in the wild).
+fn legacy_counters(history: &History) -> Vec<MetricFamily> {
+    let mut errors = MetricFamily::counter(
+        "mysql_exporter_scrape_errors_total",
+        "Total number of times an error occurred scraping a MySQL.",
+    );
+    for (collector, count) in &history.errors_total {
+        errors.push(&[("collector", collector)], *count as f64);
+    }
+    vec![
+        MetricFamily::counter(
+            "mysql_exporter_scrapes_total",
+            "Total number of times MySQL was scraped for metrics.",
+        )
+        .with(&[], history.scrapes_total as f64),
+        MetricFamily::gauge(
+            "mysql_exporter_last_scrape_error",
+            "Whether the last scrape of metrics from MySQL resulted in an error (1 for error, 0 for success).",
+        )
+        .with(&[], if history.last_scrape_error { 1.0 } else { 0.0 }),
+        errors,
+    ]
+}
+
+/// Logs an error when it appears or changes, and recovery when it clears: one line per change,
+/// not one per scrape.
+fn note_outcome(target: &Target, collector: &str, error: Option<String>) {
+    let mut history = lock(&target.history);
+    match error {
+        Some(message) => {
+            let changed = history.logged_errors.get(collector) != Some(&message);
+            if changed {
+                tracing::error!(
+                    target = %target.endpoint,
+                    auth_module = %target.module,
+                    collector,
+                    error = %message,
+                    "{}",
+                    if collector == "connection" { "Error connecting to mysqld" } else { "Error from scraper" }
+                );
+                history.logged_errors.insert(collector.to_owned(), message);
+            } else {
+                tracing::debug!(target = %target.endpoint, collector, error = %message, "still failing");
+            }
+        }
+        None => {
+            if history.logged_errors.remove(collector).is_some() {
+                tracing::info!(
+                    target = %target.endpoint,
+                    auth_module = %target.module,
+                    collector,
+                    "recovered"
+                );
+            }
+        }
+    }
+}
+
+/// Opens a connection (or takes an idle one) and learns the server version, within `deadline`.
+async fn connect(target: &Target, deadline: Instant) -> Result<Db, String> {
+    let budget = deadline.saturating_duration_since(Instant::now());
+    let connect_budget = target.config.connect_timeout.map_or(budget, |t| t.min(budget));
+    let mut conn = match tokio::time::timeout(connect_budget, target.pool.get_conn()).await {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(err)) => return Err(err.to_string()),
+        Err(_) => return Err(format!("no connection within {connect_budget:?}")),
+    };
+    let budget = deadline.saturating_duration_since(Instant::now());
+    match tokio::time::timeout(budget, conn.query_first::<String, _>("SELECT @@version")).await {
+        Ok(Ok(Some(version))) => Ok(Db {
+            server: ServerInfo::from_version(&version),
+            conn,
+        }),
+        Ok(Ok(None)) => Err("SELECT @@version returned nothing".into()),
+        Ok(Err(err)) => Err(err.to_string()),
+        Err(_) => Err(format!("SELECT @@version took longer than {budget:?}")),
+    }
+}
+
+/// One collection: connect, then run the selected scrapers on up to
+/// `--exporter.max_open_connections` connections, each scraper within the deadline.
+async fn collect(target: &Target, settings: &Settings, selection: u64, deadline: Instant) -> Collected {
+    let started = Instant::now();
+    let mut outcomes = outcomes();
+    let first = connect(target, deadline).await;
+    let connect_seconds = started.elapsed().as_secs_f64();
+    let first = match first {
+        Ok(db) => {
+            note_outcome(target, "connection", None);
+            db
+        }
+        Err(message) => {
+            note_outcome(target, "connection", Some(message));
+            let mut history = lock(&target.history);
+            history.scrapes_total += 1;
+            history.last_scrape_error = true;
+            outcomes.record("connection", connect_seconds, false);
+            let mut families = vec![up_family(false)];
+            families.extend(outcomes.families());
+            return Collected { families };
+        }
+    };
+    outcomes.record("connection", connect_seconds, true);
+    let server = first.server.clone();
+    let jobs: Vec<&dyn Scraper> = settings
+        .scrapers
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| *index >= 64 || selection & (1 << index) != 0)
+        .map(|(_, scraper)| scraper.as_ref())
+        .filter(|scraper| server.major_minor >= scraper.min_version())
+        .collect();
+    let lanes = settings.connect.max_open_connections.clamp(1, jobs.len().max(1));
+    let next_job = AtomicUsize::new(0);
+    let mut first = Some(first);
+    let lane_futures: Vec<_> = (0..lanes)
+        .map(|_| run_lane(target, settings, &jobs, &next_job, first.take(), &server, deadline))
+        .collect();
+    let results = futures_util::future::join_all(lane_futures).await;
+    let mut families = vec![up_family(true)];
+    let mut any_failed = false;
+    let mut failed_names = Vec::new();
+    let mut lane_outcomes: Vec<(&'static str, f64, Option<String>)> = Vec::new();
+    for (lane_families, lane_results) in results {
+        families.extend(lane_families);
+        lane_outcomes.extend(lane_results);
+    }
+    // Same order as upstream's flag order, whatever lane ran them.
+    lane_outcomes.sort_by_key(|(name, ..)| jobs.iter().position(|j| j.name() == *name));
+    for (name, seconds, error) in lane_outcomes {
+        let collector = format!("collect.{name}");
+        outcomes.record(collector.clone(), seconds, error.is_none());
+        if error.is_some() {
+            any_failed = true;
+            failed_names.push(collector.clone());
+        }
+        note_outcome(target, &collector, error);
+    }
+    {
+        let mut history = lock(&target.history);
+        history.scrapes_total += 1;
+        history.last_scrape_error = any_failed;
+        for name in failed_names {
+            *history.errors_total.entry(name).or_default() += 1;
+        }
+    }
+    families.extend(outcomes.families());
+    Collected { families }
+}
+
+type LaneResult = (Vec<MetricFamily>, Vec<(&'static str, f64, Option<String>)>);
+
+/// Takes scrapers off the shared list until none is left. A lane without a connection gets one
+/// when it picks its first scraper, and a new one after a scraper broke or timed out.
+async fn run_lane(
+    target: &Target,
+    settings: &Settings,
+    jobs: &[&dyn Scraper],
+    next_job: &AtomicUsize,
+    mut db: Option<Db>,
+    server: &ServerInfo,
+    deadline: Instant,
+) -> LaneResult {
+    let mut families = Vec::new();
+    let mut results = Vec::new();
+    loop {
+        let index = next_job.fetch_add(1, Ordering::Relaxed);
+        let Some(scraper) = jobs.get(index) else {
+            break;
+        };
+        let started = Instant::now();
+        let mut connection = match db.take() {
+            Some(connection) => connection,
+            None => {
+                let budget = deadline.saturating_duration_since(Instant::now());
+                match tokio::time::timeout(budget, target.pool.get_conn()).await {
+                    Ok(Ok(conn)) => Db {
+                        conn,
+                        server: server.clone(),
+                    },
+                    Ok(Err(err)) => {
+                        results.push((scraper.name(), started.elapsed().as_secs_f64(), Some(err.to_string())));
+                        continue;
+                    }
+                    Err(_) => {
+                        results.push((scraper.name(), started.elapsed().as_secs_f64(), Some("no connection before the scrape deadline".into())));
+                        continue;
+                    }
+                }
+            }
+        };
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let budget = settings.query_timeout.map_or(remaining, |t| t.min(remaining));
+        let mut scratch = Vec::new();
+        let outcome = tokio::time::timeout(budget, scraper.scrape(&mut connection, &mut scratch)).await;
+        let seconds = started.elapsed().as_secs_f64();
+        match outcome {
+            Ok(Ok(())) => {
+                families.extend(scratch);
+                results.push((scraper.name(), seconds, None));
+                db = Some(connection);
+            }
+            Ok(Err(err)) => {
+                let keep = !err.breaks_connection();
+                results.push((scraper.name(), seconds, Some(err.to_string())));
+                if keep {
+                    db = Some(connection);
+                }
+            }
+            Err(_) => {
+                // The connection is mid-result: it goes back to the pool, which discards it.
+                results.push((scraper.name(), seconds, Some(format!("timed out after {budget:?}"))));
+            }
+        }
+    }
+    (families, results)
+}

@@ -1,0 +1,57 @@
+//! `performance_schema.table_io_waits_summary_by_table`: I/O wait events and time per table and
+//! operation.
+
+use octo_exporter_kit::MetricFamily;
+
+use super::{Db, ScrapeFuture, Scraper};
+use crate::parse::{number, text};
+
+pub struct TableIoWaits;
+
+/// Picoseconds per second: performance_schema timers count picoseconds.
+pub const PICOSECONDS: f64 = 1e12;
+
+const OPERATIONS: [&str; 4] = ["fetch", "insert", "update", "delete"];
+
+impl Scraper for TableIoWaits {
+    fn name(&self) -> &'static str {
+        "perf_schema.tableiowaits"
+    }
+
+    fn min_version(&self) -> f64 {
+        5.6
+    }
+
+    fn scrape<'a>(&'a self, db: &'a mut Db, out: &'a mut Vec<MetricFamily>) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            let mut count = MetricFamily::counter(
+                "mysql_perf_schema_table_io_waits_total",
+                "The total number of table I/O wait events for each table and operation.",
+            );
+            let mut time = MetricFamily::counter(
+                "mysql_perf_schema_table_io_waits_seconds_total",
+                "The total time of table I/O wait events for each table and operation.",
+            );
+            db.for_each_row(
+                "performance_schema.table_io_waits_summary_by_table",
+                "SELECT OBJECT_SCHEMA, OBJECT_NAME, COUNT_FETCH, COUNT_INSERT, COUNT_UPDATE, COUNT_DELETE, \
+                 SUM_TIMER_FETCH, SUM_TIMER_INSERT, SUM_TIMER_UPDATE, SUM_TIMER_DELETE \
+                 FROM performance_schema.table_io_waits_summary_by_table \
+                 WHERE OBJECT_SCHEMA NOT IN ('mysql', 'performance_schema')",
+                |_, row| {
+                    let schema = row.as_ref(0).map(text).unwrap_or_default();
+                    let name = row.as_ref(1).map(text).unwrap_or_default();
+                    let value = |i| row.as_ref(i).and_then(number).unwrap_or(0.0);
+                    for (i, operation) in OPERATIONS.iter().enumerate() {
+                        let labels = [("schema", schema.as_str()), ("name", name.as_str()), ("operation", operation)];
+                        count.push(&labels, value(2 + i));
+                        time.push(&labels, value(6 + i) / PICOSECONDS);
+                    }
+                },
+            )
+            .await?;
+            out.extend([count, time]);
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,54 @@
+//! `information_schema.table_statistics` (MariaDB and Percona with `userstat=1`): rows read and
+//! changed per table.
+
+use octo_exporter_kit::MetricFamily;
+
+use super::statistics::userstat_enabled;
+use super::{Db, ScrapeFuture, Scraper};
+use crate::parse::{number, text};
+
+pub struct TableStats;
+
+impl Scraper for TableStats {
+    fn name(&self) -> &'static str {
+        "info_schema.tablestats"
+    }
+
+    fn scrape<'a>(&'a self, db: &'a mut Db, out: &'a mut Vec<MetricFamily>) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            if userstat_enabled(db).await? != Some(true) {
+                return Ok(());
+            }
+            let mut families = [
+                MetricFamily::counter(
+                    "mysql_info_schema_table_statistics_rows_read_total",
+                    "The number of rows read from the table.",
+                ),
+                MetricFamily::counter(
+                    "mysql_info_schema_table_statistics_rows_changed_total",
+                    "The number of rows changed in the table.",
+                ),
+                MetricFamily::counter(
+                    "mysql_info_schema_table_statistics_rows_changed_x_indexes_total",
+                    "The number of rows changed in the table, multiplied by the number of indexes changed.",
+                ),
+            ];
+            db.for_each_row(
+                "information_schema.table_statistics",
+                "SELECT TABLE_SCHEMA, TABLE_NAME, ROWS_READ, ROWS_CHANGED, ROWS_CHANGED_X_INDEXES \
+                 FROM information_schema.table_statistics",
+                |_, row| {
+                    let schema = row.as_ref(0).map(text).unwrap_or_default();
+                    let table = row.as_ref(1).map(text).unwrap_or_default();
+                    for (i, family) in families.iter_mut().enumerate() {
+                        let value = row.as_ref(i + 2).and_then(number).unwrap_or(0.0);
+                        family.push(&[("schema", &schema), ("table", &table)], value);
+                    }
+                },
+            )
+            .await?;
+            out.extend(families);
+            Ok(())
+        })
+    }
+}
