@@ -1,0 +1,300 @@
+//! Configuration: the seed's environment variables, each also a flag (a flag beats its variable).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Where the database is and how to reach it, resolved from `DATABASE_URL` or the `MYSQL_*`
+/// variables. Never printed with its password (see [`DbTarget::describe`]).
+#[derive(Clone)]
+pub enum DbTarget {
+    Url(String),
+    Parts {
+        host: String,
+        port: u16,
+        user: String,
+        password: Option<String>,
+        database: String,
+    },
+}
+
+impl std::fmt::Debug for DbTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl DbTarget {
+    /// `user@host:port/database`, without the password, for logs and error messages.
+    pub fn describe(&self) -> String {
+        match self {
+            DbTarget::Url(url) => redact_url(url),
+            DbTarget::Parts {
+                host,
+                port,
+                user,
+                database,
+                ..
+            } => format!("mysql://{user}@{host}:{port}/{database}"),
+        }
+    }
+}
+
+/// `mysql://user:secret@host/db` becomes `mysql://user@host/db`; anything unparsable becomes a
+/// placeholder rather than risk printing a secret.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "<unparsable DATABASE_URL>".into();
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(index) => rest.split_at(index),
+        None => (rest, ""),
+    };
+    let path = path.split('?').next().unwrap_or("");
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}@{host}{path}")
+        }
+        None => format!("{scheme}://{authority}{path}"),
+    }
+}
+
+/// Everything the app needs to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen_addr: SocketAddr,
+    /// Shown on the home page so load balancing is visible; also the `app` label of `app_info`.
+    pub app_name: String,
+    pub db: DbTarget,
+    pub pool_size: usize,
+    /// Bound on every database call (connect, query), so a blackholed server cannot hang a request.
+    pub db_timeout: Duration,
+    /// After SIGTERM, how long `/readyz` says 503 while requests are still served, so a load
+    /// balancer stops sending new ones before the listener closes.
+    pub drain_delay: Duration,
+    /// How long in-flight requests may take to finish after the listener closes.
+    pub shutdown_timeout: Duration,
+}
+
+impl Config {
+    /// Defaults for everything but where to listen and which database (tests, embedding).
+    pub fn new(listen_addr: SocketAddr, database_url: impl Into<String>) -> Config {
+        Config {
+            listen_addr,
+            app_name: default_app_name(),
+            db: DbTarget::Url(database_url.into()),
+            pool_size: DEFAULT_POOL_SIZE,
+            db_timeout: Duration::from_secs(5),
+            drain_delay: Duration::ZERO,
+            shutdown_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+pub const DEFAULT_POOL_SIZE: usize = 10;
+
+fn default_app_name() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|name| name.into_string().ok())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "octo-app".into())
+}
+
+/// The command line; every flag can also come from the environment variable named beside it.
+#[derive(Debug, Parser)]
+#[command(
+    name = "octo-app",
+    version,
+    about = "The user-management web app: users in MySQL/MariaDB, pages, a JSON API, Prometheus metrics"
+)]
+pub struct Cli {
+    /// Address to listen on.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0:5000")]
+    pub listen_addr: SocketAddr,
+
+    /// Instance name shown on the home page (default: the host name).
+    #[arg(long, env = "APP_NAME")]
+    pub app_name: Option<String>,
+
+    /// mysql://user:password@host:port/database; when set, the MYSQL_* settings are ignored.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Database host.
+    #[arg(long, env = "MYSQL_HOST", default_value = "localhost")]
+    pub mysql_host: String,
+
+    /// Database port.
+    #[arg(long, env = "MYSQL_PORT", default_value_t = 3306)]
+    pub mysql_port: u16,
+
+    /// Database user.
+    #[arg(long, env = "MYSQL_USER", default_value = "root")]
+    pub mysql_user: String,
+
+    /// Database password (prefer the variable or --mysql-password-file: flags show in `ps`).
+    #[arg(long, env = "MYSQL_PASSWORD", hide_env_values = true)]
+    pub mysql_password: Option<String>,
+
+    /// File holding the database password (Docker and Kubernetes secrets); trailing newline ignored.
+    #[arg(long, env = "MYSQL_PASSWORD_FILE", conflicts_with = "mysql_password")]
+    pub mysql_password_file: Option<PathBuf>,
+
+    /// Database name.
+    #[arg(long, env = "MYSQL_DATABASE", default_value = "octo")]
+    pub mysql_database: String,
+
+    /// Maximum database connections this instance opens.
+    #[arg(long, env = "DB_POOL_SIZE", default_value_t = DEFAULT_POOL_SIZE as u16,
+          value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub db_pool_size: u16,
+
+    /// Time limit on each database call (e.g. 5s, 500ms).
+    #[arg(long, env = "DB_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub db_timeout: Duration,
+
+    /// After SIGTERM, keep serving this long with /readyz answering 503 (e.g. 5s in Kubernetes).
+    #[arg(long, env = "DRAIN_DELAY", default_value = "0s", value_parser = parse_duration)]
+    pub drain_delay: Duration,
+
+    /// After the listener closes, how long in-flight requests may take before the process exits.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+
+    /// Log level: error, warn, info, debug or trace.
+    #[arg(long, env = "LOG_LEVEL", default_value = "info",
+          value_parser = ["error", "warn", "info", "debug", "trace"])]
+    pub log_level: String,
+
+    /// Log format: text or json.
+    #[arg(long, env = "LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+}
+
+impl Cli {
+    /// Resolves the command line into a [`Config`]; reads the password file if one is given.
+    pub fn into_config(self) -> Result<Config, String> {
+        let db = match self.database_url {
+            Some(url) if !url.trim().is_empty() => DbTarget::Url(url),
+            _ => {
+                let password = match (&self.mysql_password, &self.mysql_password_file) {
+                    (_, Some(path)) => Some(
+                        std::fs::read_to_string(path)
+                            .map_err(|err| {
+                                format!("reading MYSQL_PASSWORD_FILE {}: {err}", path.display())
+                            })?
+                            .trim_end_matches(['\r', '\n'])
+                            .to_owned(),
+                    ),
+                    (Some(password), None) => Some(password.clone()),
+                    (None, None) => None,
+                };
+                DbTarget::Parts {
+                    host: self.mysql_host,
+                    port: self.mysql_port,
+                    user: self.mysql_user,
+                    password,
+                    database: self.mysql_database,
+                }
+            }
+        };
+        let app_name = self
+            .app_name
+            .map(|name| name.trim().to_owned())
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(default_app_name);
+        Ok(Config {
+            listen_addr: self.listen_addr,
+            app_name,
+            db,
+            pool_size: usize::from(self.db_pool_size),
+            db_timeout: self.db_timeout,
+            drain_delay: self.drain_delay,
+            shutdown_timeout: self.shutdown_timeout,
+        })
+    }
+}
+
+/// `500ms`, `5s`, `2m`, `1h`, or a plain number of seconds (`1.5`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (examples: 500ms, 5s, 2m)"))?;
+    let seconds = match unit.trim() {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in `{text}` (use ms, s, m or h)"
+            ));
+        }
+    };
+    if !seconds.is_finite() || !(0.0..=86_400.0).contains(&seconds) {
+        return Err(format!("`{text}` is out of range (0 to 24h)"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("99999h").is_err());
+    }
+
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(
+            redact_url("mysql://app:s3cr3t@db:3306/octo?pool_max=3"),
+            "mysql://app@db:3306/octo"
+        );
+        assert_eq!(
+            redact_url("mysql://app:p@ss@word@db/octo"),
+            "mysql://app@db/octo"
+        );
+        assert_eq!(redact_url("mysql://db/octo"), "mysql://db/octo");
+        assert_eq!(redact_url("garbage"), "<unparsable DATABASE_URL>");
+    }
+
+    #[test]
+    fn flags_and_defaults() {
+        let cli = Cli::try_parse_from([
+            "octo-app",
+            "--listen-addr=127.0.0.1:8000",
+            "--mysql-host=db",
+            "--mysql-password=x",
+            "--app-name=app1",
+            "--db-pool-size=4",
+        ])
+        .unwrap();
+        let config = cli.into_config().unwrap();
+        assert_eq!(config.listen_addr.to_string(), "127.0.0.1:8000");
+        assert_eq!(config.app_name, "app1");
+        assert_eq!(config.pool_size, 4);
+        assert_eq!(config.db.describe(), "mysql://root@db:3306/octo");
+        assert_eq!(format!("{:?}", config.db), "mysql://root@db:3306/octo");
+        assert!(Cli::try_parse_from(["octo-app", "--db-pool-size=0"]).is_err());
+        assert!(Cli::try_parse_from(["octo-app", "--listen-addr=nowhere"]).is_err());
+    }
+}

@@ -1,0 +1,575 @@
+//! The HTML pages: home, the user list with its add form and search, and the delete
+//! confirmation. Every value is escaped by askama; every form POST is checked for its CSRF token.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use http::header::{ACCEPT_LANGUAGE, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, VARY};
+use http::{HeaderMap, HeaderValue, StatusCode, Uri};
+
+use crate::csrf::{self, CsrfToken};
+use crate::db::{DbError, Usuario};
+use crate::i18n::{Lang, Texts};
+use crate::params::{self, ListParams};
+use crate::state::{AppState, Layout};
+use crate::validate::{FieldError, validate};
+
+pub fn lang_of(headers: &HeaderMap) -> Lang {
+    Lang::negotiate(
+        headers
+            .get(ACCEPT_LANGUAGE)
+            .and_then(|value| value.to_str().ok()),
+    )
+}
+
+#[derive(Template)]
+#[template(path = "index.html")]
+struct IndexPage<'a> {
+    t: &'static Texts,
+    layout: &'a Layout,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    t: &'static Texts,
+    layout: &'a Layout,
+    status: u16,
+    message: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "usuarios.html")]
+struct UsuariosPage<'a> {
+    t: &'static Texts,
+    layout: &'a Layout,
+    flash: Option<&'static str>,
+    form: FormState<'a>,
+    csrf: &'a str,
+    query: &'a str,
+    per_page: u32,
+    total: u64,
+    users: &'a [Usuario],
+    pages: Vec<PageLink>,
+}
+
+#[derive(Template)]
+#[template(path = "confirm_delete.html")]
+struct ConfirmDeletePage<'a> {
+    t: &'static Texts,
+    layout: &'a Layout,
+    user: &'a Usuario,
+    csrf: &'a str,
+}
+
+/// The add form as typed, with the error beside each field.
+#[derive(Debug, Default)]
+struct FormState<'a> {
+    nombre: &'a str,
+    email: &'a str,
+    nombre_error: Option<&'static str>,
+    email_error: Option<&'static str>,
+}
+
+impl FormState<'_> {
+    fn has_errors(&self) -> bool {
+        self.nombre_error.is_some() || self.email_error.is_some()
+    }
+}
+
+#[derive(Debug)]
+struct PageLink {
+    label: String,
+    href: Option<String>,
+    active: bool,
+}
+
+/// Previous, first, last, two pages either side of the current one with gaps shown as "…", next.
+fn page_links(t: &Texts, current: u64, count: u64, params: &ListParams) -> Vec<PageLink> {
+    if count <= 1 {
+        return Vec::new();
+    }
+    let href = |page: u64| {
+        Some(format!(
+            "/usuarios?{}",
+            params::query_string(page, params.per_page, params.search.as_deref())
+        ))
+    };
+    let mut links = vec![PageLink {
+        label: t.previous.to_owned(),
+        href: (current > 1)
+            .then(|| href(current.min(count + 1) - 1))
+            .flatten(),
+        active: false,
+    }];
+    let mut previous = 0;
+    for page in 1..=count {
+        let shown = page == 1 || page == count || page.abs_diff(current) <= 2;
+        if !shown {
+            continue;
+        }
+        if page > previous + 1 {
+            links.push(PageLink {
+                label: "…".into(),
+                href: None,
+                active: false,
+            });
+        }
+        links.push(PageLink {
+            label: page.to_string(),
+            href: href(page),
+            active: page == current,
+        });
+        previous = page;
+    }
+    links.push(PageLink {
+        label: t.next.to_owned(),
+        href: (current < count).then(|| href(current + 1)).flatten(),
+        active: false,
+    });
+    links
+}
+
+/// A rendered page with the headers every dynamic page gets.
+fn html(status: StatusCode, rendered: Result<String, askama::Error>) -> Response {
+    match rendered {
+        Ok(body) => {
+            let mut response = (status, Html(body)).into_response();
+            let headers = response.headers_mut();
+            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            headers.insert(VARY, HeaderValue::from_static("Accept-Language, Cookie"));
+            response
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "rendering a page failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error\n").into_response()
+        }
+    }
+}
+
+pub fn error_page(
+    state: &AppState,
+    lang: Lang,
+    status: StatusCode,
+    message: &'static str,
+) -> Response {
+    let page = ErrorPage {
+        t: lang.texts(),
+        layout: &state.layout,
+        status: status.as_u16(),
+        message,
+    };
+    let mut response = html(status, page.render());
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("5"));
+    }
+    response
+}
+
+/// 503 while starting; `None` when the database is ready for requests.
+fn not_ready(state: &AppState, lang: Lang) -> Option<Response> {
+    (!state.is_ready()).then(|| {
+        error_page(
+            state,
+            lang,
+            StatusCode::SERVICE_UNAVAILABLE,
+            lang.texts().starting,
+        )
+    })
+}
+
+fn db_error_page(state: &AppState, lang: Lang, what: &str, err: &DbError) -> Response {
+    state.log_db_error(what, err);
+    let t = lang.texts();
+    match err {
+        DbError::Bug(_) => error_page(state, lang, StatusCode::INTERNAL_SERVER_ERROR, t.internal),
+        _ => error_page(state, lang, StatusCode::SERVICE_UNAVAILABLE, t.unavailable),
+    }
+}
+
+/// The request's CSRF token, or the 500 page if the system has no randomness to make one.
+fn csrf_token(
+    state: &AppState,
+    lang: Lang,
+    headers: &HeaderMap,
+) -> Result<CsrfToken, Box<Response>> {
+    CsrfToken::for_request(headers).map_err(|err| {
+        tracing::error!(error = %err, "no randomness for a CSRF token");
+        Box::new(error_page(
+            state,
+            lang,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            lang.texts().internal,
+        ))
+    })
+}
+
+/// `GET /`.
+pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let page = IndexPage {
+        t: lang_of(&headers).texts(),
+        layout: &state.layout,
+    };
+    html(StatusCode::OK, page.render())
+}
+
+/// `GET /usuarios`.
+pub async fn list(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let lang = lang_of(&headers);
+    let t = lang.texts();
+    let params = match params::parse(query.as_deref()) {
+        Ok(params) => params,
+        Err(err) => {
+            let message = match err {
+                params::ParamError::Page => t.bad_page,
+                params::ParamError::PerPage => t.bad_per_page,
+            };
+            return error_page(&state, lang, StatusCode::BAD_REQUEST, message);
+        }
+    };
+    let flash = match params.notice.as_deref() {
+        Some("creado") => Some(t.flash_created),
+        Some("eliminado") => Some(t.flash_deleted),
+        _ => None,
+    };
+    render_list(
+        &state,
+        lang,
+        &headers,
+        &params,
+        flash,
+        FormState::default(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn render_list(
+    state: &AppState,
+    lang: Lang,
+    headers: &HeaderMap,
+    params: &ListParams,
+    flash: Option<&'static str>,
+    form: FormState<'_>,
+    status: StatusCode,
+) -> Response {
+    if let Some(response) = not_ready(state, lang) {
+        return response;
+    }
+    let token = match csrf_token(state, lang, headers) {
+        Ok(token) => token,
+        Err(response) => return *response,
+    };
+    let listing = match state
+        .db
+        .list(params.search.as_deref(), params.per_page, params.offset())
+        .await
+    {
+        Ok(listing) => listing,
+        Err(err) => return db_error_page(state, lang, "listing usuarios", &err),
+    };
+    let t = lang.texts();
+    let count = params::page_count(listing.total, params.per_page);
+    let page = UsuariosPage {
+        t,
+        layout: &state.layout,
+        flash,
+        form,
+        csrf: &token.value,
+        query: params.search.as_deref().unwrap_or(""),
+        per_page: params.per_page,
+        total: listing.total,
+        users: &listing.items,
+        pages: page_links(t, params.page, count, params),
+    };
+    let mut response = html(status, page.render());
+    token.set_cookie(response.headers_mut());
+    response
+}
+
+/// The fields of a urlencoded form body (the first occurrence of each name wins).
+#[derive(Debug, Default)]
+struct FormFields {
+    csrf: Option<String>,
+    nombre: Option<String>,
+    email: Option<String>,
+}
+
+impl FormFields {
+    fn parse(body: &[u8]) -> FormFields {
+        let mut fields = FormFields::default();
+        for (key, value) in form_urlencoded::parse(body) {
+            let slot = match key.as_ref() {
+                csrf::FIELD_NAME => &mut fields.csrf,
+                "nombre" => &mut fields.nombre,
+                "email" => &mut fields.email,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(value.into_owned());
+            }
+        }
+        fields
+    }
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|mime| {
+            mime.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+/// The checks every form POST passes first: body within the limit, a urlencoded form, a valid
+/// CSRF token.
+fn read_form(
+    state: &AppState,
+    lang: Lang,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<FormFields, Box<Response>> {
+    let t = lang.texts();
+    let refuse = |status, message| Box::new(error_page(state, lang, status, message));
+    let body = body.map_err(|rejection| {
+        let status = rejection.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            refuse(status, t.too_large)
+        } else {
+            refuse(status, t.bad_request)
+        }
+    })?;
+    if !is_form(headers) {
+        return Err(refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            t.unsupported_media,
+        ));
+    }
+    let fields = FormFields::parse(&body);
+    if !csrf::verify(headers, fields.csrf.as_deref()) {
+        return Err(refuse(StatusCode::FORBIDDEN, t.csrf));
+    }
+    Ok(fields)
+}
+
+fn error_for<'e>(errors: &'e [FieldError], field: &str) -> Option<&'e FieldError> {
+    errors.iter().find(|error| error.field == field)
+}
+
+/// `POST /usuarios`: adds a user, then redirects (303) to the list; invalid input re-renders the
+/// form with what was typed (422), a taken e-mail too (409).
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let lang = lang_of(&headers);
+    let t = lang.texts();
+    let fields = match read_form(&state, lang, &headers, body) {
+        Ok(fields) => fields,
+        Err(response) => return *response,
+    };
+    if let Some(response) = not_ready(&state, lang) {
+        return response;
+    }
+    let first_page = ListParams {
+        page: 1,
+        per_page: params::DEFAULT_PER_PAGE,
+        search: None,
+        notice: None,
+    };
+    let typed = |nombre_error, email_error| FormState {
+        nombre: fields.nombre.as_deref().unwrap_or(""),
+        email: fields.email.as_deref().unwrap_or(""),
+        nombre_error,
+        email_error,
+    };
+    match validate(fields.nombre.as_deref(), fields.email.as_deref()) {
+        Err(errors) => {
+            let message = |field| error_for(&errors, field).map(|e| e.problem.message(t));
+            let form = typed(message("nombre"), message("email"));
+            render_list(
+                &state,
+                lang,
+                &headers,
+                &first_page,
+                None,
+                form,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Ok(user) => match state.db.insert(&user).await {
+            Ok(_) => Redirect::to("/usuarios?aviso=creado").into_response(),
+            Err(DbError::DuplicateEmail) => {
+                let form = typed(None, Some(t.email_duplicate));
+                render_list(
+                    &state,
+                    lang,
+                    &headers,
+                    &first_page,
+                    None,
+                    form,
+                    StatusCode::CONFLICT,
+                )
+                .await
+            }
+            Err(err) => db_error_page(&state, lang, "adding a user", &err),
+        },
+    }
+}
+
+/// User ids are positive integers; anything else names no user.
+pub fn parse_id(text: &str) -> Option<u64> {
+    text.parse::<u64>().ok().filter(|id| *id > 0)
+}
+
+/// `GET /usuarios/{id}/eliminar`: asks for confirmation.
+pub async fn confirm_delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = lang_of(&headers);
+    let t = lang.texts();
+    let Some(id) = parse_id(&id) else {
+        return error_page(&state, lang, StatusCode::NOT_FOUND, t.user_not_found);
+    };
+    if let Some(response) = not_ready(&state, lang) {
+        return response;
+    }
+    let token = match csrf_token(&state, lang, &headers) {
+        Ok(token) => token,
+        Err(response) => return *response,
+    };
+    match state.db.get(id).await {
+        Ok(Some(user)) => {
+            let page = ConfirmDeletePage {
+                t,
+                layout: &state.layout,
+                user: &user,
+                csrf: &token.value,
+            };
+            let mut response = html(StatusCode::OK, page.render());
+            token.set_cookie(response.headers_mut());
+            response
+        }
+        Ok(None) => error_page(&state, lang, StatusCode::NOT_FOUND, t.user_not_found),
+        Err(err) => db_error_page(&state, lang, "reading a user", &err),
+    }
+}
+
+/// `POST /usuarios/{id}/eliminar`: deletes, then redirects (303) to the list.
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let lang = lang_of(&headers);
+    let t = lang.texts();
+    if let Err(response) = read_form(&state, lang, &headers, body) {
+        return *response;
+    }
+    let Some(id) = parse_id(&id) else {
+        return error_page(&state, lang, StatusCode::NOT_FOUND, t.user_not_found);
+    };
+    if let Some(response) = not_ready(&state, lang) {
+        return response;
+    }
+    match state.db.delete(id).await {
+        Ok(true) => Redirect::to("/usuarios?aviso=eliminado").into_response(),
+        Ok(false) => error_page(&state, lang, StatusCode::NOT_FOUND, t.user_not_found),
+        Err(err) => db_error_page(&state, lang, "deleting a user", &err),
+    }
+}
+
+/// Every path no route matches: a JSON 404 under `/api/`, a page elsewhere.
+pub async fn not_found(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+    let lang = lang_of(&headers);
+    if uri.path().starts_with("/api/") {
+        return crate::api::error(StatusCode::NOT_FOUND, lang.texts().not_found, None);
+    }
+    error_page(&state, lang, StatusCode::NOT_FOUND, lang.texts().not_found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::ES;
+
+    fn labels(links: &[PageLink]) -> Vec<String> {
+        links
+            .iter()
+            .map(|link| {
+                if link.active {
+                    format!("[{}]", link.label)
+                } else {
+                    link.label.clone()
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pagination_window() {
+        let params = params::parse(Some("per_page=10&q=a b")).unwrap();
+        assert!(page_links(&ES, 1, 1, &params).is_empty());
+        let links = page_links(&ES, 6, 20, &params);
+        assert_eq!(
+            labels(&links),
+            [
+                "Anterior",
+                "1",
+                "…",
+                "4",
+                "5",
+                "[6]",
+                "7",
+                "8",
+                "…",
+                "20",
+                "Siguiente"
+            ]
+        );
+        assert_eq!(
+            links[0].href.as_deref(),
+            Some("/usuarios?page=5&per_page=10&q=a+b")
+        );
+        let first = page_links(&ES, 1, 3, &params);
+        assert_eq!(labels(&first), ["Anterior", "[1]", "2", "3", "Siguiente"]);
+        assert!(first[0].href.is_none());
+        let last = page_links(&ES, 3, 3, &params);
+        assert!(last.last().unwrap().href.is_none());
+    }
+
+    #[test]
+    fn form_fields_first_wins() {
+        let fields = FormFields::parse(b"nombre=a%20b&email=x%40y.z&nombre=second&csrf_token=t");
+        assert_eq!(fields.nombre.as_deref(), Some("a b"));
+        assert_eq!(fields.email.as_deref(), Some("x@y.z"));
+        assert_eq!(fields.csrf.as_deref(), Some("t"));
+        let garbage = FormFields::parse(b"%%%&&=\xff\xfe=nombre");
+        assert!(garbage.nombre.is_none());
+    }
+
+    #[test]
+    fn ids() {
+        assert_eq!(parse_id("42"), Some(42));
+        assert_eq!(parse_id("0"), None);
+        assert_eq!(parse_id("-1"), None);
+        assert_eq!(parse_id("1e3"), None);
+        assert_eq!(parse_id("99999999999999999999999"), None);
+    }
+}
