@@ -1,14 +1,204 @@
-//! The `netstat` collector (not implemented yet).
+//! `netstat`: `node_netstat_<Proto>_<Field>` (untyped) from `<procfs>/net/netstat`,
+//! `<procfs>/net/snmp` and `<procfs>/net/snmp6`, for the fields matching
+//! `--collector.netstat.fields`.
+//!
+//! Hand-written parsers: procfs-core's `Snmp`/`Snmp6` are fixed structs, while upstream exports
+//! whatever field the kernel prints (and `net/netstat`, with `TcpExt`/`IpExt`, has no parser
+//! there), so the files are read generically as `(protocol, field, value)` triples.
 
-use octo_exporter_kit::{FlagSet, Flags};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 
-use super::{BuildError, Collector};
-use crate::paths::Paths;
+use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
+use regex::Regex;
+
+use super::netdev::compile_regex;
+use super::{BuildError, Collector, CollectorError};
+use crate::paths::{Paths, read_optional, read_string};
+
+const DEFAULT_FIELDS: &str = "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts|TCPOFOQueue|TCPRcvQDrop)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
 
 pub fn flags(set: FlagSet) -> FlagSet {
-    set
+    set.value(
+        "collector.netstat.fields",
+        Some(DEFAULT_FIELDS),
+        "Regexp of fields to return for netstat collector.",
+    )
 }
 
-pub fn build(_flags: &Flags, _paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
-    Err(BuildError::NotImplemented)
+pub fn build(flags: &Flags, paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
+    let pattern = flags
+        .value("collector.netstat.fields")
+        .unwrap_or(DEFAULT_FIELDS);
+    Ok(Box::new(Netstat {
+        fields: compile_regex("collector.netstat.fields", pattern)?,
+        netstat: paths.proc("net/netstat"),
+        snmp: paths.proc("net/snmp"),
+        snmp6: paths.proc("net/snmp6"),
+    }))
+}
+
+struct Netstat {
+    fields: Regex,
+    netstat: PathBuf,
+    snmp: PathBuf,
+    snmp6: PathBuf,
+}
+
+/// Protocol → field → value text.
+type Stats<'a> = BTreeMap<&'a str, BTreeMap<&'a str, &'a str>>;
+
+/// `net/netstat` and `net/snmp`: pairs of lines, `Proto: Name1 Name2 ...` then
+/// `Proto: value1 value2 ...`. A pair whose lengths differ is an error, as upstream.
+fn parse_pairs(text: &str) -> Result<Stats<'_>, String> {
+    let mut stats = Stats::new();
+    let mut lines = text.lines().filter(|line| !line.trim().is_empty());
+    while let Some(names) = lines.next() {
+        let values = lines.next().unwrap_or("");
+        let names: Vec<&str> = names.split(' ').collect();
+        let values: Vec<&str> = values.split(' ').collect();
+        let protocol = names[0].strip_suffix(':').unwrap_or(names[0]);
+        if names.len() != values.len() {
+            return Err(format!("field count mismatch for {protocol}"));
+        }
+        let fields = stats.entry(protocol).or_default();
+        fields.clear();
+        for (name, value) in names.iter().zip(&values).skip(1) {
+            fields.insert(*name, *value);
+        }
+    }
+    Ok(stats)
+}
+
+/// `net/snmp6`: one `<Proto6><Field> <value>` per line; the protocol runs up to the first `6`.
+fn parse_snmp6(text: &str) -> Stats<'_> {
+    let mut stats = Stats::new();
+    for line in text.lines() {
+        let mut fields = line.split_ascii_whitespace();
+        let (Some(key), Some(value)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        if let Some(six) = key.find('6') {
+            let (protocol, name) = key.split_at(six + 1);
+            stats.entry(protocol).or_default().insert(name, value);
+        }
+    }
+    stats
+}
+
+impl Collector for Netstat {
+    fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
+        let netstat_text = read_string(&self.netstat)?;
+        let snmp_text = read_string(&self.snmp)?;
+        let snmp6_text = read_optional(&self.snmp6)?; // absent with IPv6 disabled
+        let mut stats = parse_pairs(&netstat_text)
+            .map_err(|reason| CollectorError::parse(&self.netstat, reason))?;
+        // Later files replace a protocol wholesale, as upstream's map copy does.
+        stats.extend(
+            parse_pairs(&snmp_text).map_err(|reason| CollectorError::parse(&self.snmp, reason))?,
+        );
+        if let Some(text) = &snmp6_text {
+            stats.extend(parse_snmp6(text));
+        }
+        let mut key = String::new();
+        for (protocol, fields) in &stats {
+            for (name, value) in fields {
+                key.clear();
+                key.push_str(protocol);
+                key.push('_');
+                key.push_str(name);
+                if !self.fields.is_match(&key) {
+                    continue;
+                }
+                let value: f64 = value.parse().map_err(|_| {
+                    CollectorError::Other(format!(
+                        "invalid value {value:?} in netstats for {protocol} {name}"
+                    ))
+                })?;
+                out.push(
+                    MetricFamily::untyped(
+                        format!("node_netstat_{key}"),
+                        format!("Statistic {protocol}{name}."),
+                    )
+                    .with(&[], value),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SNMP: &str = "\
+Ip: Forwarding DefaultTTL InReceives InHdrErrors
+Ip: 1 64 57740232 0
+Tcp: RtoAlgorithm MaxConn CurrEstab InErrs
+Tcp: 1 -1 4 5
+";
+
+    const SNMP6: &str = "\
+Ip6InReceives                   \t7
+Ip6InOctets                     \t460
+Icmp6InMsgs                     \t9
+Udp6InErrors                    \t0
+UdpLite6InErrors                \t1
+nonsense
+";
+
+    #[test]
+    fn reads_pairs_and_snmp6() {
+        let stats = parse_pairs(SNMP).unwrap();
+        assert_eq!(stats["Ip"]["Forwarding"], "1");
+        assert_eq!(stats["Tcp"]["MaxConn"], "-1");
+        assert!(parse_pairs("Ip: A B\nIp: 1\n").is_err());
+        let six = parse_snmp6(SNMP6);
+        assert_eq!(six["Ip6"]["InOctets"], "460");
+        assert_eq!(six["UdpLite6"]["InErrors"], "1");
+        assert_eq!(six["Icmp6"]["InMsgs"], "9");
+    }
+
+    #[test]
+    fn exports_matching_fields_untyped() {
+        let dir = tempfile::tempdir().unwrap();
+        let net = dir.path().join("net");
+        std::fs::create_dir_all(&net).unwrap();
+        std::fs::write(
+            net.join("netstat"),
+            "TcpExt: SyncookiesSent ListenDrops Other\nTcpExt: 1 2 3\n",
+        )
+        .unwrap();
+        std::fs::write(net.join("snmp"), SNMP).unwrap();
+        let collector = Netstat {
+            fields: Regex::new(DEFAULT_FIELDS).unwrap(),
+            netstat: net.join("netstat"),
+            snmp: net.join("snmp"),
+            snmp6: net.join("snmp6"),
+        };
+        let mut out = Vec::new();
+        collector.update(&mut out).unwrap();
+        let names: Vec<&str> = out.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "node_netstat_Ip_Forwarding",
+                "node_netstat_Tcp_CurrEstab",
+                "node_netstat_Tcp_InErrs",
+                "node_netstat_TcpExt_ListenDrops",
+                "node_netstat_TcpExt_SyncookiesSent",
+            ]
+        );
+        assert_eq!(out[3].help, "Statistic TcpExtListenDrops.");
+        assert_eq!(out[0].kind, octo_exporter_kit::MetricType::Untyped);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn garbage_never_panics(text in "(.{0,100}\n){0,6}") {
+            let _ = parse_pairs(&text);
+            let _ = parse_snmp6(&text);
+        }
+    }
 }
