@@ -223,7 +223,12 @@ impl Collector {
     }
 
     /// Joins the collection in flight for this target and selection, or starts one.
-    async fn collect_shared(&self, target: &Arc<Target>, selection: u64, deadline: Instant) -> Arc<Collected> {
+    async fn collect_shared(
+        &self,
+        target: &Arc<Target>,
+        selection: u64,
+        deadline: Instant,
+    ) -> Arc<Collected> {
         let mut receiver = {
             let mut in_flight = lock(&target.in_flight);
             match in_flight.get(&selection) {
@@ -236,7 +241,8 @@ impl Collector {
                     // A task of its own: the collection finishes (within its deadline) even if
                     // the request that started it goes away, and the others still get it.
                     tokio::spawn(async move {
-                        let collected = Arc::new(collect(&target, &settings, selection, deadline).await);
+                        let collected =
+                            Arc::new(collect(&target, &settings, selection, deadline).await);
                         lock(&target.in_flight).remove(&selection);
                         let _ = sender.send(Some(collected));
                     });
@@ -268,7 +274,8 @@ fn down() -> Collected {
 }
 
 fn up_family(up: bool) -> MetricFamily {
-    MetricFamily::gauge("mysql_up", "Whether the MySQL server is up.").with(&[], if up { 1.0 } else { 0.0 })
+    MetricFamily::gauge("mysql_up", "Whether the MySQL server is up.")
+        .with(&[], if up { 1.0 } else { 0.0 })
 }
 
 fn outcomes() -> CollectorOutcomes {
@@ -340,7 +347,10 @@ fn note_outcome(target: &Target, collector: &str, error: Option<String>) {
 /// Opens a connection (or takes an idle one) and learns the server version, within `deadline`.
 async fn connect(target: &Target, deadline: Instant) -> Result<Db, String> {
     let budget = deadline.saturating_duration_since(Instant::now());
-    let connect_budget = target.config.connect_timeout.map_or(budget, |t| t.min(budget));
+    let connect_budget = target
+        .config
+        .connect_timeout
+        .map_or(budget, |t| t.min(budget));
     let mut conn = match tokio::time::timeout(connect_budget, target.pool.get_conn()).await {
         Ok(Ok(conn)) => conn,
         Ok(Err(err)) => return Err(err.to_string()),
@@ -360,7 +370,12 @@ async fn connect(target: &Target, deadline: Instant) -> Result<Db, String> {
 
 /// One collection: connect, then run the selected scrapers on up to
 /// `--exporter.max_open_connections` connections, each scraper within the deadline.
-async fn collect(target: &Target, settings: &Settings, selection: u64, deadline: Instant) -> Collected {
+async fn collect(
+    target: &Target,
+    settings: &Settings,
+    selection: u64,
+    deadline: Instant,
+) -> Collected {
     let started = Instant::now();
     let mut outcomes = outcomes();
     let first = connect(target, deadline).await;
@@ -391,11 +406,24 @@ async fn collect(target: &Target, settings: &Settings, selection: u64, deadline:
         .map(|(_, scraper)| scraper.as_ref())
         .filter(|scraper| server.major_minor >= scraper.min_version())
         .collect();
-    let lanes = settings.connect.max_open_connections.clamp(1, jobs.len().max(1));
+    let lanes = settings
+        .connect
+        .max_open_connections
+        .clamp(1, jobs.len().max(1));
     let next_job = AtomicUsize::new(0);
     let mut first = Some(first);
     let lane_futures: Vec<_> = (0..lanes)
-        .map(|_| run_lane(target, settings, &jobs, &next_job, first.take(), &server, deadline))
+        .map(|_| {
+            run_lane(
+                target,
+                settings,
+                &jobs,
+                &next_job,
+                first.take(),
+                &server,
+                deadline,
+            )
+        })
         .collect();
     let results = futures_util::future::join_all(lane_futures).await;
     let mut families = vec![up_family(true)];
@@ -460,20 +488,31 @@ async fn run_lane(
                         server: server.clone(),
                     },
                     Ok(Err(err)) => {
-                        results.push((scraper.name(), started.elapsed().as_secs_f64(), Some(err.to_string())));
+                        results.push((
+                            scraper.name(),
+                            started.elapsed().as_secs_f64(),
+                            Some(err.to_string()),
+                        ));
                         continue;
                     }
                     Err(_) => {
-                        results.push((scraper.name(), started.elapsed().as_secs_f64(), Some("no connection before the scrape deadline".into())));
+                        results.push((
+                            scraper.name(),
+                            started.elapsed().as_secs_f64(),
+                            Some("no connection before the scrape deadline".into()),
+                        ));
                         continue;
                     }
                 }
             }
         };
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let budget = settings.query_timeout.map_or(remaining, |t| t.min(remaining));
+        let budget = settings
+            .query_timeout
+            .map_or(remaining, |t| t.min(remaining));
         let mut scratch = Vec::new();
-        let outcome = tokio::time::timeout(budget, scraper.scrape(&mut connection, &mut scratch)).await;
+        let outcome =
+            tokio::time::timeout(budget, scraper.scrape(&mut connection, &mut scratch)).await;
         let seconds = started.elapsed().as_secs_f64();
         match outcome {
             Ok(Ok(())) => {
@@ -490,7 +529,11 @@ async fn run_lane(
             }
             Err(_) => {
                 // The connection is mid-result: it goes back to the pool, which discards it.
-                results.push((scraper.name(), seconds, Some(format!("timed out after {budget:?}"))));
+                results.push((
+                    scraper.name(),
+                    seconds,
+                    Some(format!("timed out after {budget:?}")),
+                ));
             }
         }
     }

@@ -11,8 +11,12 @@ use mysql_async::{ClientIdentity, OptsBuilder, Pool, PoolConstraints, PoolOpts, 
 
 use crate::config::{ClientConfig, Endpoint, Tls};
 
-/// Idle connections above zero are closed after this long without use.
+/// Idle connections are closed after this long without use.
 const IDLE_CONNECTION_TTL: Duration = Duration::from_secs(300);
+/// Busy connections are replaced after this long (plus up to a minute of jitter), so that the
+/// credentials are exercised again now and then: a revoked account shows as `mysql_up 0` within
+/// minutes, not never.
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(600);
 
 /// Exporter-wide connection settings from the flags.
 #[derive(Debug, Clone)]
@@ -44,13 +48,15 @@ pub fn session_setup(config: &ClientConfig, options: &ConnectOptions) -> Option<
 
 /// A pool for one server with one set of credentials. Nothing connects until first use.
 pub fn pool(config: &ClientConfig, endpoint: &Endpoint, options: &ConnectOptions) -> Pool {
-    let constraints = PoolConstraints::new(0, options.max_open_connections.max(1))
-        .unwrap_or_default();
+    let constraints =
+        PoolConstraints::new(0, options.max_open_connections.max(1)).unwrap_or_default();
     let pool_opts = PoolOpts::default()
         .with_constraints(constraints)
         // Nothing session-specific is kept, and COM_RESET_CONNECTION would undo the setup.
         .with_reset_connection(false)
         .with_inactive_connection_ttl(IDLE_CONNECTION_TTL)
+        .with_abs_conn_ttl(Some(CONNECTION_LIFETIME))
+        .with_abs_conn_ttl_jitter(Some(Duration::from_secs(60)))
         .with_ttl_check_interval(Duration::from_secs(60));
     let mut builder = OptsBuilder::default()
         .user(Some(config.user.clone()))
@@ -64,7 +70,11 @@ pub fn pool(config: &ClientConfig, endpoint: &Endpoint, options: &ConnectOptions
         .tcp_nodelay(true)
         .stmt_cache_size(0)
         .pool_opts(pool_opts)
-        .setup(session_setup(config, options).into_iter().collect::<Vec<_>>());
+        .setup(
+            session_setup(config, options)
+                .into_iter()
+                .collect::<Vec<_>>(),
+        );
     builder = match endpoint {
         Endpoint::Tcp { host, port } => builder.ip_or_hostname(host.clone()).tcp_port(*port),
         Endpoint::Unix(path) => builder.socket(Some(path.display().to_string())),

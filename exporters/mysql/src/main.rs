@@ -170,7 +170,10 @@ fn sources(flags: &Flags) -> Sources {
             .filter(|p| !p.is_empty())
             .map(Into::into),
         mysqld_address: flags.value("mysqld.address").unwrap_or_default().to_owned(),
-        mysqld_username: flags.value("mysqld.username").unwrap_or_default().to_owned(),
+        mysqld_username: flags
+            .value("mysqld.username")
+            .unwrap_or_default()
+            .to_owned(),
         insecure_skip_verify: flags.bool("tls.insecure-skip-verify"),
         data_source_name: std::env::var("DATA_SOURCE_NAME").ok().map(Secret::new),
         environment,
@@ -178,9 +181,7 @@ fn sources(flags: &Flags) -> Sources {
 }
 
 fn settings(flags: &Flags) -> anyhow::Result<Settings> {
-    let max_open_connections: i64 = flags
-        .parsed("exporter.max_open_connections")?
-        .unwrap_or(2);
+    let max_open_connections: i64 = flags.parsed("exporter.max_open_connections")?.unwrap_or(2);
     if max_open_connections < 1 {
         bail!(
             "invalid value for --exporter.max_open_connections, must be >= 1: {max_open_connections}"

@@ -47,9 +47,12 @@ fn looks_like_log_name(line: &str) -> bool {
 pub fn parse_go_float(text: &str) -> Option<f64> {
     let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
     let first = unsigned.bytes().next()?;
-    if !(first.is_ascii_digit() || first == b'.' || first == b'i' || first == b'I')
-        && !unsigned.eq_ignore_ascii_case("nan")
-    {
+    let plausible = first.is_ascii_digit()
+        || first == b'.'
+        || first == b'i'
+        || first == b'I'
+        || unsigned.eq_ignore_ascii_case("nan");
+    if !plausible {
         return None;
     }
     let value: f64 = text.parse().ok()?;
@@ -124,7 +127,14 @@ fn small_number(text: &str, min_len: usize, max_len: usize) -> Option<u32> {
 }
 
 /// Seconds since the Unix epoch of a UTC civil time (Howard Hinnant's days-from-civil).
-fn unix_seconds(year: i64, month: u32, day: u32, hour: u32, minute: u32, second: u32) -> Option<i64> {
+fn unix_seconds(
+    year: i64,
+    month: u32,
+    day: u32,
+    hour: u32,
+    minute: u32,
+    second: u32,
+) -> Option<i64> {
     let days_in_month = match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
@@ -224,7 +234,10 @@ mod tests {
 
     #[test]
     fn names_are_sanitised_and_lowercased() {
-        assert_eq!(metric_name_part("Innodb_buffer_pool_pages_data"), "innodb_buffer_pool_pages_data");
+        assert_eq!(
+            metric_name_part("Innodb_buffer_pool_pages_data"),
+            "innodb_buffer_pool_pages_data"
+        );
         assert_eq!(metric_name_part("wsrep-x.y"), "wsrep_x_y");
     }
 

@@ -65,7 +65,9 @@ pub fn parse(dsn: &str) -> Result<ClientConfig, ConfigError> {
 fn endpoint(net: &str, address: Option<&str>) -> Result<Endpoint, ConfigError> {
     match net {
         "" | "tcp" | "tcp4" | "tcp6" => {
-            let address = address.filter(|a| !a.is_empty()).unwrap_or("127.0.0.1:3306");
+            let address = address
+                .filter(|a| !a.is_empty())
+                .unwrap_or("127.0.0.1:3306");
             // The driver adds the default port when none is given.
             let with_port = if address.starts_with('[') {
                 if address.contains("]:") {
@@ -85,7 +87,9 @@ fn endpoint(net: &str, address: Option<&str>) -> Result<Endpoint, ConfigError> {
             Ok(Endpoint::Tcp { host, port })
         }
         "unix" => Ok(Endpoint::Unix(PathBuf::from(
-            address.filter(|a| !a.is_empty()).unwrap_or("/tmp/mysql.sock"),
+            address
+                .filter(|a| !a.is_empty())
+                .unwrap_or("/tmp/mysql.sock"),
         ))),
         other => Err(ConfigError::Dsn(format!(
             "unknown network {other:?} (tcp or unix)"
@@ -95,15 +99,17 @@ fn endpoint(net: &str, address: Option<&str>) -> Result<Endpoint, ConfigError> {
 
 fn apply_params(config: &mut ClientConfig, params: &str) -> Result<(), ConfigError> {
     for pair in params.split('&').filter(|p| !p.is_empty()) {
-        let (key, raw) = pair
-            .split_once('=')
-            .ok_or_else(|| ConfigError::Dsn(format!("parameter {key:?} has no value", key = pair)))?;
+        let (key, raw) = pair.split_once('=').ok_or_else(|| {
+            ConfigError::Dsn(format!("parameter {key:?} has no value", key = pair))
+        })?;
         let value = unescape(raw)?;
         let boolean = || -> Result<bool, ConfigError> {
             match value.as_str() {
                 "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
                 "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
-                _ => Err(ConfigError::Dsn(format!("parameter {key}: {value:?} is not a boolean"))),
+                _ => Err(ConfigError::Dsn(format!(
+                    "parameter {key}: {value:?} is not a boolean"
+                ))),
             }
         };
         match key {
@@ -125,18 +131,34 @@ fn apply_params(config: &mut ClientConfig, params: &str) -> Result<(), ConfigErr
                 }
             }
             "timeout" => {
-                config.connect_timeout = Some(parse_go_duration(&value).map_err(|reason| {
-                    ConfigError::Dsn(format!("parameter timeout: {reason}"))
-                })?)
+                config.connect_timeout =
+                    Some(parse_go_duration(&value).map_err(|reason| {
+                        ConfigError::Dsn(format!("parameter timeout: {reason}"))
+                    })?)
             }
             "allowCleartextPasswords" => config.cleartext_passwords = boolean()?,
             "allowOldPasswords" => config.old_passwords = boolean()?,
             // Driver-side settings with no effect on what the exporter reads.
-            "allowNativePasswords" | "allowAllFiles" | "allowFallbackToPlaintext"
-            | "allowPublicKeyRetrieval" | "charset" | "checkConnLiveness" | "clientFoundRows"
-            | "collation" | "columnsWithAlias" | "connectionAttributes" | "interpolateParams"
-            | "loc" | "maxAllowedPacket" | "multiStatements" | "parseTime" | "readTimeout"
-            | "rejectReadOnly" | "serverPubKey" | "timeTruncate" | "writeTimeout"
+            "allowNativePasswords"
+            | "allowAllFiles"
+            | "allowFallbackToPlaintext"
+            | "allowPublicKeyRetrieval"
+            | "charset"
+            | "checkConnLiveness"
+            | "clientFoundRows"
+            | "collation"
+            | "columnsWithAlias"
+            | "connectionAttributes"
+            | "interpolateParams"
+            | "loc"
+            | "maxAllowedPacket"
+            | "multiStatements"
+            | "parseTime"
+            | "readTimeout"
+            | "rejectReadOnly"
+            | "serverPubKey"
+            | "timeTruncate"
+            | "writeTimeout"
             | "compress" => {
                 tracing::debug!(parameter = key, "DSN parameter accepted and ignored");
             }
@@ -204,7 +226,10 @@ mod tests {
         let c = parse("prometheus:nopassword@unix(/run/mysqld/mysqld.sock)/").unwrap();
         assert_eq!(c.user, "prometheus");
         assert_eq!(c.password.expose(), "nopassword");
-        assert_eq!(c.endpoint, Some(Endpoint::Unix("/run/mysqld/mysqld.sock".into())));
+        assert_eq!(
+            c.endpoint,
+            Some(Endpoint::Unix("/run/mysqld/mysqld.sock".into()))
+        );
         let c = parse("prometheus@unix(/run/mysqld/mysqld.sock)/").unwrap();
         assert!(c.password.is_empty());
         let c = parse("prometheus:password@(hostname:3307)/dbname").unwrap();

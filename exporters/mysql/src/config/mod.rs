@@ -40,7 +40,11 @@ impl Secret {
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_empty() { "\"\"" } else { "<redacted>" })
+        f.write_str(if self.0.is_empty() {
+            "\"\""
+        } else {
+            "<redacted>"
+        })
     }
 }
 
@@ -100,9 +104,7 @@ pub fn split_host_port(text: &str) -> Result<(String, u16), String> {
         }
         (host, port)
     };
-    let port: u16 = port
-        .parse()
-        .map_err(|_| format!("invalid port {port:?}"))?;
+    let port: u16 = port.parse().map_err(|_| format!("invalid port {port:?}"))?;
     Ok((host.to_owned(), port))
 }
 
@@ -220,7 +222,9 @@ pub enum ConfigError {
         line: usize,
         reason: String,
     },
-    #[error("DATA_SOURCE_NAME: {0} (expected user:password@tcp(host:port)/ or user@unix(/path.sock)/)")]
+    #[error(
+        "DATA_SOURCE_NAME: {0} (expected user:password@tcp(host:port)/ or user@unix(/path.sock)/)"
+    )]
     Dsn(String),
     #[error("invalid address {address:?}: {reason}")]
     Address { address: String, reason: String },
@@ -237,9 +241,9 @@ pub fn load(sources: &Sources) -> Result<Credentials, ConfigError> {
         let client = dsn::parse(dsn.expose())?;
         let mut modules = BTreeMap::new();
         if path.is_file() {
-            match read_my_cnf(&path).and_then(|text| {
-                mycnf::modules(&text, &path_text, sources, false).map(|(m, _)| m)
-            }) {
+            match read_my_cnf(&path)
+                .and_then(|text| mycnf::modules(&text, &path_text, sources, false).map(|(m, _)| m))
+            {
                 Ok(extra) => modules.extend(extra),
                 Err(err) => tracing::warn!(
                     error = %err,
@@ -316,7 +320,9 @@ mod tests {
             Endpoint::parse("unix:///run/mysqld/mysqld.sock").unwrap(),
             Endpoint::Unix("/run/mysqld/mysqld.sock".into())
         );
-        for bad in ["db", "db:", "db:port", "::1:3306", "[::1]", "unix://", "db:70000"] {
+        for bad in [
+            "db", "db:", "db:port", "::1:3306", "[::1]", "unix://", "db:70000",
+        ] {
             assert!(Endpoint::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(

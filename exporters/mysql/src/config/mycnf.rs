@@ -9,7 +9,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::{ClientConfig, ConfigError, DEFAULT_MODULE, Endpoint, Secret, Sources, Tls, TlsSettings};
+use super::{
+    ClientConfig, ConfigError, DEFAULT_MODULE, Endpoint, Secret, Sources, Tls, TlsSettings,
+};
 
 /// Sections in file order, each with its keys (the last value of a repeated key wins; repeated
 /// sections merge).
@@ -70,9 +72,7 @@ impl Ini {
                 }
             };
             // MySQL treats `ssl_ca` and `ssl-ca` alike.
-            ini.sections[section]
-                .1
-                .insert(key.replace('_', "-"), value);
+            ini.sections[section].1.insert(key.replace('_', "-"), value);
         }
         Ok(ini)
     }
@@ -204,8 +204,8 @@ fn parse_bool(key: &str, value: &str) -> Result<bool, String> {
     match value {
         "1" | "t" | "T" | "true" | "TRUE" | "True" | "y" | "Y" | "yes" | "YES" | "Yes" | "on"
         | "ON" | "On" => Ok(true),
-        "0" | "f" | "F" | "false" | "FALSE" | "False" | "n" | "N" | "no" | "NO" | "No"
-        | "off" | "OFF" | "Off" => Ok(false),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" | "n" | "N" | "no" | "NO" | "No" | "off"
+        | "OFF" | "Off" => Ok(false),
         _ => Err(format!("{key} = {value:?} is not a boolean")),
     }
 }
@@ -235,7 +235,11 @@ fn section_config(ini: &Ini, section: &str, sources: &Sources) -> Result<ClientC
         Some(Endpoint::Unix(PathBuf::from(socket)))
     } else if !host.is_empty() || port.is_some() {
         Some(Endpoint::Tcp {
-            host: if host.is_empty() { "127.0.0.1".into() } else { host },
+            host: if host.is_empty() {
+                "127.0.0.1".into()
+            } else {
+                host
+            },
             port: port.unwrap_or(3306),
         })
     } else {
@@ -258,7 +262,10 @@ fn section_config(ini: &Ini, section: &str, sources: &Sources) -> Result<ClientC
                 .position(|v| *v == value)
                 .map(Some)
                 .ok_or_else(|| {
-                    format!("{key}={value} is not allowed, use one of: {}", TLS_VERSIONS.join(", "))
+                    format!(
+                        "{key}={value} is not allowed, use one of: {}",
+                        TLS_VERSIONS.join(", ")
+                    )
                 }),
         }
     };
@@ -273,9 +280,11 @@ fn section_config(ini: &Ini, section: &str, sources: &Sources) -> Result<ClientC
         ));
     }
     if max_version.is_some_and(|max| max < 2) {
-        return Err("tls-max-version below TLSv1.2 cannot be honoured: TLS 1.0 and 1.1 are not \
+        return Err(
+            "tls-max-version below TLSv1.2 cannot be honoured: TLS 1.0 and 1.1 are not \
                     implemented (rustls offers TLS 1.2 and 1.3)"
-            .into());
+                .into(),
+        );
     }
     let ssl_ca = get("ssl-ca");
     let ssl_cert = get("ssl-cert");
@@ -306,7 +315,11 @@ fn section_config(ini: &Ini, section: &str, sources: &Sources) -> Result<ClientC
             "" | "false" => Tls::Off,
             "true" => Tls::On(settings(true)),
             "skip-verify" | "preferred" => Tls::On(settings(false)),
-            other => return Err(format!("tls = {other:?}: use true, false, skip-verify or preferred")),
+            other => {
+                return Err(format!(
+                    "tls = {other:?}: use true, false, skip-verify or preferred"
+                ));
+            }
         }
     };
     Ok(ClientConfig {
@@ -342,7 +355,9 @@ mod tests {
 
     #[test]
     fn children_inherit_from_client() {
-        let m = load("[client]\nuser = root\npassword = abc\nhost = server2\n[client.server1]\nuser = test\n");
+        let m = load(
+            "[client]\nuser = root\npassword = abc\nhost = server2\n[client.server1]\nuser = test\n",
+        );
         assert_eq!(m["client"].user, "root");
         assert_eq!(m["client.server1"].user, "test");
         assert_eq!(m["client.server1"].password.expose(), "abc");
@@ -388,12 +403,17 @@ mod tests {
         )
         .unwrap()
         .0;
-        assert_eq!(m["client"].endpoint, Some(Endpoint::Unix("/run/my.sock".into())));
+        assert_eq!(
+            m["client"].endpoint,
+            Some(Endpoint::Unix("/run/my.sock".into()))
+        );
     }
 
     #[test]
     fn passwords_with_hashes_quotes_and_dollars() {
-        let m = load("[client]\nuser=u\npassword=pa#ss;word$$x\n[client.q]\npassword=\"quoted \\\" pw\"\n[client.e]\npassword=${MYSQLD_EXPORTER_PASSWORD}-x\n");
+        let m = load(
+            "[client]\nuser=u\npassword=pa#ss;word$$x\n[client.q]\npassword=\"quoted \\\" pw\"\n[client.e]\npassword=${MYSQLD_EXPORTER_PASSWORD}-x\n",
+        );
         assert_eq!(m["client"].password.expose(), "pa#ss;word$$x");
         assert_eq!(m["client.q"].password.expose(), "quoted \" pw");
         assert_eq!(m["client.e"].password.expose(), "frompass-x");
@@ -413,7 +433,9 @@ mod tests {
         assert_eq!(ca.ca, Some(PathBuf::from("/ca.pem")));
         assert!(ca.client_identity.is_some());
         assert!(matches!(&m["client.skip"].tls, Tls::On(s) if !s.verify));
-        assert!(matches!(&m["client.name"].tls, Tls::On(s) if s.server_name.as_deref() == Some("db.example")));
+        assert!(
+            matches!(&m["client.name"].tls, Tls::On(s) if s.server_name.as_deref() == Some("db.example"))
+        );
     }
 
     #[test]
@@ -435,7 +457,10 @@ mod tests {
     #[test]
     fn syntax_errors_name_the_line() {
         let err = Ini::parse("[client]\nuser=a\n[broken\n", "f.cnf").unwrap_err();
-        assert_eq!(err.to_string(), "f.cnf, line 3: section header without closing ']'");
+        assert_eq!(
+            err.to_string(),
+            "f.cnf, line 3: section header without closing ']'"
+        );
         assert!(Ini::parse("=x\n", "f").is_err());
         assert!(Ini::parse("[]\n", "f").is_err());
     }

@@ -32,9 +32,16 @@ impl Scraper for AutoIncrementColumns {
             db.for_each_row("auto_increment columns", QUERY, |_, row| {
                 let field = |i| row.as_ref(i).map(text).unwrap_or_default();
                 let (schema, table, column) = (field(0), field(1), field(2));
-                let labels = [("schema", schema.as_str()), ("table", table.as_str()), ("column", column.as_str())];
+                let labels = [
+                    ("schema", schema.as_str()),
+                    ("table", table.as_str()),
+                    ("column", column.as_str()),
+                ];
                 // Types without a known maximum (decimal) give NULL; upstream fails there.
-                if let (Some(value), Some(limit)) = (row.as_ref(3).and_then(number), row.as_ref(4).and_then(number)) {
+                if let (Some(value), Some(limit)) = (
+                    row.as_ref(3).and_then(number),
+                    row.as_ref(4).and_then(number),
+                ) {
                     current.push(&labels, value);
                     max.push(&labels, limit);
                 }

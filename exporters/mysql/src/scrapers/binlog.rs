@@ -15,7 +15,13 @@ impl Scraper for BinlogSize {
     fn scrape<'a>(&'a self, db: &'a mut Db, out: &'a mut Vec<MetricFamily>) -> ScrapeFuture<'a> {
         Box::pin(async move {
             let log_bin = db.rows("@@log_bin", "SELECT @@log_bin").await?;
-            if log_bin.first().and_then(|r| r.as_ref(0)).and_then(number).unwrap_or(0.0) == 0.0 {
+            if log_bin
+                .first()
+                .and_then(|r| r.as_ref(0))
+                .and_then(number)
+                .unwrap_or(0.0)
+                == 0.0
+            {
                 return Ok(());
             }
             let (mut size, mut files, mut last_name) = (0.0, 0.0, String::new());
@@ -26,17 +32,26 @@ impl Scraper for BinlogSize {
             })
             .await?;
             out.push(
-                MetricFamily::gauge("mysql_binlog_size_bytes", "Combined size of all registered binlog files.")
-                    .with(&[], size),
+                MetricFamily::gauge(
+                    "mysql_binlog_size_bytes",
+                    "Combined size of all registered binlog files.",
+                )
+                .with(&[], size),
             );
-            out.push(MetricFamily::gauge("mysql_binlog_files", "Number of registered binlog files.").with(&[], files));
+            out.push(
+                MetricFamily::gauge("mysql_binlog_files", "Number of registered binlog files.")
+                    .with(&[], files),
+            );
             // `mariadb-bin.000042` -> 42 (upstream takes what follows the first dot).
             let number = last_name
                 .split('.')
                 .nth(1)
-                .and_then(|n| crate::parse::parse_go_float(n))
+                .and_then(crate::parse::parse_go_float)
                 .unwrap_or(0.0);
-            out.push(MetricFamily::gauge("mysql_binlog_file_number", "The last binlog file number.").with(&[], number));
+            out.push(
+                MetricFamily::gauge("mysql_binlog_file_number", "The last binlog file number.")
+                    .with(&[], number),
+            );
             Ok(())
         })
     }

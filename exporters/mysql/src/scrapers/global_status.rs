@@ -87,9 +87,7 @@ impl Grouped {
             1 => labelled(&mut self.handlers, "handler"),
             2 => labelled(&mut self.connection_errors, "error"),
             3 => match rest {
-                "data" | "free" | "misc" | "old" => {
-                    labelled(&mut self.buffer_pool_pages, "state")
-                }
+                "data" | "free" | "misc" | "old" => labelled(&mut self.buffer_pool_pages, "state"),
                 "dirty" => self.buffer_pool_dirty.push(&[], value),
                 "total" => {}
                 _ => labelled(&mut self.buffer_pool_changes, "operation"),
@@ -115,7 +113,10 @@ impl Grouped {
 }
 
 /// Maps `(Variable_name, Value)` rows to families.
-pub fn families(rows: impl IntoIterator<Item = (String, Option<Vec<u8>>)>, out: &mut Vec<MetricFamily>) {
+pub fn families(
+    rows: impl IntoIterator<Item = (String, Option<Vec<u8>>)>,
+    out: &mut Vec<MetricFamily>,
+) {
     let mut grouped = Grouped::new();
     let mut local_state_uuid = String::new();
     let mut cluster_state_uuid = String::new();
@@ -161,14 +162,29 @@ pub fn families(rows: impl IntoIterator<Item = (String, Option<Vec<u8>>)>, out: 
     if !evs_repl_latency.is_empty() {
         let parts: Vec<Option<f64>> = evs_repl_latency
             .split('/')
-            .map(|p| crate::parse::parse_go_float(p))
+            .map(crate::parse::parse_go_float)
             .collect();
         const EVS: [(&str, &str); 5] = [
-            ("min_seconds", "PXC/Galera group communication latency. Min value."),
-            ("avg_seconds", "PXC/Galera group communication latency. Avg value."),
-            ("max_seconds", "PXC/Galera group communication latency. Max value."),
-            ("stdev", "PXC/Galera group communication latency. Standard Deviation."),
-            ("sample_size", "PXC/Galera group communication latency. Sample Size."),
+            (
+                "min_seconds",
+                "PXC/Galera group communication latency. Min value.",
+            ),
+            (
+                "avg_seconds",
+                "PXC/Galera group communication latency. Avg value.",
+            ),
+            (
+                "max_seconds",
+                "PXC/Galera group communication latency. Max value.",
+            ),
+            (
+                "stdev",
+                "PXC/Galera group communication latency. Standard Deviation.",
+            ),
+            (
+                "sample_size",
+                "PXC/Galera group communication latency. Sample Size.",
+            ),
         ];
         if parts.len() == EVS.len() && parts.iter().all(Option::is_some) {
             for ((suffix, help), value) in EVS.iter().zip(parts) {
@@ -217,7 +233,10 @@ mod tests {
     }
 
     fn find<'a>(families: &'a [MetricFamily], name: &str) -> &'a MetricFamily {
-        families.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("{name}"))
+        families
+            .iter()
+            .find(|f| f.name == name)
+            .unwrap_or_else(|| panic!("{name}"))
     }
 
     #[test]
@@ -238,15 +257,33 @@ mod tests {
             ("wsrep_local_state_uuid", "abc-def"),
         ]);
         let commands = find(&f, "mysql_global_status_commands_total");
-        assert_eq!(commands.samples[0].labels, vec![("command".to_owned(), "select".to_owned())]);
-        assert_eq!(find(&f, "mysql_global_status_buffer_pool_dirty_pages").samples[0].value, 3.0);
+        assert_eq!(
+            commands.samples[0].labels,
+            vec![("command".to_owned(), "select".to_owned())]
+        );
+        assert_eq!(
+            find(&f, "mysql_global_status_buffer_pool_dirty_pages").samples[0].value,
+            3.0
+        );
         assert_eq!(
             find(&f, "mysql_global_status_buffer_pool_page_changes_total").samples[0].labels[0].1,
             "flushed"
         );
-        assert_eq!(find(&f, "mysql_global_status_uptime").kind, octo_exporter_kit::MetricType::Untyped);
-        assert_eq!(find(&f, "mysql_global_status_slave_running").samples[0].value, 0.0);
-        assert!(f.iter().all(|f| !f.name.contains("ssl_cipher") && !f.name.contains("pages_total")));
-        assert_eq!(find(&f, "mysql_galera_status_info").samples[0].labels[0].1, "abc-def");
+        assert_eq!(
+            find(&f, "mysql_global_status_uptime").kind,
+            octo_exporter_kit::MetricType::Untyped
+        );
+        assert_eq!(
+            find(&f, "mysql_global_status_slave_running").samples[0].value,
+            0.0
+        );
+        assert!(
+            f.iter()
+                .all(|f| !f.name.contains("ssl_cipher") && !f.name.contains("pages_total"))
+        );
+        assert_eq!(
+            find(&f, "mysql_galera_status_info").samples[0].labels[0].1,
+            "abc-def"
+        );
     }
 }

@@ -25,7 +25,10 @@ struct TextItems {
 }
 
 /// Maps `(Variable_name, Value)` rows to families.
-pub fn families(rows: impl IntoIterator<Item = (String, Option<Vec<u8>>)>, out: &mut Vec<MetricFamily>) {
+pub fn families(
+    rows: impl IntoIterator<Item = (String, Option<Vec<u8>>)>,
+    out: &mut Vec<MetricFamily>,
+) {
     let mut items = TextItems::default();
     for (raw_name, raw_value) in rows {
         let name = metric_name_part(&raw_name);
@@ -61,8 +64,11 @@ pub fn families(rows: impl IntoIterator<Item = (String, Option<Vec<u8>>)>, out: 
     );
     if !items.wsrep_cluster_name.is_empty() {
         out.push(
-            MetricFamily::gauge("mysql_galera_variables_info", "PXC/Galera variables information.")
-                .with(&[("wsrep_cluster_name", &items.wsrep_cluster_name)], 1.0),
+            MetricFamily::gauge(
+                "mysql_galera_variables_info",
+                "PXC/Galera variables information.",
+            )
+            .with(&[("wsrep_cluster_name", &items.wsrep_cluster_name)], 1.0),
         );
     }
     if !items.wsrep_provider_options.is_empty() {
@@ -78,8 +84,11 @@ pub fn families(rows: impl IntoIterator<Item = (String, Option<Vec<u8>>)>, out: 
     };
     if !level.is_empty() {
         out.push(
-            MetricFamily::gauge("mysql_transaction_isolation", "MySQL transaction isolation.")
-                .with(&[("level", level)], 1.0),
+            MetricFamily::gauge(
+                "mysql_transaction_isolation",
+                "MySQL transaction isolation.",
+            )
+            .with(&[("level", level)], 1.0),
         );
     }
 }
@@ -90,7 +99,9 @@ fn gcache_size(options: &str) -> f64 {
         return 0.0;
     };
     let rest = &options[start + "gcache.size = ".len()..];
-    let digits_end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+    let digits_end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
     let Ok(number) = rest[..digits_end].parse::<f64>() else {
         return 0.0;
     };
@@ -100,7 +111,11 @@ fn gcache_size(options: &str) -> f64 {
         Some('G') => (1024.0 * 1024.0 * 1024.0, &rest[1..]),
         _ => (1.0, rest),
     };
-    if rest.starts_with(';') { number * unit } else { 0.0 }
+    if rest.starts_with(';') {
+        number * unit
+    } else {
+        0.0
+    }
 }
 
 impl Scraper for GlobalVariables {
@@ -111,11 +126,15 @@ impl Scraper for GlobalVariables {
     fn scrape<'a>(&'a self, db: &'a mut Db, out: &'a mut Vec<MetricFamily>) -> ScrapeFuture<'a> {
         Box::pin(async move {
             let mut rows = Vec::with_capacity(700);
-            db.for_each_row("SHOW GLOBAL VARIABLES", "SHOW GLOBAL VARIABLES", |_, row| {
-                if let (Some(name), Some(value)) = (row.as_ref(0), row.as_ref(1)) {
-                    rows.push((text(name), bytes(value).map(|b| b.into_owned())));
-                }
-            })
+            db.for_each_row(
+                "SHOW GLOBAL VARIABLES",
+                "SHOW GLOBAL VARIABLES",
+                |_, row| {
+                    if let (Some(name), Some(value)) = (row.as_ref(0), row.as_ref(1)) {
+                        rows.push((text(name), bytes(value).map(|b| b.into_owned())));
+                    }
+                },
+            )
             .await?;
             families(rows, out);
             Ok(())
@@ -139,7 +158,10 @@ mod tests {
                 ("tx_isolation", "REPEATABLE-READ"),
                 ("read_only", "OFF"),
                 ("datadir", "/var/lib/mysql/"),
-                ("wsrep_provider_options", "base_dir = /x; gcache.size = 128M; gcs.fc_limit = 16;"),
+                (
+                    "wsrep_provider_options",
+                    "base_dir = /x; gcache.size = 128M; gcs.fc_limit = 16;",
+                ),
             ]
             .into_iter()
             .map(|(n, v)| (n.to_owned(), Some(v.as_bytes().to_vec()))),
@@ -148,12 +170,26 @@ mod tests {
         let names: Vec<&str> = out.iter().map(|f| f.name.as_str()).collect();
         assert!(names.contains(&"mysql_global_variables_max_connections"));
         assert!(names.contains(&"mysql_global_variables_read_only"));
-        assert!(!names.iter().any(|n| n.contains("datadir") || n.contains("innodb_version")));
+        assert!(
+            !names
+                .iter()
+                .any(|n| n.contains("datadir") || n.contains("innodb_version"))
+        );
         let version = out.iter().find(|f| f.name == "mysql_version_info").unwrap();
-        assert!(version.samples[0].labels.contains(&("version".into(), "10.11.6-MariaDB".into())));
-        let isolation = out.iter().find(|f| f.name == "mysql_transaction_isolation").unwrap();
+        assert!(
+            version.samples[0]
+                .labels
+                .contains(&("version".into(), "10.11.6-MariaDB".into()))
+        );
+        let isolation = out
+            .iter()
+            .find(|f| f.name == "mysql_transaction_isolation")
+            .unwrap();
         assert_eq!(isolation.samples[0].labels[0].1, "REPEATABLE-READ");
-        let gcache = out.iter().find(|f| f.name == "mysql_galera_gcache_size_bytes").unwrap();
+        let gcache = out
+            .iter()
+            .find(|f| f.name == "mysql_galera_gcache_size_bytes")
+            .unwrap();
         assert_eq!(gcache.samples[0].value, 128.0 * 1024.0 * 1024.0);
     }
 }

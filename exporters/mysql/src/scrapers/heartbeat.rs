@@ -31,8 +31,14 @@ pub fn declare(set: FlagSet) -> FlagSet {
 
 pub fn build(flags: &Flags) -> Result<Box<dyn Scraper>, String> {
     Ok(Box::new(Heartbeat {
-        database: flags.value("collect.heartbeat.database").unwrap_or("heartbeat").to_owned(),
-        table: flags.value("collect.heartbeat.table").unwrap_or("heartbeat").to_owned(),
+        database: flags
+            .value("collect.heartbeat.database")
+            .unwrap_or("heartbeat")
+            .to_owned(),
+        table: flags
+            .value("collect.heartbeat.table")
+            .unwrap_or("heartbeat")
+            .to_owned(),
         utc: flags.bool("collect.heartbeat.utc"),
     }))
 }
@@ -44,7 +50,11 @@ impl Scraper for Heartbeat {
 
     fn scrape<'a>(&'a self, db: &'a mut Db, out: &'a mut Vec<MetricFamily>) -> ScrapeFuture<'a> {
         Box::pin(async move {
-            let now = if self.utc { "UTC_TIMESTAMP(6)" } else { "NOW(6)" };
+            let now = if self.utc {
+                "UTC_TIMESTAMP(6)"
+            } else {
+                "NOW(6)"
+            };
             let sql = format!(
                 "SELECT UNIX_TIMESTAMP(ts), UNIX_TIMESTAMP({now}), server_id from {}.{}",
                 sql_identifier(&self.database),
@@ -62,13 +72,18 @@ impl Scraper for Heartbeat {
             db.for_each_row("heartbeat table", &sql, |_, row| {
                 let ts = row.as_ref(0).map(text).and_then(|t| parse_go_float(&t));
                 let now = row.as_ref(1).map(text).and_then(|t| parse_go_float(&t));
-                let server_id = row.as_ref(2).and_then(number).map(|n| (n as i64).to_string());
+                let server_id = row
+                    .as_ref(2)
+                    .and_then(number)
+                    .map(|n| (n as i64).to_string());
                 match (ts, now, server_id) {
                     (Some(ts), Some(now), Some(server_id)) => {
                         current.push(&[("server_id", &server_id)], now);
                         stored.push(&[("server_id", &server_id)], ts);
                     }
-                    _ => bad = Some("heartbeat row with a missing timestamp or server_id".to_owned()),
+                    _ => {
+                        bad = Some("heartbeat row with a missing timestamp or server_id".to_owned())
+                    }
                 }
             })
             .await?;

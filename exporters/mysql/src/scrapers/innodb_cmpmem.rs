@@ -48,13 +48,18 @@ impl Scraper for InnodbCmpMem {
             db.for_each_row("information_schema.innodb_cmpmem", QUERY, |_, row| {
                 let page_size = row.as_ref(0).map(text).unwrap_or_default();
                 let buffer_pool = row.as_ref(1).map(text).unwrap_or_default();
-                let labels = [("page_size", page_size.as_str()), ("buffer_pool", buffer_pool.as_str())];
+                let labels = [
+                    ("page_size", page_size.as_str()),
+                    ("buffer_pool", buffer_pool.as_str()),
+                ];
                 for (i, family) in families.iter_mut().enumerate() {
                     match row.as_ref(i + 2).and_then(number) {
                         // relocation_time is in milliseconds.
                         Some(value) if i == 3 => family.push(&labels, value / 1000.0),
                         Some(value) => family.push(&labels, value),
-                        None => bad = Some(format!("innodb_cmpmem: column {} is not a number", i + 2)),
+                        None => {
+                            bad = Some(format!("innodb_cmpmem: column {} is not a number", i + 2))
+                        }
                     }
                 }
             })

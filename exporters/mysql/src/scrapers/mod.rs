@@ -176,6 +176,9 @@ pub fn sql_identifier(value: &str) -> String {
     format!("`{}`", value.replace('`', "``"))
 }
 
+/// Builds a scraper from the parsed flags, or says which flag value is wrong.
+pub type Build = fn(&Flags) -> Result<Box<dyn Scraper>, String>;
+
 /// One row of the registry: everything the flags and `main` need to know about a scraper.
 pub struct Entry {
     pub name: &'static str,
@@ -184,7 +187,7 @@ pub struct Entry {
     /// Declares the scraper's own option flags (`--collect.<name>.<option>`).
     pub declare: fn(FlagSet) -> FlagSet,
     /// Builds the scraper from the parsed flags; `None` for scrapers not implemented here.
-    pub build: Option<fn(&Flags) -> Result<Box<dyn Scraper>, String>>,
+    pub build: Option<Build>,
 }
 
 fn no_flags(set: FlagSet) -> FlagSet {

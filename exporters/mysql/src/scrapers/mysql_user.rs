@@ -25,15 +25,43 @@ pub fn build(flags: &Flags) -> Result<Box<dyn Scraper>, String> {
 }
 
 const PRIVILEGES: [&str; 29] = [
-    "Select_priv", "Insert_priv", "Update_priv", "Delete_priv", "Create_priv", "Drop_priv",
-    "Reload_priv", "Shutdown_priv", "Process_priv", "File_priv", "Grant_priv", "References_priv",
-    "Index_priv", "Alter_priv", "Show_db_priv", "Super_priv", "Create_tmp_table_priv",
-    "Lock_tables_priv", "Execute_priv", "Repl_slave_priv", "Repl_client_priv", "Create_view_priv",
-    "Show_view_priv", "Create_routine_priv", "Alter_routine_priv", "Create_user_priv",
-    "Event_priv", "Trigger_priv", "Create_tablespace_priv",
+    "Select_priv",
+    "Insert_priv",
+    "Update_priv",
+    "Delete_priv",
+    "Create_priv",
+    "Drop_priv",
+    "Reload_priv",
+    "Shutdown_priv",
+    "Process_priv",
+    "File_priv",
+    "Grant_priv",
+    "References_priv",
+    "Index_priv",
+    "Alter_priv",
+    "Show_db_priv",
+    "Super_priv",
+    "Create_tmp_table_priv",
+    "Lock_tables_priv",
+    "Execute_priv",
+    "Repl_slave_priv",
+    "Repl_client_priv",
+    "Create_view_priv",
+    "Show_view_priv",
+    "Create_routine_priv",
+    "Alter_routine_priv",
+    "Create_user_priv",
+    "Event_priv",
+    "Trigger_priv",
+    "Create_tablespace_priv",
 ];
 
-const LIMITS: [&str; 4] = ["max_questions", "max_updates", "max_connections", "max_user_connections"];
+const LIMITS: [&str; 4] = [
+    "max_questions",
+    "max_updates",
+    "max_connections",
+    "max_user_connections",
+];
 
 impl Scraper for MysqlUser {
     fn name(&self) -> &'static str {
@@ -49,7 +77,12 @@ impl Scraper for MysqlUser {
             );
             let mut limits: Vec<MetricFamily> = LIMITS
                 .iter()
-                .map(|name| MetricFamily::gauge(format!("mysql_mysql_{name}"), format!("The number of {name} by user.")))
+                .map(|name| {
+                    MetricFamily::gauge(
+                        format!("mysql_mysql_{name}"),
+                        format!("The number of {name} by user."),
+                    )
+                })
                 .collect();
             let mut privileges: Vec<MetricFamily> = PRIVILEGES
                 .iter()
@@ -74,7 +107,10 @@ impl Scraper for MysqlUser {
                     }
                 }
                 for (i, family) in limits.iter_mut().enumerate() {
-                    let value = row.as_ref(2 + PRIVILEGES.len() + i).and_then(number).unwrap_or(0.0);
+                    let value = row
+                        .as_ref(2 + PRIVILEGES.len() + i)
+                        .and_then(number)
+                        .unwrap_or(0.0);
                     family.push(&labels, value);
                 }
             })

@@ -65,20 +65,90 @@ pub fn build(flags: &Flags) -> Result<Box<dyn Scraper>, String> {
 
 /// (column, metric, help, divide by picoseconds).
 const COLUMNS: [(&str, &str, &str, bool); 14] = [
-    ("COUNT_STAR", "events_statements_total", "The total count of events statements by digest.", false),
-    ("SUM_TIMER_WAIT", "events_statements_seconds_total", "The total time of events statements by digest.", true),
-    ("SUM_LOCK_TIME", "events_statements_lock_time_seconds_total", "The total lock time of events statements by digest.", true),
-    ("SUM_CPU_TIME", "events_statements_cpu_time_seconds_total", "The total cpu time of events statements by digest.", true),
-    ("SUM_ERRORS", "events_statements_errors_total", "The errors of events statements by digest.", false),
-    ("SUM_WARNINGS", "events_statements_warnings_total", "The warnings of events statements by digest.", false),
-    ("SUM_ROWS_AFFECTED", "events_statements_rows_affected_total", "The total rows affected of events statements by digest.", false),
-    ("SUM_ROWS_SENT", "events_statements_rows_sent_total", "The total rows sent of events statements by digest.", false),
-    ("SUM_ROWS_EXAMINED", "events_statements_rows_examined_total", "The total rows examined of events statements by digest.", false),
-    ("SUM_CREATED_TMP_DISK_TABLES", "events_statements_tmp_disk_tables_total", "The total tmp disk tables of events statements by digest.", false),
-    ("SUM_CREATED_TMP_TABLES", "events_statements_tmp_tables_total", "The total tmp tables of events statements by digest.", false),
-    ("SUM_SORT_MERGE_PASSES", "events_statements_sort_merge_passes_total", "The total number of merge passes by the sort algorithm performed by digest.", false),
-    ("SUM_SORT_ROWS", "events_statements_sort_rows_total", "The total number of sorted rows by digest.", false),
-    ("SUM_NO_INDEX_USED", "events_statements_no_index_used_total", "The total number of statements that used full table scans by digest.", false),
+    (
+        "COUNT_STAR",
+        "events_statements_total",
+        "The total count of events statements by digest.",
+        false,
+    ),
+    (
+        "SUM_TIMER_WAIT",
+        "events_statements_seconds_total",
+        "The total time of events statements by digest.",
+        true,
+    ),
+    (
+        "SUM_LOCK_TIME",
+        "events_statements_lock_time_seconds_total",
+        "The total lock time of events statements by digest.",
+        true,
+    ),
+    (
+        "SUM_CPU_TIME",
+        "events_statements_cpu_time_seconds_total",
+        "The total cpu time of events statements by digest.",
+        true,
+    ),
+    (
+        "SUM_ERRORS",
+        "events_statements_errors_total",
+        "The errors of events statements by digest.",
+        false,
+    ),
+    (
+        "SUM_WARNINGS",
+        "events_statements_warnings_total",
+        "The warnings of events statements by digest.",
+        false,
+    ),
+    (
+        "SUM_ROWS_AFFECTED",
+        "events_statements_rows_affected_total",
+        "The total rows affected of events statements by digest.",
+        false,
+    ),
+    (
+        "SUM_ROWS_SENT",
+        "events_statements_rows_sent_total",
+        "The total rows sent of events statements by digest.",
+        false,
+    ),
+    (
+        "SUM_ROWS_EXAMINED",
+        "events_statements_rows_examined_total",
+        "The total rows examined of events statements by digest.",
+        false,
+    ),
+    (
+        "SUM_CREATED_TMP_DISK_TABLES",
+        "events_statements_tmp_disk_tables_total",
+        "The total tmp disk tables of events statements by digest.",
+        false,
+    ),
+    (
+        "SUM_CREATED_TMP_TABLES",
+        "events_statements_tmp_tables_total",
+        "The total tmp tables of events statements by digest.",
+        false,
+    ),
+    (
+        "SUM_SORT_MERGE_PASSES",
+        "events_statements_sort_merge_passes_total",
+        "The total number of merge passes by the sort algorithm performed by digest.",
+        false,
+    ),
+    (
+        "SUM_SORT_ROWS",
+        "events_statements_sort_rows_total",
+        "The total number of sorted rows by digest.",
+        false,
+    ),
+    (
+        "SUM_NO_INDEX_USED",
+        "events_statements_no_index_used_total",
+        "The total number of statements that used full table scans by digest.",
+        false,
+    ),
 ];
 
 impl Scraper for EventsStatements {
@@ -95,13 +165,18 @@ impl Scraper for EventsStatements {
             // SUM_CPU_TIME exists from MySQL 8.0.28; elsewhere lock and CPU time are left out
             // rather than exported as zeros.
             let (major, minor, patch) = db.server.version;
-            let has_cpu_time = db.server.flavor == Flavor::MySql && (major, minor, patch) >= (8, 0, 28);
+            let has_cpu_time =
+                db.server.flavor == Flavor::MySql && (major, minor, patch) >= (8, 0, 28);
             let columns: Vec<&(&str, &str, &str, bool)> = COLUMNS
                 .iter()
                 .filter(|(c, ..)| has_cpu_time || (*c != "SUM_LOCK_TIME" && *c != "SUM_CPU_TIME"))
                 .collect();
             let list: Vec<&str> = columns.iter().map(|(c, ..)| *c).collect();
-            let excluded: Vec<String> = self.excluded_schemas.iter().map(|s| sql_string(s)).collect();
+            let excluded: Vec<String> = self
+                .excluded_schemas
+                .iter()
+                .map(|s| sql_string(s))
+                .collect();
             let sql = format!(
                 "SELECT ifnull(SCHEMA_NAME, 'NONE') as SCHEMA_NAME, DIGEST, LEFT(DIGEST_TEXT, {text_limit}) as DIGEST_TEXT, {list} \
                  FROM performance_schema.events_statements_summary_by_digest \
@@ -115,17 +190,36 @@ impl Scraper for EventsStatements {
             );
             let mut families: Vec<MetricFamily> = columns
                 .iter()
-                .map(|(_, name, help, _)| MetricFamily::counter(format!("mysql_perf_schema_{name}"), *help))
+                .map(|(_, name, help, _)| {
+                    MetricFamily::counter(format!("mysql_perf_schema_{name}"), *help)
+                })
                 .collect();
-            db.for_each_row("performance_schema.events_statements_summary_by_digest", &sql, |_, row| {
-                let field = |i| row.as_ref(i).map(text).unwrap_or_default();
-                let (schema, digest, digest_text) = (field(0), field(1), field(2));
-                let labels = [("schema", schema.as_str()), ("digest", digest.as_str()), ("digest_text", digest_text.as_str())];
-                for (i, (family, (.., picoseconds))) in families.iter_mut().zip(&columns).enumerate() {
-                    let value = row.as_ref(3 + i).and_then(number).unwrap_or(0.0);
-                    family.push(&labels, if *picoseconds { value / PICOSECONDS } else { value });
-                }
-            })
+            db.for_each_row(
+                "performance_schema.events_statements_summary_by_digest",
+                &sql,
+                |_, row| {
+                    let field = |i| row.as_ref(i).map(text).unwrap_or_default();
+                    let (schema, digest, digest_text) = (field(0), field(1), field(2));
+                    let labels = [
+                        ("schema", schema.as_str()),
+                        ("digest", digest.as_str()),
+                        ("digest_text", digest_text.as_str()),
+                    ];
+                    for (i, (family, (.., picoseconds))) in
+                        families.iter_mut().zip(&columns).enumerate()
+                    {
+                        let value = row.as_ref(3 + i).and_then(number).unwrap_or(0.0);
+                        family.push(
+                            &labels,
+                            if *picoseconds {
+                                value / PICOSECONDS
+                            } else {
+                                value
+                            },
+                        );
+                    }
+                },
+            )
             .await?;
             out.extend(families);
             Ok(())

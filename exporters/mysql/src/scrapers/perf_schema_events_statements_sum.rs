@@ -9,26 +9,94 @@ pub struct EventsStatementsSum;
 
 /// (summed column, metric suffix, help).
 const COLUMNS: [(&str, &str, &str); 21] = [
-    ("COUNT_STAR", "total", "The total count of events statements."),
-    ("SUM_CREATED_TMP_DISK_TABLES", "created_tmp_disk_tables", "The number of on-disk temporary tables created."),
-    ("SUM_CREATED_TMP_TABLES", "created_tmp_tables", "The number of temporary tables created."),
+    (
+        "COUNT_STAR",
+        "total",
+        "The total count of events statements.",
+    ),
+    (
+        "SUM_CREATED_TMP_DISK_TABLES",
+        "created_tmp_disk_tables",
+        "The number of on-disk temporary tables created.",
+    ),
+    (
+        "SUM_CREATED_TMP_TABLES",
+        "created_tmp_tables",
+        "The number of temporary tables created.",
+    ),
     ("SUM_ERRORS", "errors", "Number of errors."),
-    ("SUM_LOCK_TIME", "lock_time", "Time in picoseconds spent waiting for locks."),
-    ("SUM_NO_GOOD_INDEX_USED", "no_good_index_used", "Number of times no good index was found."),
-    ("SUM_NO_INDEX_USED", "no_index_used", "Number of times no index was found."),
-    ("SUM_ROWS_AFFECTED", "rows_affected", "Number of rows affected by statements."),
-    ("SUM_ROWS_EXAMINED", "rows_examined", "Number of rows read during statements' execution."),
+    (
+        "SUM_LOCK_TIME",
+        "lock_time",
+        "Time in picoseconds spent waiting for locks.",
+    ),
+    (
+        "SUM_NO_GOOD_INDEX_USED",
+        "no_good_index_used",
+        "Number of times no good index was found.",
+    ),
+    (
+        "SUM_NO_INDEX_USED",
+        "no_index_used",
+        "Number of times no index was found.",
+    ),
+    (
+        "SUM_ROWS_AFFECTED",
+        "rows_affected",
+        "Number of rows affected by statements.",
+    ),
+    (
+        "SUM_ROWS_EXAMINED",
+        "rows_examined",
+        "Number of rows read during statements' execution.",
+    ),
     ("SUM_ROWS_SENT", "rows_sent", "Number of rows returned."),
-    ("SUM_SELECT_FULL_JOIN", "select_full_join", "Number of joins performed by statements which did not use an index."),
-    ("SUM_SELECT_FULL_RANGE_JOIN", "select_full_range_join", "Number of joins performed by statements which used a range search of the first table."),
-    ("SUM_SELECT_RANGE", "select_range", "Number of joins performed by statements which used a range of the first table."),
-    ("SUM_SELECT_RANGE_CHECK", "select_range_check", "Number of joins without keys performed by statements that check for key usage after each row."),
-    ("SUM_SELECT_SCAN", "select_scan", "Number of joins performed by statements which used a full scan of the first table."),
-    ("SUM_SORT_MERGE_PASSES", "sort_merge_passes", "Number of merge passes by the sort algorithm performed by statements."),
-    ("SUM_SORT_RANGE", "sort_range", "Number of sorts performed by statements which used a range."),
+    (
+        "SUM_SELECT_FULL_JOIN",
+        "select_full_join",
+        "Number of joins performed by statements which did not use an index.",
+    ),
+    (
+        "SUM_SELECT_FULL_RANGE_JOIN",
+        "select_full_range_join",
+        "Number of joins performed by statements which used a range search of the first table.",
+    ),
+    (
+        "SUM_SELECT_RANGE",
+        "select_range",
+        "Number of joins performed by statements which used a range of the first table.",
+    ),
+    (
+        "SUM_SELECT_RANGE_CHECK",
+        "select_range_check",
+        "Number of joins without keys performed by statements that check for key usage after each row.",
+    ),
+    (
+        "SUM_SELECT_SCAN",
+        "select_scan",
+        "Number of joins performed by statements which used a full scan of the first table.",
+    ),
+    (
+        "SUM_SORT_MERGE_PASSES",
+        "sort_merge_passes",
+        "Number of merge passes by the sort algorithm performed by statements.",
+    ),
+    (
+        "SUM_SORT_RANGE",
+        "sort_range",
+        "Number of sorts performed by statements which used a range.",
+    ),
     ("SUM_SORT_ROWS", "sort_rows", "Number of rows sorted."),
-    ("SUM_SORT_SCAN", "sort_scan", "Number of sorts performed by statements which used a full table scan."),
-    ("SUM_TIMER_WAIT", "timer_wait", "Total wait time of the summarized events that are timed."),
+    (
+        "SUM_SORT_SCAN",
+        "sort_scan",
+        "Number of sorts performed by statements which used a full table scan.",
+    ),
+    (
+        "SUM_TIMER_WAIT",
+        "timer_wait",
+        "Total wait time of the summarized events that are timed.",
+    ),
     ("SUM_WARNINGS", "warnings", "Number of warnings."),
 ];
 
@@ -48,7 +116,12 @@ impl Scraper for EventsStatementsSum {
                 "SELECT {} FROM performance_schema.events_statements_summary_by_digest",
                 sums.join(", ")
             );
-            let rows = db.rows("performance_schema.events_statements_summary_by_digest", &sql).await?;
+            let rows = db
+                .rows(
+                    "performance_schema.events_statements_summary_by_digest",
+                    &sql,
+                )
+                .await?;
             let Some(row) = rows.first() else {
                 return Ok(());
             };
@@ -56,8 +129,11 @@ impl Scraper for EventsStatementsSum {
                 // An empty digest table sums to NULL: that is zero statements, not an error.
                 let value = row.as_ref(i).and_then(number).unwrap_or(0.0);
                 out.push(
-                    MetricFamily::counter(format!("mysql_perf_schema_events_statements_sum_{suffix}"), *help)
-                        .with(&[], value),
+                    MetricFamily::counter(
+                        format!("mysql_perf_schema_events_statements_sum_{suffix}"),
+                        *help,
+                    )
+                    .with(&[], value),
                 );
             }
             Ok(())

@@ -31,7 +31,12 @@ impl Scraper for ReplicationGroupMembers {
                     let labels: Vec<(String, String)> = columns
                         .iter()
                         .enumerate()
-                        .map(|(i, c)| (metric_name_part(c), row.as_ref(i).map(text).unwrap_or_default()))
+                        .map(|(i, c)| {
+                            (
+                                metric_name_part(c),
+                                row.as_ref(i).map(text).unwrap_or_default(),
+                            )
+                        })
                         .collect();
                     family.push_owned(labels, 1.0);
                 },

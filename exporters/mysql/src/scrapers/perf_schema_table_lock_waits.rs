@@ -34,8 +34,14 @@ impl Scraper for TableLockWaits {
 
     fn scrape<'a>(&'a self, db: &'a mut Db, out: &'a mut Vec<MetricFamily>) -> ScrapeFuture<'a> {
         Box::pin(async move {
-            let counts: Vec<String> = OPERATIONS.iter().map(|(c, ..)| format!("COUNT_{c}")).collect();
-            let timers: Vec<String> = OPERATIONS.iter().map(|(c, ..)| format!("SUM_TIMER_{c}")).collect();
+            let counts: Vec<String> = OPERATIONS
+                .iter()
+                .map(|(c, ..)| format!("COUNT_{c}"))
+                .collect();
+            let timers: Vec<String> = OPERATIONS
+                .iter()
+                .map(|(c, ..)| format!("SUM_TIMER_{c}"))
+                .collect();
             let sql = format!(
                 "SELECT OBJECT_SCHEMA, OBJECT_NAME, {}, {} FROM performance_schema.table_lock_waits_summary_by_table \
                  WHERE OBJECT_SCHEMA NOT IN ('mysql', 'performance_schema', 'information_schema')",
@@ -58,21 +64,29 @@ impl Scraper for TableLockWaits {
                 "mysql_perf_schema_external_lock_waits_seconds_total",
                 "The total time of external lock wait events for each table and operation.",
             );
-            db.for_each_row("performance_schema.table_lock_waits_summary_by_table", &sql, |_, row| {
-                let schema = row.as_ref(0).map(text).unwrap_or_default();
-                let name = row.as_ref(1).map(text).unwrap_or_default();
-                let value = |i| row.as_ref(i).and_then(number).unwrap_or(0.0);
-                for (i, (_, operation, external)) in OPERATIONS.iter().enumerate() {
-                    let labels = [("schema", schema.as_str()), ("name", name.as_str()), ("operation", operation)];
-                    let (count, time) = if *external {
-                        (&mut external_count, &mut external_time)
-                    } else {
-                        (&mut sql_count, &mut sql_time)
-                    };
-                    count.push(&labels, value(2 + i));
-                    time.push(&labels, value(2 + OPERATIONS.len() + i) / PICOSECONDS);
-                }
-            })
+            db.for_each_row(
+                "performance_schema.table_lock_waits_summary_by_table",
+                &sql,
+                |_, row| {
+                    let schema = row.as_ref(0).map(text).unwrap_or_default();
+                    let name = row.as_ref(1).map(text).unwrap_or_default();
+                    let value = |i| row.as_ref(i).and_then(number).unwrap_or(0.0);
+                    for (i, (_, operation, external)) in OPERATIONS.iter().enumerate() {
+                        let labels = [
+                            ("schema", schema.as_str()),
+                            ("name", name.as_str()),
+                            ("operation", operation),
+                        ];
+                        let (count, time) = if *external {
+                            (&mut external_count, &mut external_time)
+                        } else {
+                            (&mut sql_count, &mut sql_time)
+                        };
+                        count.push(&labels, value(2 + i));
+                        time.push(&labels, value(2 + OPERATIONS.len() + i) / PICOSECONDS);
+                    }
+                },
+            )
             .await?;
             out.extend([sql_count, external_count, sql_time, external_time]);
             Ok(())

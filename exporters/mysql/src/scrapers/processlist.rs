@@ -132,9 +132,15 @@ impl Scraper for Processlist {
 mod tests {
     #[test]
     fn states_are_sanitised_like_upstream() {
-        assert_eq!(super::sanitize_state("Waiting for table metadata lock"), "waiting_for_table_metadata_lock");
+        assert_eq!(
+            super::sanitize_state("Waiting for table metadata lock"),
+            "waiting_for_table_metadata_lock"
+        );
         assert_eq!(super::sanitize_state("Binlog Dump"), "binlog_dump");
-        assert_eq!(super::sanitize_state("Slave has read all relay log; waiting"), "slave_has_read_all_relay_log_waiting");
+        assert_eq!(
+            super::sanitize_state("Slave has read all relay log; waiting"),
+            "slave_has_read_all_relay_log_waiting"
+        );
         assert_eq!(super::sanitize_state("init (x)-y"), "init_x_y");
         assert_eq!(super::sanitize_state(""), "unknown");
     }

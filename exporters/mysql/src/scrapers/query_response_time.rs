@@ -38,7 +38,13 @@ impl Scraper for QueryResponseTime {
     fn scrape<'a>(&'a self, db: &'a mut Db, out: &'a mut Vec<MetricFamily>) -> ScrapeFuture<'a> {
         Box::pin(async move {
             // Without the plugin the variable does not exist: not an error, as upstream.
-            let enabled = match db.rows("query_response_time_stats", "SELECT @@query_response_time_stats").await {
+            let enabled = match db
+                .rows(
+                    "query_response_time_stats",
+                    "SELECT @@query_response_time_stats",
+                )
+                .await
+            {
                 Ok(rows) => rows
                     .first()
                     .and_then(|row| row.as_ref(0))

@@ -62,7 +62,10 @@ pub fn families(columns: &[String], rows: &[Row], out: &mut Vec<MetricFamily>) {
                     .push(&labels, value);
             }
         }
-        for (family, column_name) in [(&mut gtid_io, "Gtid_IO_Pos"), (&mut gtid_slave, "Gtid_Slave_Pos")] {
+        for (family, column_name) in [
+            (&mut gtid_io, "Gtid_IO_Pos"),
+            (&mut gtid_slave, "Gtid_Slave_Pos"),
+        ] {
             for gtid in value_of(row, column_name).split(',') {
                 let parts: Vec<&str> = gtid.trim().split('-').collect();
                 let [domain, server, sequence] = parts.as_slice() else {

@@ -78,9 +78,15 @@ impl Scraper for Tables {
                     value(4),
                 );
                 rows.push(&[("schema", &schema), ("table", &table)], value(6));
-                for (component, index) in [("data_length", 7), ("index_length", 8), ("data_free", 9)] {
+                for (component, index) in
+                    [("data_length", 7), ("index_length", 8), ("data_free", 9)]
+                {
                     size.push(
-                        &[("schema", &schema), ("table", &table), ("component", component)],
+                        &[
+                            ("schema", &schema),
+                            ("table", &table),
+                            ("component", component),
+                        ],
                         value(index),
                     );
                 }

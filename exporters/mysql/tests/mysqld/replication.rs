@@ -1,0 +1,134 @@
+//! Two MariaDB servers replicating on loopback: `mysql_slave_status_*` as upstream.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use octo_testbed::metrics::Exposition;
+use octo_testbed::{MariaDb, MariaDbOptions};
+
+use super::common::{MONITOR_GRANTS, debian, dsn, ours, scrape, scrape_until, user};
+
+const LABELS: [&str; 4] = [
+    "channel_name",
+    "connection_name",
+    "master_host",
+    "master_uuid",
+];
+
+fn slave_families(e: &Exposition) -> BTreeMap<String, (String, BTreeSet<String>)> {
+    e.families
+        .values()
+        .filter(|f| f.name.starts_with("mysql_slave_status_"))
+        .map(|f| (f.name.clone(), (f.kind.clone(), f.label_names())))
+        .collect()
+}
+
+#[tokio::test]
+async fn replica_status_as_upstream() {
+    let source = MariaDb::start_with(MariaDbOptions {
+        server_id: Some(1),
+        ..MariaDbOptions::default()
+    })
+    .await
+    .expect("source MariaDB");
+    let replica = MariaDb::start_with(MariaDbOptions {
+        server_id: Some(2),
+        ..MariaDbOptions::default()
+    })
+    .await
+    .expect("replica MariaDB");
+    source
+        .sql("CREATE USER 'repl'@'%' IDENTIFIED BY 'repl-pw'; GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%';")
+        .await
+        .expect("replication user");
+    replica
+        .sql(&format!(
+            "CHANGE MASTER 'feed' TO MASTER_HOST='127.0.0.1', MASTER_PORT={}, MASTER_USER='repl', \
+             MASTER_PASSWORD='repl-pw', MASTER_USE_GTID=slave_pos; START SLAVE 'feed';",
+            source.port
+        ))
+        .await
+        .expect("replication starts");
+    user(&replica, "mon", "mon-pw", MONITOR_GRANTS).await;
+    let dsn = dsn(&replica, "mon", "mon-pw");
+    let ours = ours(&[], &[("DATA_SOURCE_NAME", &dsn)]).await;
+    let feed = [("connection_name", "feed")];
+    let running = scrape_until(&ours, "/metrics", Duration::from_secs(30), |e| {
+        e.value("mysql_slave_status_slave_io_running", &feed) == Some(1.0)
+            && e.value("mysql_slave_status_slave_sql_running", &feed) == Some(1.0)
+    })
+    .await;
+    assert_eq!(
+        running.value("mysql_slave_status_slave_io_running", &feed),
+        Some(1.0),
+        "replication did not start"
+    );
+
+    // A write on the source shows in the replica's GTID position and log positions.
+    source
+        .sql("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY); INSERT INTO shop.t VALUES (1);")
+        .await
+        .expect("writes on the source");
+    let caught_up = scrape_until(&ours, "/metrics", Duration::from_secs(30), |e| {
+        e.value(
+            "mysql_slave_status_gtid_slave_pos",
+            &[
+                ("connection_name", "feed"),
+                ("domain_id", "0"),
+                ("server_id", "1"),
+            ],
+        )
+        .is_some_and(|v| v >= 3.0)
+    })
+    .await;
+    assert!(
+        caught_up
+            .value(
+                "mysql_slave_status_gtid_slave_pos",
+                &[("domain_id", "0"), ("server_id", "1")]
+            )
+            .is_some_and(|v| v >= 3.0),
+        "GTID position did not advance"
+    );
+    let series = caught_up
+        .series()
+        .find(|s| s.name == "mysql_slave_status_master_server_id")
+        .expect("master_server_id");
+    assert_eq!(series.value, 1.0);
+    let labels: Vec<&str> = series.labels.keys().map(String::as_str).collect();
+    assert_eq!(labels, LABELS);
+    assert_eq!(series.labels["master_host"], "127.0.0.1");
+    assert_eq!(series.labels["connection_name"], "feed");
+    assert_eq!(
+        caught_up.value("mysql_slave_status_master_port", &feed),
+        Some(f64::from(source.port))
+    );
+    assert_eq!(
+        caught_up.value("mysql_slave_status_seconds_behind_master", &feed),
+        Some(0.0)
+    );
+    assert_eq!(
+        caught_up
+            .family("mysql_slave_status_slave_io_running")
+            .map(|f| f.kind.as_str()),
+        Some("untyped")
+    );
+
+    // Debian's 0.14 on the same replica: same families, types and labels, except the GTID
+    // gauges that 0.18 added.
+    let theirs = debian(&dsn, &[]).await;
+    let (_, upstream) = scrape(&theirs, "/metrics").await;
+    let (_, mine) = scrape(&ours, "/metrics").await;
+    let mut mine = slave_families(&mine);
+    for added in [
+        "mysql_slave_status_gtid_io_pos",
+        "mysql_slave_status_gtid_slave_pos",
+    ] {
+        assert!(mine.remove(added).is_some(), "{added}");
+    }
+    assert_eq!(mine, slave_families(&upstream));
+    assert_eq!(
+        upstream.value("mysql_slave_status_master_server_id", &feed),
+        Some(1.0)
+    );
+}
