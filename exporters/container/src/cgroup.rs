@@ -179,7 +179,10 @@ mod tests {
         let layout = Layout::detect(&v1).unwrap();
         assert_eq!(layout.mode, Mode::V1);
         assert_eq!(layout.hierarchies.len(), 3, "{:?}", layout.hierarchies);
-        assert_eq!(layout.controller(Controller::Cpu), Some(v1.join("cpu").as_path()));
+        assert_eq!(
+            layout.controller(Controller::Cpu),
+            Some(v1.join("cpu").as_path())
+        );
         assert_eq!(
             layout.controller(Controller::Cpuacct),
             Some(v1.join("cpu,cpuacct").as_path())

@@ -167,7 +167,9 @@ mod tests {
             c(Runtime::Containerd)
         );
         assert_eq!(
-            classify(&format!("/kubepods.slice/kubepods-pod12.slice/crio-{ID}.scope")),
+            classify(&format!(
+                "/kubepods.slice/kubepods-pod12.slice/crio-{ID}.scope"
+            )),
             c(Runtime::Crio)
         );
         assert_eq!(
@@ -179,7 +181,9 @@ mod tests {
             c(Runtime::Crio)
         );
         assert_eq!(
-            classify(&format!("/kubepods.slice/kubepods-pod12.slice/crio-conmon-{ID}.scope")),
+            classify(&format!(
+                "/kubepods.slice/kubepods-pod12.slice/crio-conmon-{ID}.scope"
+            )),
             Kind::Raw
         );
         assert_eq!(
@@ -202,8 +206,14 @@ mod tests {
         );
         assert_eq!(classify("/system.slice/ssh.service"), Kind::Raw);
         assert_eq!(classify("/system.slice"), Kind::Raw);
-        assert_eq!(classify("/user.slice/user-1000.slice/session-3.scope"), Kind::Raw);
-        assert_eq!(classify("/system.slice/var-lib-docker-overlay2.mount"), Kind::Ignored);
+        assert_eq!(
+            classify("/user.slice/user-1000.slice/session-3.scope"),
+            Kind::Raw
+        );
+        assert_eq!(
+            classify("/system.slice/var-lib-docker-overlay2.mount"),
+            Kind::Ignored
+        );
         assert_eq!(classify("/docker"), Kind::Raw);
         assert_eq!(classify("/docker/ABC"), Kind::Raw);
         assert!(under_kubepods("/kubepods.slice/x"));

@@ -169,7 +169,8 @@ impl Collector {
     fn refresh_tree(&mut self) {
         if self.tree.refresh() || self.entries.is_empty() {
             let present: HashSet<&str> = self.tree.paths().collect();
-            self.entries.retain(|path, _| present.contains(path.as_str()));
+            self.entries
+                .retain(|path, _| present.contains(path.as_str()));
             for path in present {
                 if !self.entries.contains_key(path) {
                     self.entries.insert(
@@ -213,7 +214,10 @@ impl Collector {
     fn refresh_tracked(&mut self) {
         let key = (
             self.tree.generation(),
-            self.engines.iter().map(Engine::generation).collect::<Vec<_>>(),
+            self.engines
+                .iter()
+                .map(Engine::generation)
+                .collect::<Vec<_>>(),
         );
         if self.tracked_key.as_ref() == Some(&key) {
             return;
@@ -375,7 +379,12 @@ impl Collector {
             families.push(F::SpecCpuShares, base, &[], spec.cpu_shares as f64);
         }
         if spec.has_memory {
-            families.push(F::SpecMemoryLimit, base, &[], spec_memory(spec.memory_limit));
+            families.push(
+                F::SpecMemoryLimit,
+                base,
+                &[],
+                spec_memory(spec.memory_limit),
+            );
             families.push(
                 F::SpecMemorySwapLimit,
                 base,
@@ -451,19 +460,23 @@ impl Collector {
         };
         // One namespace is reported once: pods share the sandbox's, and host-network
         // containers the machine's (reported on `/`).
-        match self.reader.netns(pid) {
-            Some(netns) => {
-                if !seen_netns.insert(netns) && !is_root {
-                    return;
-                }
-            }
-            None if !is_root => return,
-            None => {}
+        let first_sighting = match self.reader.netns(pid) {
+            Some(netns) => seen_netns.insert(netns),
+            None => false,
+        };
+        if !first_sighting && !is_root {
+            return;
         }
         self.reader.network(pid, stats);
     }
 
-    fn push_stats(&mut self, stats: &Stats, spec: Spec, base: &[(String, String)], families: &mut Families) {
+    fn push_stats(
+        &mut self,
+        stats: &Stats,
+        spec: Spec,
+        base: &[(String, String)],
+        families: &mut Families,
+    ) {
         let kinds = self.opts.kinds;
         if let Some(cpu) = &stats.cpu {
             families.push(F::CpuUser, base, &[], cpu.user_ns as f64 / 1e9);
@@ -484,14 +497,29 @@ impl Collector {
                     }
                 }
             } else if cpu.total_ns > 0 {
-                families.push(F::CpuUsage, base, &[("cpu", "total")], cpu.total_ns as f64 / 1e9);
+                families.push(
+                    F::CpuUsage,
+                    base,
+                    &[("cpu", "total")],
+                    cpu.total_ns as f64 / 1e9,
+                );
             }
             if spec.cpu_quota != 0
                 && let Some(t) = cpu.throttling
             {
                 families.push(F::CfsPeriods, base, &[], t.periods as f64);
-                families.push(F::CfsThrottledPeriods, base, &[], t.throttled_periods as f64);
-                families.push(F::CfsThrottledSeconds, base, &[], t.throttled_ns as f64 / 1e9);
+                families.push(
+                    F::CfsThrottledPeriods,
+                    base,
+                    &[],
+                    t.throttled_periods as f64,
+                );
+                families.push(
+                    F::CfsThrottledSeconds,
+                    base,
+                    &[],
+                    t.throttled_ns as f64 / 1e9,
+                );
                 families.push(F::CfsBurstPeriods, base, &[], t.burst_periods as f64);
                 families.push(F::CfsBurstSeconds, base, &[], t.burst_ns as f64 / 1e9);
             }
@@ -549,7 +577,12 @@ impl Collector {
                     families.push(family, base, &device_label, value as f64);
                 }
             }
-            let costs = [F::IoCostUsage, F::IoCostWait, F::IoCostIndebt, F::IoCostIndelay];
+            let costs = [
+                F::IoCostUsage,
+                F::IoCostWait,
+                F::IoCostIndebt,
+                F::IoCostIndelay,
+            ];
             for (family, value) in costs.into_iter().zip(io.cost) {
                 if let Some(value) = value {
                     families.push(family, base, &device_label, value as f64 / 1e6);
@@ -648,11 +681,23 @@ impl Collector {
             ("system_uuid", m.system_uuid.as_str()),
         ];
         for (name, help, value) in [
-            ("machine_cpu_physical_cores", "Number of physical CPU cores.", m.physical_cores),
+            (
+                "machine_cpu_physical_cores",
+                "Number of physical CPU cores.",
+                m.physical_cores,
+            ),
             ("machine_cpu_cores", "Number of logical CPU cores.", m.cores),
             ("machine_cpu_sockets", "Number of CPU sockets.", m.sockets),
-            ("machine_memory_bytes", "Amount of memory installed on the machine.", m.memory_bytes),
-            ("machine_swap_bytes", "Amount of swap memory available on the machine.", m.swap_bytes),
+            (
+                "machine_memory_bytes",
+                "Amount of memory installed on the machine.",
+                m.memory_bytes,
+            ),
+            (
+                "machine_swap_bytes",
+                "Amount of swap memory available on the machine.",
+                m.swap_bytes,
+            ),
         ] {
             out.push(MetricFamily::gauge(name, help).with(&labels, value as f64));
         }
@@ -686,17 +731,29 @@ pub fn container_labels(
             }
             for (key, value) in &meta.labels {
                 if opts.store_labels || opts.label_whitelist.iter().any(|w| w == key) {
-                    add(&mut labels, format!("container_label_{}", sanitize_name(key)), value);
+                    add(
+                        &mut labels,
+                        format!("container_label_{}", sanitize_name(key)),
+                        value,
+                    );
                 }
             }
             for (key, value) in &meta.envs {
-                add(&mut labels, format!("container_env_{}", sanitize_name(key)), value);
+                add(
+                    &mut labels,
+                    format!("container_env_{}", sanitize_name(key)),
+                    value,
+                );
             }
             let pod = meta.label("io.kubernetes.pod.name");
             let namespace = meta.label("io.kubernetes.pod.namespace");
             let container = meta.label("io.kubernetes.container.name");
             if pod.is_some() || namespace.is_some() || container.is_some() {
-                for (name, value) in [("pod", pod), ("namespace", namespace), ("container", container)] {
+                for (name, value) in [
+                    ("pod", pod),
+                    ("namespace", namespace),
+                    ("container", container),
+                ] {
                     if let Some(value) = value.filter(|v| !v.is_empty()) {
                         add(&mut labels, name.to_owned(), value);
                     }

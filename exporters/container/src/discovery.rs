@@ -71,9 +71,7 @@ impl CgroupTree {
         if self.watcher.is_none() {
             let old = std::mem::take(&mut self.paths);
             self.walk_all();
-            if old != self.paths {
-                self.generation += 1;
-            }
+            self.generation = before + u64::from(old != self.paths);
             return self.generation != before;
         }
         loop {
@@ -147,7 +145,6 @@ impl CgroupTree {
         for (index, mount) in self.hierarchies.clone().iter().enumerate() {
             self.add_subtree(index, mount, "/".to_owned());
         }
-        self.generation += 1;
     }
 
     /// Adds `path` and everything below it (watching each directory before listing it, so a

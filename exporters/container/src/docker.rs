@@ -7,9 +7,9 @@
 //! health check run), so a pool would buy nothing.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 #[cfg(test)]
 use std::path::Path;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -58,7 +58,10 @@ pub enum EngineError {
 impl EngineError {
     /// Whether the engine could not be reached at all (as opposed to answering badly).
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, EngineError::Connect { .. } | EngineError::Timeout { .. })
+        matches!(
+            self,
+            EngineError::Connect { .. } | EngineError::Timeout { .. }
+        )
     }
 }
 
@@ -251,7 +254,11 @@ impl EngineClient {
         }
     }
 
-    fn json<T: for<'de> Deserialize<'de>>(&self, path: &str, body: &[u8]) -> Result<T, EngineError> {
+    fn json<T: for<'de> Deserialize<'de>>(
+        &self,
+        path: &str,
+        body: &[u8],
+    ) -> Result<T, EngineError> {
         serde_json::from_slice(body).map_err(|source| EngineError::Json {
             socket: self.socket.clone(),
             path: path.to_owned(),
@@ -315,7 +322,12 @@ fn metadata_from(inspect: Inspect, env_prefixes: &[String]) -> Option<Metadata> 
         labels.sort();
     }
     let mut envs: Vec<(String, String)> = Vec::new();
-    for variable in config.as_ref().and_then(|c| c.env.as_ref()).into_iter().flatten() {
+    for variable in config
+        .as_ref()
+        .and_then(|c| c.env.as_ref())
+        .into_iter()
+        .flatten()
+    {
         let Some((key, value)) = variable.split_once('=') else {
             continue;
         };
@@ -354,7 +366,11 @@ fn metadata_from(inspect: Inspect, env_prefixes: &[String]) -> Option<Metadata> 
 /// or with a `+01:00` offset). Times before 1970 (Docker's zero time) are `None`.
 pub fn parse_rfc3339(text: &str) -> Option<f64> {
     let bytes = text.as_bytes();
-    if bytes.len() < 20 || bytes[4] != b'-' || bytes[7] != b'-' || (bytes[10] != b'T' && bytes[10] != b't') {
+    if bytes.len() < 20
+        || bytes[4] != b'-'
+        || bytes[7] != b'-'
+        || (bytes[10] != b'T' && bytes[10] != b't')
+    {
         return None;
     }
     let field = |range: std::ops::Range<usize>| -> Option<i64> {
@@ -370,7 +386,12 @@ pub fn parse_rfc3339(text: &str) -> Option<f64> {
         return None;
     }
     let (hour, minute, second) = (field(11..13)?, field(14..16)?, field(17..19)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
         return None;
     }
     let mut rest = &text[19..];
@@ -408,7 +429,7 @@ pub fn parse_rfc3339(text: &str) -> Option<f64> {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
     let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
-    (seconds >= 0).then(|| seconds as f64 + fraction)
+    (seconds >= 0).then_some(seconds as f64 + fraction)
 }
 
 #[cfg(test)]
@@ -421,7 +442,10 @@ mod tests {
         assert_eq!(parse_rfc3339("2015-01-06T15:47:32Z"), Some(1_420_559_252.0));
         let t = parse_rfc3339("2015-01-06T15:47:32.072697474Z").unwrap();
         assert!((t - 1_420_559_252.072_697_5).abs() < 1e-6);
-        assert_eq!(parse_rfc3339("2015-01-06T16:47:32+01:00"), Some(1_420_559_252.0));
+        assert_eq!(
+            parse_rfc3339("2015-01-06T16:47:32+01:00"),
+            Some(1_420_559_252.0)
+        );
         assert_eq!(parse_rfc3339("0001-01-01T00:00:00Z"), None);
         assert_eq!(parse_rfc3339(""), None);
         assert_eq!(parse_rfc3339("2015-13-06T15:47:32Z"), None);

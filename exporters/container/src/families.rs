@@ -94,7 +94,13 @@ impl Families {
 
     /// Adds a sample: the container's base labels (sorted by name) plus `extra` labels (sorted
     /// by name), merged in order so the kit's sort finds them sorted.
-    pub fn push(&mut self, family: F, base: &[(String, String)], extra: &[(&str, &str)], value: f64) {
+    pub fn push(
+        &mut self,
+        family: F,
+        base: &[(String, String)],
+        extra: &[(&str, &str)],
+        value: f64,
+    ) {
         let mut labels: Vec<(String, String)> = Vec::with_capacity(base.len() + extra.len());
         let mut extra = extra.iter().peekable();
         for (name, value) in base {
@@ -147,12 +153,18 @@ mod tests {
         let names = |f: &MetricFamily| -> Vec<String> {
             f.samples[0].labels.iter().map(|(k, _)| k.clone()).collect()
         };
-        assert_eq!(names(&all[F::CpuUsage as usize]), ["container_label_a", "cpu", "id", "name"]);
+        assert_eq!(
+            names(&all[F::CpuUsage as usize]),
+            ["container_label_a", "cpu", "id", "name"]
+        );
         assert_eq!(
             names(&all[F::MemFailures as usize]),
             ["container_label_a", "failure_type", "id", "name", "scope"]
         );
-        assert_eq!(all[F::CpuUsage as usize].name, "container_cpu_usage_seconds_total");
+        assert_eq!(
+            all[F::CpuUsage as usize].name,
+            "container_cpu_usage_seconds_total"
+        );
         assert_eq!(DEFS.len(), F::SpecMemoryReservation as usize + 1);
         assert_eq!(spec_memory(u64::MAX), 0.0);
         assert_eq!(spec_memory(9_223_372_036_854_771_712), 0.0);

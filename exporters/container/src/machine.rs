@@ -153,10 +153,18 @@ mod tests {
         let proc = dir.path().join("proc");
         std::fs::create_dir_all(proc.join("sys/kernel")).unwrap();
         std::fs::write(proc.join("cpuinfo"), "processor\t: 0\nprocessor\t: 1\n").unwrap();
-        std::fs::write(proc.join("meminfo"), "MemTotal:       1024 kB\nSwapTotal:      2048 kB\n").unwrap();
+        std::fs::write(
+            proc.join("meminfo"),
+            "MemTotal:       1024 kB\nSwapTotal:      2048 kB\n",
+        )
+        .unwrap();
         std::fs::write(proc.join("sys/kernel/osrelease"), "6.1.0\n").unwrap();
         std::fs::write(dir.path().join("machine-id"), "abc\n").unwrap();
-        std::fs::write(dir.path().join("os-release"), "NAME=x\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n").unwrap();
+        std::fs::write(
+            dir.path().join("os-release"),
+            "NAME=x\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n",
+        )
+        .unwrap();
         let info = MachineInfo::read(&MachineSources {
             procfs: proc.clone(),
             sysfs: dir.path().join("sys"),
@@ -171,13 +179,15 @@ mod tests {
         assert_eq!(info.machine_id, "abc");
         assert_eq!(info.kernel_version, "6.1.0");
         assert_eq!(info.os_version, "Debian GNU/Linux 12 (bookworm)");
-        assert!(MachineInfo::read(&MachineSources {
-            procfs: dir.path().join("nope"),
-            sysfs: dir.path().join("sys"),
-            machine_id_files: vec![],
-            boot_id_files: vec![],
-            os_release: dir.path().join("os-release"),
-        })
-        .is_err());
+        assert!(
+            MachineInfo::read(&MachineSources {
+                procfs: dir.path().join("nope"),
+                sysfs: dir.path().join("sys"),
+                machine_id_files: vec![],
+                boot_id_files: vec![],
+                os_release: dir.path().join("os-release"),
+            })
+            .is_err()
+        );
     }
 }

@@ -17,6 +17,7 @@ mod parse;
 mod reader;
 mod stats;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,10 +73,77 @@ const DEFAULT_DISABLED: &str = "advtcp,cpu_topology,cpuset,hugetlb,memory_numa,p
 /// The kinds this exporter produces; the others are accepted and produce nothing.
 const PRODUCED_KINDS: [&str; 6] = ["cpu", "percpu", "memory", "diskIO", "network", "pressure"];
 
+/// Boolean flags: Go's `flag` package knows them, so `-docker_only -port 8080` means two flags.
+const BOOL_FLAGS: [&str; 20] = [
+    "docker_only",
+    "disable_root_cgroup_stats",
+    "store_container_labels",
+    "cgroup.inotify",
+    "allow_dynamic_housekeeping",
+    "storage_driver_secure",
+    "profiling",
+    "enable_load_reader",
+    "log_cadvisor_usage",
+    "docker-tls",
+    "logtostderr",
+    "alsologtostderr",
+    "skip_headers",
+    "skip_log_headers",
+    "add_dir_header",
+    "one_output",
+    "web.disable-exporter-metrics",
+    "web.systemd-socket",
+    "help",
+    "version",
+];
+
+/// Rewrites a Go `flag` command line (`-x`, `-x=v`, `-x v`, single or double dash) into the
+/// kit's double-dash form. Done here rather than with the kit's single-dash mode because only a
+/// parser that knows which flags are booleans can tell `-docker_only -port 8080` (two flags)
+/// from `-port 8080`.
+fn go_flag_args(args: Vec<OsString>) -> Vec<OsString> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut value_next = false;
+    let mut rest_verbatim = false;
+    for (index, arg) in args.into_iter().enumerate() {
+        if index == 0 || value_next || rest_verbatim {
+            value_next = false;
+            out.push(arg);
+            continue;
+        }
+        let Some(text) = arg.to_str() else {
+            out.push(arg);
+            continue;
+        };
+        if text == "--" {
+            rest_verbatim = true;
+            out.push(arg);
+            continue;
+        }
+        let body = text
+            .strip_prefix("--")
+            .or_else(|| text.strip_prefix('-'))
+            .filter(|b| b.as_bytes().first().is_some_and(u8::is_ascii_alphabetic));
+        let Some(body) = body else {
+            out.push(arg);
+            continue;
+        };
+        if body == "h" {
+            out.push(arg);
+            continue;
+        }
+        let name = body.split('=').next().unwrap_or(body);
+        let is_bool = BOOL_FLAGS.contains(&name) || name.starts_with("no-");
+        value_next = !body.contains('=') && !is_bool;
+        out.push(OsString::from(format!("--{body}")));
+    }
+    out
+}
+
 fn flag_set() -> FlagSet {
     let set = INFO
         .flag_set("Exports container metrics from cgroups, as cAdvisor's Prometheus endpoint does.")
-        .dash_style(DashStyle::AcceptSingle)
+        .dash_style(DashStyle::DoubleOnly)
         .heading("cAdvisor")
         .value("port", Some("8080"), "port to listen (used unless --web.listen-address is given)")
         .value("listen_ip", Some(""), "IP to listen on, defaults to all IPs")
@@ -102,7 +170,9 @@ fn flag_set() -> FlagSet {
         .value("path.os-release", Some("/etc/os-release"), "os-release file for cadvisor_version_info's osVersion")
         .value("cgroup.spec-max-age", Some("1m"), "How long limits (cpu shares, quota, memory limits) read from a cgroup are reused; 0 reads them on every scrape")
         .bool("cgroup.inotify", true, "Follow cgroup creation and removal with inotify instead of walking the hierarchies on every scrape");
-    let set = set.heading("Accepted for cAdvisor compatibility; not needed here (metrics are read at scrape time)");
+    let set = set.heading(
+        "Accepted for cAdvisor compatibility; not needed here (metrics are read at scrape time)",
+    );
     let ignored_values: [(&str, &str); 34] = [
         ("housekeeping_interval", "1s"),
         ("max_housekeeping_interval", "60s"),
@@ -151,10 +221,15 @@ fn flag_set() -> FlagSet {
         "log_cadvisor_usage",
         "docker-tls",
     ] {
-        set = set.bool(name, name == "allow_dynamic_housekeeping", "accepted for compatibility; ignored");
+        set = set.bool(
+            name,
+            name == "allow_dynamic_housekeeping",
+            "accepted for compatibility; ignored",
+        );
     }
-    let set = set.heading("klog flags (accepted; logging is set with --log.level and --log.format)");
-    let mut set = set.value_with("v", Some("2"), "klog verbosity (ignored)", |arg| arg.short('v'));
+    let set =
+        set.heading("klog flags (accepted; logging is set with --log.level and --log.format)");
+    let mut set = set.value("v", Some("2"), "klog verbosity (ignored)");
     for name in [
         "vmodule",
         "log_dir",
@@ -242,14 +317,20 @@ fn web_options(flags: &Flags) -> anyhow::Result<WebOptions> {
             .context("-port: a port number is needed")?;
         let ip = flags.value("listen_ip").unwrap_or("").trim();
         let address = if ip.contains(':') {
-            format!("[{}]:{port}", ip.trim_start_matches('[').trim_end_matches(']'))
+            format!(
+                "[{}]:{port}",
+                ip.trim_start_matches('[').trim_end_matches(']')
+            )
         } else {
             format!("{ip}:{port}")
         };
         web.listen_addresses = vec![address];
     }
     if !flags.was_given("web.telemetry-path") {
-        let prefix = flags.value("url_base_prefix").unwrap_or("").trim_end_matches('/');
+        let prefix = flags
+            .value("url_base_prefix")
+            .unwrap_or("")
+            .trim_end_matches('/');
         let endpoint = flags.value("prometheus_endpoint").unwrap_or("/metrics");
         if !endpoint.starts_with('/') {
             bail!("-prometheus_endpoint {endpoint:?} must start with /");
@@ -280,7 +361,9 @@ fn options(flags: &Flags) -> anyhow::Result<(Layout, Options)> {
         disable_root_stats: flags.bool("disable_root_cgroup_stats"),
         store_labels: flags.bool("store_container_labels"),
         label_whitelist,
-        spec_max_age: flags.duration("cgroup.spec-max-age")?.unwrap_or(Duration::from_secs(60)),
+        spec_max_age: flags
+            .duration("cgroup.spec-max-age")?
+            .unwrap_or(Duration::from_secs(60)),
         machine_refresh: flags
             .duration("update_machine_info_interval")?
             .unwrap_or(Duration::from_secs(300)),
@@ -304,7 +387,9 @@ fn options(flags: &Flags) -> anyhow::Result<(Layout, Options)> {
 
 fn engines(flags: &Flags) -> anyhow::Result<Vec<Engine>> {
     let mut env_prefixes = comma_list(flags.value("env_metadata_whitelist").unwrap_or(""));
-    env_prefixes.extend(comma_list(flags.value("docker_env_metadata_whitelist").unwrap_or("")));
+    env_prefixes.extend(comma_list(
+        flags.value("docker_env_metadata_whitelist").unwrap_or(""),
+    ));
     let timeout = Duration::from_secs(2);
     let mut engines = Vec::new();
     for (flag, runtime) in [("docker", Runtime::Docker), ("podman", Runtime::Podman)] {
@@ -312,8 +397,8 @@ fn engines(flags: &Flags) -> anyhow::Result<Vec<Engine>> {
         if endpoint.is_empty() {
             continue;
         }
-        let client = EngineClient::from_endpoint(endpoint, timeout)
-            .with_context(|| format!("-{flag}"))?;
+        let client =
+            EngineClient::from_endpoint(endpoint, timeout).with_context(|| format!("-{flag}"))?;
         engines.push(Engine::new(runtime, client, env_prefixes.clone()));
     }
     Ok(engines)
@@ -343,7 +428,9 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
     let web = web_options(&flags)?;
     let (layout, opts) = options(&flags)?;
     if flags.bool("docker-tls") {
-        bail!("-docker-tls is not supported: octo-container-exporter talks to the Engine API on its unix socket");
+        bail!(
+            "-docker-tls is not supported: octo-container-exporter talks to the Engine API on its unix socket"
+        );
     }
     let mut collector = Collector::new(layout, opts, engines(&flags)?);
     collector.probe_engines().await;
@@ -362,7 +449,9 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
 }
 
 fn main() -> std::process::ExitCode {
-    let flags = flag_set().parse_env_or_exit();
+    let flags = flag_set()
+        .parse(go_flag_args(std::env::args_os().collect()))
+        .unwrap_or_else(|err| err.exit());
     logging::init(&flags);
     octo_exporter_kit::run_main(run(flags))
 }
@@ -372,9 +461,9 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Flags {
-        let mut all = vec!["octo-container-exporter"];
-        all.extend_from_slice(args);
-        flag_set().parse(all).unwrap()
+        let mut all = vec![OsString::from("octo-container-exporter")];
+        all.extend(args.iter().map(OsString::from));
+        flag_set().parse(go_flag_args(all)).unwrap()
     }
 
     #[test]
@@ -406,8 +495,37 @@ mod tests {
         assert_eq!(kit.listen_addresses, vec![":1234"]);
         let v6 = web_options(&parse(&["-listen_ip=::1", "-port=81"])).unwrap();
         assert_eq!(v6.listen_addresses, vec!["[::1]:81"]);
-        assert!(flag_set().parse(["x", "-no_such_flag"]).is_err());
-        assert!(flag_set().parse(["x", "-docker_only=maybe"]).is_err());
+        let bad = |args: &[&str]| {
+            let mut all = vec![OsString::from("x")];
+            all.extend(args.iter().map(OsString::from));
+            flag_set().parse(go_flag_args(all)).is_err()
+        };
+        assert!(bad(&["-no_such_flag"]));
+        assert!(bad(&["-docker_only=maybe"]));
+        assert!(bad(&["-port"]));
+        let flags = parse(&[
+            "-docker_only",
+            "-port",
+            "81",
+            "-v",
+            "3",
+            "--no-store_container_labels",
+        ]);
+        assert!(flags.bool("docker_only") && !flags.bool("store_container_labels"));
+        assert_eq!(flags.value("port"), Some("81"));
+        assert_eq!(flags.value("v"), Some("3"));
+    }
+
+    #[test]
+    fn every_listed_bool_flag_is_a_bool() {
+        for name in BOOL_FLAGS
+            .iter()
+            .filter(|n| !["help", "version", "web.systemd-socket"].contains(n))
+        {
+            let flags = parse(&[&format!("-{name}"), "-port", "81"]);
+            assert!(flags.bool(name), "{name}");
+            assert_eq!(flags.value("port"), Some("81"), "{name}");
+        }
     }
 
     #[test]
@@ -426,7 +544,11 @@ mod tests {
         );
         let replaced = kinds(&parse(&["-disable_metrics=percpu,network"])).unwrap();
         assert!(!replaced.percpu && !replaced.network && replaced.cpu);
-        let exact = kinds(&parse(&["-enable_metrics=memory", "-disable_metrics=memory"])).unwrap();
+        let exact = kinds(&parse(&[
+            "-enable_metrics=memory",
+            "-disable_metrics=memory",
+        ]))
+        .unwrap();
         assert!(exact.memory && !exact.cpu);
         assert!(kinds(&parse(&["-disable_metrics=nope"])).is_err());
     }

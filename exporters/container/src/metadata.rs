@@ -84,10 +84,7 @@ impl Engine {
     }
 
     fn usable(&mut self) -> bool {
-        match self.reachability {
-            Reachability::Down(since) if since.elapsed() < RETRY_UNREACHABLE => false,
-            _ => true,
-        }
+        !matches!(self.reachability, Reachability::Down(since) if since.elapsed() < RETRY_UNREACHABLE)
     }
 
     fn note_error(&mut self, err: &EngineError) {
@@ -113,7 +110,10 @@ impl Engine {
 
     fn note_up(&mut self) {
         if matches!(self.reachability, Reachability::Down(_)) {
-            tracing::info!(runtime = self.runtime.as_str(), "container engine reachable again");
+            tracing::info!(
+                runtime = self.runtime.as_str(),
+                "container engine reachable again"
+            );
         }
         self.reachability = Reachability::Up;
     }
@@ -168,12 +168,14 @@ impl Engine {
                     if meta.healthy_at_inspect == Some(true) {
                         self.healthy.insert(id.to_owned());
                     }
-                    self.cache.insert(id.to_owned(), Cached::Known(Arc::new(meta)));
+                    self.cache
+                        .insert(id.to_owned(), Cached::Known(Arc::new(meta)));
                     self.generation += 1;
                 }
                 Ok(None) => {
                     self.note_up();
-                    self.cache.insert(id.to_owned(), Cached::Unknown(Instant::now()));
+                    self.cache
+                        .insert(id.to_owned(), Cached::Unknown(Instant::now()));
                 }
                 Err(err) => {
                     let unreachable = err.is_unreachable();
@@ -181,7 +183,8 @@ impl Engine {
                     if unreachable {
                         return;
                     }
-                    self.cache.insert(id.to_owned(), Cached::Unknown(Instant::now()));
+                    self.cache
+                        .insert(id.to_owned(), Cached::Unknown(Instant::now()));
                 }
             }
         }

@@ -14,7 +14,9 @@ pub fn number(text: &[u8]) -> Option<u64> {
 pub fn signed(text: &[u8]) -> Option<i64> {
     let text = trim(text);
     match text.strip_prefix(b"-") {
-        Some(rest) => parse_u64(rest).and_then(|v| i64::try_from(v).ok()).map(|v| -v),
+        Some(rest) => parse_u64(rest)
+            .and_then(|v| i64::try_from(v).ok())
+            .map(|v| -v),
         None => parse_u64(text).and_then(|v| i64::try_from(v).ok()),
     }
 }
@@ -108,7 +110,7 @@ fn operation_index(name: &[u8]) -> Option<usize> {
     OPERATIONS.iter().position(|op| op.as_bytes() == name)
 }
 
-fn device<'a>(devices: &'a mut Vec<DeviceIo>, major: u64, minor: u64) -> &'a mut DeviceIo {
+fn device(devices: &mut Vec<DeviceIo>, major: u64, minor: u64) -> &mut DeviceIo {
     let index = match devices
         .iter()
         .position(|d| d.major == major && d.minor == minor)
@@ -309,7 +311,10 @@ mod tests {
     fn numbers() {
         assert_eq!(number(b"123\n"), Some(123));
         assert_eq!(number(b"max\n"), Some(u64::MAX));
-        assert_eq!(number(b"9223372036854771712\n"), Some(9_223_372_036_854_771_712));
+        assert_eq!(
+            number(b"9223372036854771712\n"),
+            Some(9_223_372_036_854_771_712)
+        );
         assert_eq!(number(b""), None);
         assert_eq!(number(b"12a"), None);
         assert_eq!(number(b"99999999999999999999999"), None);
@@ -332,9 +337,23 @@ mod tests {
         let mut devices = Vec::new();
         let text = b"8:0 Read 4096\n8:0 Write 8192\n8:0 Sync 8192\n8:0 Async 4096\n8:0 Discard 0\n8:0 Total 12288\n253:1 Read 1\nTotal 12289\n";
         assert!(blkio(text, &mut devices, true));
-        assert!(blkio(b"8:0 Read 2\n8:0 Write 3\nTotal 5\n", &mut devices, false));
+        assert!(blkio(
+            b"8:0 Read 2\n8:0 Write 3\nTotal 5\n",
+            &mut devices,
+            false
+        ));
         assert_eq!(devices.len(), 2);
-        assert_eq!(devices[0].bytes, [Some(4096), Some(8192), Some(8192), Some(4096), Some(0), Some(12288)]);
+        assert_eq!(
+            devices[0].bytes,
+            [
+                Some(4096),
+                Some(8192),
+                Some(8192),
+                Some(4096),
+                Some(0),
+                Some(12288)
+            ]
+        );
         assert_eq!(devices[0].ios[1], Some(3));
         assert!(!blkio(b"Total 0\n", &mut Vec::new(), true));
 
@@ -363,7 +382,15 @@ mod tests {
         assert!(net_dev(text, &mut out).is_some());
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].name, "eth0");
-        assert_eq!((out[0].rx_bytes, out[0].rx_dropped, out[0].tx_packets, out[0].tx_dropped), (5000, 2, 50, 4));
+        assert_eq!(
+            (
+                out[0].rx_bytes,
+                out[0].rx_dropped,
+                out[0].tx_packets,
+                out[0].tx_dropped
+            ),
+            (5000, 2, 50, 4)
+        );
         assert!(net_dev(b"h\nh\neth0: 1 2 3\n", &mut out).is_none());
     }
 

@@ -69,7 +69,12 @@ impl Reader {
     }
 
     /// `dir/file` parsed with `parse`.
-    pub fn parse<T>(&mut self, dir: &Path, file: &str, parse: impl FnOnce(&[u8]) -> Option<T>) -> Option<T> {
+    pub fn parse<T>(
+        &mut self,
+        dir: &Path,
+        file: &str,
+        parse: impl FnOnce(&[u8]) -> Option<T>,
+    ) -> Option<T> {
         self.read(dir, file).and_then(parse)
     }
 }
@@ -86,9 +91,15 @@ mod tests {
         std::fs::write(dir.path().join("big"), &big).unwrap();
         let mut reader = Reader::default();
         assert_eq!(reader.read(dir.path(), "small"), Some(&b"42\n"[..]));
-        assert_eq!(reader.read(dir.path(), "big").map(<[u8]>::len), Some(big.len()));
+        assert_eq!(
+            reader.read(dir.path(), "big").map(<[u8]>::len),
+            Some(big.len())
+        );
         assert_eq!(reader.read(dir.path(), "big"), Some(&big[..]));
         assert_eq!(reader.read(dir.path(), "missing"), None);
-        assert_eq!(reader.parse(dir.path(), "small", crate::parse::number), Some(42));
+        assert_eq!(
+            reader.parse(dir.path(), "small", crate::parse::number),
+            Some(42)
+        );
     }
 }

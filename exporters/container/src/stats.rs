@@ -102,13 +102,22 @@ impl Stats {
 /// Which blkio file group runc would read, per host (v1): the first whose files exist and whose
 /// first file has device lines for the cgroup.
 const BLKIO_GROUPS: [(&str, &str); 4] = [
-    ("blkio.bfq.io_serviced_recursive", "blkio.bfq.io_service_bytes_recursive"),
-    ("blkio.io_serviced_recursive", "blkio.io_service_bytes_recursive"),
+    (
+        "blkio.bfq.io_serviced_recursive",
+        "blkio.bfq.io_service_bytes_recursive",
+    ),
+    (
+        "blkio.io_serviced_recursive",
+        "blkio.io_service_bytes_recursive",
+    ),
     (
         "blkio.throttle.io_serviced_recursive",
         "blkio.throttle.io_service_bytes_recursive",
     ),
-    ("blkio.throttle.io_serviced", "blkio.throttle.io_service_bytes"),
+    (
+        "blkio.throttle.io_serviced",
+        "blkio.throttle.io_service_bytes",
+    ),
 ];
 
 /// Reads cgroups of one layout.
@@ -222,7 +231,10 @@ impl CgroupReader {
         let dirs: Vec<&PathBuf> = if self.layout.mode == Mode::V2 {
             vec![&self.dirs[0]]
         } else {
-            self.dirs.iter().filter(|d| !d.as_os_str().is_empty()).collect()
+            self.dirs
+                .iter()
+                .filter(|d| !d.as_os_str().is_empty())
+                .collect()
         };
         let mut lowest: Option<SystemTime> = None;
         for dir in dirs {
@@ -246,10 +258,10 @@ impl CgroupReader {
         if self.layout.mode == Mode::V2 {
             let dir = self.dirs[0].clone();
             spec.has_cpu = exists(&dir);
-            if let Some(weight) = self.reader.parse(&dir, "cpu.weight", parse::number) {
-                if (1..=10_000).contains(&weight) {
-                    spec.cpu_shares = 2 + ((weight - 1) * 262_142) / 9_999;
-                }
+            if let Some(weight) = self.reader.parse(&dir, "cpu.weight", parse::number)
+                && (1..=10_000).contains(&weight)
+            {
+                spec.cpu_shares = 2 + ((weight - 1) * 262_142) / 9_999;
             }
             if let Some(text) = self.reader.read(&dir, "cpu.max") {
                 let text = parse::trim(text);
@@ -263,19 +275,28 @@ impl CgroupReader {
             }
             if dir.join("memory.max").is_file() {
                 spec.has_memory = true;
-                spec.memory_limit = self.reader.parse(&dir, "memory.max", parse::number).unwrap_or(0);
+                spec.memory_limit = self
+                    .reader
+                    .parse(&dir, "memory.max", parse::number)
+                    .unwrap_or(0);
                 spec.memory_swap_limit = self
                     .reader
                     .parse(&dir, "memory.swap.max", parse::number)
                     .unwrap_or(0);
-                spec.memory_reservation = self.reader.parse(&dir, "memory.min", parse::number).unwrap_or(0);
+                spec.memory_reservation = self
+                    .reader
+                    .parse(&dir, "memory.min", parse::number)
+                    .unwrap_or(0);
             }
             return spec;
         }
         let cpu = self.dirs[self.idx(Controller::Cpu)].clone();
         if !cpu.as_os_str().is_empty() && exists(&cpu) {
             spec.has_cpu = true;
-            spec.cpu_shares = self.reader.parse(&cpu, "cpu.shares", parse::number).unwrap_or(0);
+            spec.cpu_shares = self
+                .reader
+                .parse(&cpu, "cpu.shares", parse::number)
+                .unwrap_or(0);
             spec.cpu_period = self
                 .reader
                 .parse(&cpu, "cpu.cfs_period_us", parse::number)
@@ -337,7 +358,10 @@ impl CgroupReader {
                         throttling: None,
                     });
                 }
-            } else if let Some(text) = self.reader.read(&self.dirs[cpuacct], "cpuacct.usage_percpu") {
+            } else if let Some(text) = self
+                .reader
+                .read(&self.dirs[cpuacct], "cpuacct.usage_percpu")
+            {
                 parse::per_cpu(text, &mut per_cpu);
                 let ticks = self.clock_ticks;
                 let (mut user, mut system) = (0, 0);
@@ -385,12 +409,19 @@ impl CgroupReader {
         }
         if want.memory {
             let dir = &self.dirs[self.idx(Controller::Memory)];
-            if let Some(usage) = self.reader.parse(dir, "memory.usage_in_bytes", parse::number) {
+            if let Some(usage) = self
+                .reader
+                .parse(dir, "memory.usage_in_bytes", parse::number)
+            {
                 let mut memory = Memory {
                     usage,
-                    max_usage: self.reader.parse(dir, "memory.max_usage_in_bytes", parse::number),
+                    max_usage: self
+                        .reader
+                        .parse(dir, "memory.max_usage_in_bytes", parse::number),
                     failcnt: self.reader.parse(dir, "memory.failcnt", parse::number),
-                    kernel: self.reader.parse(dir, "memory.kmem.usage_in_bytes", parse::number),
+                    kernel: self
+                        .reader
+                        .parse(dir, "memory.kmem.usage_in_bytes", parse::number),
                     ..Memory::default()
                 };
                 let mut inactive = None;

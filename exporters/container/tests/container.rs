@@ -1,0 +1,14 @@
+//! Integration tests of octo-container-exporter: the binary against real cgroups of this
+//! machine, fixture trees for a pure cgroup v2 host and a v1 host, every runtime's path scheme,
+//! and Docker metadata from a small Engine API double on a unix socket.
+
+#[path = "container/engine.rs"]
+mod engine;
+#[path = "container/fixtures.rs"]
+mod fixtures;
+#[path = "container/flags.rs"]
+mod flags;
+#[path = "container/real_cgroups.rs"]
+mod real_cgroups;
+#[path = "container/support.rs"]
+mod support;
