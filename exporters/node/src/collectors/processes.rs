@@ -4,7 +4,8 @@
 //!
 //! On a busy host this reads thousands of small files per scrape, so it is written for that: one
 //! pass over `/proc`, one reused read buffer and path, and only the two fields we need taken from
-//! each `stat` line (procfs-core's `Stat` parses all 52 fields and allocates per process).
+//! each `stat` line (procfs-core's `Stat` parses all 52 fields and allocates per process); the
+//! `task/` directory is only listed for processes with more than one thread.
 //! A process or thread that exits while we read is skipped, as upstream does; a `stat` that does
 //! not parse is skipped with a warning instead of failing the whole collector.
 
@@ -128,9 +129,20 @@ impl Processes {
             census.pids += 1;
             census.threads += threads;
             census.states.add(state);
-            process_state.clear();
-            process_state.push_str(state);
-            self.count_threads(pid, &process_state, &mut path, &mut buffer, &mut census)?;
+            if threads == 1 {
+                // The only task is the process itself (a group leader that exited while other
+                // threads live stays counted until they end), so a stat of `task/` replaces
+                // listing it. Most processes, and every kernel thread, take this path.
+                path.push("task");
+                if path.is_dir() {
+                    census.thread_states.add(state);
+                }
+                path.pop();
+            } else {
+                process_state.clear();
+                process_state.push_str(state);
+                self.count_threads(pid, &process_state, &mut path, &mut buffer, &mut census)?;
+            }
             path.pop();
         }
         Ok(census)
@@ -273,6 +285,9 @@ mod tests {
         write(&proc.join("10/task/10/stat"), &stat(10, "R", 3));
         write(&proc.join("10/task/11/stat"), &stat(11, "S", 3));
         write(&proc.join("10/task/12/stat"), &stat(12, "D", 3));
+        // Single-threaded: its task directory is not listed, only checked.
+        write(&proc.join("20/stat"), &stat(20, "T", 1));
+        write(&proc.join("20/task/20/stat"), &stat(20, "T", 1));
         // A process that exited between the listing and the read.
         std::fs::create_dir_all(proc.join("99")).unwrap();
         write(&proc.join("98/stat"), "garbage");
@@ -288,20 +303,31 @@ mod tests {
         let mut out = Vec::new();
         collector.update(&mut out).unwrap();
         let value = |name: &str| out.iter().find(|f| f.name == name).unwrap().samples[0].value;
-        assert_eq!(value("node_processes_pids"), 2.0);
-        assert_eq!(value("node_processes_threads"), 4.0);
+        assert_eq!(value("node_processes_pids"), 3.0);
+        assert_eq!(value("node_processes_threads"), 5.0);
         assert_eq!(value("node_processes_max_threads"), 7801.0);
         assert_eq!(value("node_processes_max_processes"), 123.0);
         let states = out
             .iter()
             .find(|f| f.name == "node_processes_state")
             .unwrap();
-        assert_eq!(states.samples.len(), 2);
+        assert_eq!(states.samples.len(), 3);
         let threads = out
             .iter()
             .find(|f| f.name == "node_processes_threads_state")
             .unwrap();
-        assert_eq!(threads.samples.len(), 3);
+        let count = |state: &str| {
+            threads
+                .samples
+                .iter()
+                .find(|s| s.labels[0].1 == state)
+                .map(|s| s.value)
+        };
+        // pid 1 has no task directory (as in upstream's fixture): its thread is not counted.
+        assert_eq!(count("S"), Some(1.0));
+        assert_eq!(count("R"), Some(1.0));
+        assert_eq!(count("D"), Some(1.0));
+        assert_eq!(count("T"), Some(1.0));
     }
 
     #[test]
