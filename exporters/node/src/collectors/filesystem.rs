@@ -271,28 +271,27 @@ fn go_errno_text(errno: i32) -> String {
 // The stat worker pool
 // ---------------------------------------------------------------------------------------------
 
-struct Job {
-    id: u64,
-    path: PathBuf,
-    mount_point: String,
-    reply: mpsc::Sender<(u64, Result<Usage, String>)>,
-}
+type Reply = (String, Result<Usage, String>);
 
-struct InFlight {
-    mount_point: String,
-    started: Instant,
+/// One `statfs` of a mount point, shared by every scrape that asks for it while it is queued or
+/// running: concurrent scrapes never stat the same mount point twice at once, so a hung mount
+/// blocks one worker, however many scrapes arrive.
+struct Call {
+    path: PathBuf,
+    started: Option<Instant>,
     declared_stuck: bool,
+    waiters: Vec<mpsc::Sender<Reply>>,
 }
 
 #[derive(Default)]
 struct PoolState {
-    queue: VecDeque<Job>,
+    /// Mount points waiting for a worker, in arrival order.
+    queue: VecDeque<String>,
+    calls: HashMap<String, Call>,
     /// Threads alive and not blocked in a call declared stuck.
     healthy: usize,
-    in_flight: HashMap<u64, InFlight>,
     /// Mount points whose `statfs` hangs; cleared by the hung call when it returns.
     stuck: HashSet<String>,
-    next_id: u64,
     shutting_down: bool,
 }
 
@@ -313,8 +312,8 @@ pub(crate) struct StatPool {
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, PoolState> {
-        // A panic while holding the lock cannot leave the state inconsistent (every update is
-        // a single assignment or insert), so a poisoned lock is still usable.
+        // Every update under the lock is a single insert, remove or assignment, so a panic
+        // elsewhere cannot leave the state half-changed: a poisoned lock is still usable.
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -367,8 +366,9 @@ impl StatPool {
         }
     }
 
-    /// Stats every `(path, mount point)`, in parallel on the workers; a call still running after
-    /// the timeout is reported as [`TIMEOUT_ERROR`] and its mount point marked stuck.
+    /// Stats every `(path, mount point)` on the workers; a call still running after the timeout
+    /// is reported as [`TIMEOUT_ERROR`] and its mount point marked stuck. Results are in request
+    /// order; requests naming the same mount point share one call.
     fn stat_all(&self, requests: &[(PathBuf, String)]) -> Vec<Result<Usage, String>> {
         if requests.is_empty() {
             return Vec::new();
@@ -376,7 +376,7 @@ impl StatPool {
         let shared = &self.shared;
         let mut results: Vec<Option<Result<Usage, String>>> = vec![None; requests.len()];
         let (reply, replies) = mpsc::channel();
-        let mut pending: HashMap<u64, usize> = HashMap::new();
+        let mut pending: HashMap<String, Vec<usize>> = HashMap::new();
         {
             let mut state = shared.lock();
             Self::fill(shared, &mut state);
@@ -387,30 +387,54 @@ impl StatPool {
                 ];
             }
             for (index, (path, mount_point)) in requests.iter().enumerate() {
-                let id = state.next_id;
-                state.next_id += 1;
-                pending.insert(id, index);
-                state.queue.push_back(Job {
-                    id,
-                    path: path.clone(),
-                    mount_point: mount_point.clone(),
-                    reply: reply.clone(),
-                });
+                let waiting = pending.entry(mount_point.clone()).or_default();
+                waiting.push(index);
+                if waiting.len() > 1 {
+                    continue; // this scrape already waits for that mount point
+                }
+                match state.calls.get_mut(mount_point) {
+                    Some(call) => call.waiters.push(reply.clone()),
+                    None => {
+                        state.calls.insert(
+                            mount_point.clone(),
+                            Call {
+                                path: path.clone(),
+                                started: None,
+                                declared_stuck: false,
+                                waiters: vec![reply.clone()],
+                            },
+                        );
+                        state.queue.push_back(mount_point.clone());
+                    }
+                }
             }
             shared.work.notify_all();
         }
         drop(reply);
 
+        fn record(
+            results: &mut [Option<Result<Usage, String>>],
+            indexes: Vec<usize>,
+            result: Result<Usage, String>,
+        ) {
+            for index in indexes {
+                results[index] = Some(result.clone());
+            }
+        }
         while !pending.is_empty() {
-            let wait = self.declare_stuck(&pending, &mut results);
-            pending.retain(|_, index| results[*index].is_none());
+            let (stuck, wait) = self.declare_stuck(&pending);
+            for mount_point in stuck {
+                if let Some(indexes) = pending.remove(&mount_point) {
+                    record(&mut results, indexes, Err(TIMEOUT_ERROR.to_owned()));
+                }
+            }
             if pending.is_empty() {
                 break;
             }
             match replies.recv_timeout(wait) {
-                Ok((id, result)) => {
-                    if let Some(index) = pending.remove(&id) {
-                        results[index] = Some(result);
+                Ok((mount_point, result)) => {
+                    if let Some(indexes) = pending.remove(&mount_point) {
+                        record(&mut results, indexes, result);
                     }
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -423,36 +447,37 @@ impl StatPool {
             .collect()
     }
 
-    /// Marks the pending calls running longer than the timeout as stuck (recording the timeout
-    /// result and replacing their workers); returns how long to wait for the next event.
-    fn declare_stuck(
-        &self,
-        pending: &HashMap<u64, usize>,
-        results: &mut [Option<Result<Usage, String>>],
-    ) -> Duration {
+    /// Finds the pending calls running longer than the timeout, declares them stuck (marking
+    /// the mount point and replacing the blocked worker, once per call) and returns them with
+    /// how long to wait for the next event.
+    fn declare_stuck(&self, pending: &HashMap<String, Vec<usize>>) -> (Vec<String>, Duration) {
         let shared = &self.shared;
         let now = Instant::now();
         let mut state = shared.lock();
         let mut next = shared.timeout;
+        let mut stuck = Vec::new();
         let mut newly_stuck = 0;
-        for (id, index) in pending {
-            let Some(call) = state.in_flight.get_mut(id) else {
-                continue; // queued, or finished with its reply on the way
+        for mount_point in pending.keys() {
+            let Some(call) = state.calls.get_mut(mount_point) else {
+                continue; // finished, its reply is on the way
+            };
+            let Some(started) = call.started else {
+                continue; // still queued
             };
             if call.declared_stuck {
+                stuck.push(mount_point.clone()); // declared by a concurrent scrape
                 continue;
             }
-            let deadline = call.started + shared.timeout;
+            let deadline = started + shared.timeout;
             if deadline <= now {
                 call.declared_stuck = true;
-                let mount_point = call.mount_point.clone();
+                newly_stuck += 1;
                 tracing::debug!(
                     mountpoint = %mount_point,
                     "Mount point timed out, it is being labeled as stuck and will not be monitored"
                 );
-                state.stuck.insert(mount_point);
-                results[*index] = Some(Err(TIMEOUT_ERROR.to_owned()));
-                newly_stuck += 1;
+                state.stuck.insert(mount_point.clone());
+                stuck.push(mount_point.clone());
             } else {
                 next = next.min(deadline - now);
             }
@@ -461,7 +486,7 @@ impl StatPool {
             state.healthy = state.healthy.saturating_sub(newly_stuck);
             Self::fill(shared, &mut state);
         }
-        next.max(Duration::from_millis(1))
+        (stuck, next.max(Duration::from_millis(1)))
     }
 }
 
@@ -473,11 +498,11 @@ impl Drop for StatPool {
     }
 }
 
-/// A worker: takes jobs until the pool shuts down, or until it returns from a call that was
+/// A worker: takes calls until the pool shuts down, or until it returns from a call that was
 /// declared stuck and the pool already has its replacement.
 fn work(shared: Arc<Shared>) {
     loop {
-        let job = {
+        let (mount_point, path) = {
             let mut state = shared.lock();
             loop {
                 if state.shutting_down {
@@ -485,8 +510,12 @@ fn work(shared: Arc<Shared>) {
                     shared.threads.fetch_sub(1, Ordering::SeqCst);
                     return;
                 }
-                if let Some(job) = state.queue.pop_front() {
-                    break job;
+                if let Some(mount_point) = state.queue.pop_front() {
+                    if let Some(call) = state.calls.get_mut(&mount_point) {
+                        call.started = Some(Instant::now());
+                        break (mount_point, call.path.clone());
+                    }
+                    continue;
                 }
                 state = shared
                     .work
@@ -494,37 +523,33 @@ fn work(shared: Arc<Shared>) {
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
             }
         };
-        shared.lock().in_flight.insert(
-            job.id,
-            InFlight {
-                mount_point: job.mount_point.clone(),
-                started: Instant::now(),
-                declared_stuck: false,
-            },
-        );
         let result =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (shared.stat)(&job.path)))
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (shared.stat)(&path)))
                 .unwrap_or_else(|_| Err("statfs panicked".into()));
-        let keep_working = {
+        let (waiters, keep_working) = {
             let mut state = shared.lock();
-            match state.in_flight.remove(&job.id) {
-                Some(call) if call.declared_stuck => {
-                    state.stuck.remove(&call.mount_point);
-                    tracing::debug!(
-                        mountpoint = %call.mount_point,
-                        "Mount point has recovered, monitoring will resume"
-                    );
-                    if state.healthy < shared.bound && !state.shutting_down {
-                        state.healthy += 1;
-                        true
-                    } else {
-                        false
-                    }
+            let call = state.calls.remove(&mount_point);
+            let declared_stuck = call.as_ref().is_some_and(|c| c.declared_stuck);
+            let keep_working = if declared_stuck {
+                state.stuck.remove(&mount_point);
+                tracing::debug!(
+                    mountpoint = %mount_point,
+                    "Mount point has recovered, monitoring will resume"
+                );
+                if state.healthy < shared.bound && !state.shutting_down {
+                    state.healthy += 1;
+                    true
+                } else {
+                    false
                 }
-                _ => true,
-            }
+            } else {
+                true
+            };
+            (call.map(|c| c.waiters).unwrap_or_default(), keep_working)
         };
-        let _ = job.reply.send((job.id, result)); // the scrape may have moved on
+        for waiter in waiters {
+            let _ = waiter.send((mount_point.clone(), result.clone())); // a scrape may have moved on
+        }
         if !keep_working {
             shared.threads.fetch_sub(1, Ordering::SeqCst);
             return;
@@ -854,17 +879,26 @@ garbage line
         let pool = StatPool::new(
             Box::new(move |path| stat.stat(path)),
             2,
-            Duration::from_millis(200),
+            Duration::from_millis(500),
         );
         let mounts = requests(&["/a", "/stuck", "/b", "/denied", "/c"]);
 
-        // First scrape: the hung call is reported as a timeout, the others are unaffected.
+        // First scrapes, three at once: the hung call is reported as a timeout to each, the
+        // others are unaffected, and the hung mount is statted (and blocks a worker) once.
         let started = Instant::now();
-        let results = pool.stat_all(&mounts);
+        let all: Vec<Vec<Result<Usage, String>>> = std::thread::scope(|scope| {
+            let scrapes: Vec<_> = (0..3)
+                .map(|_| scope.spawn(|| pool.stat_all(&mounts)))
+                .collect();
+            scrapes.into_iter().map(|s| s.join().unwrap()).collect()
+        });
         assert!(
             started.elapsed() < Duration::from_secs(5),
             "the scrape did not wait for the hung call"
         );
+        assert!(all.iter().all(|r| r[1] == Err(TIMEOUT_ERROR.to_owned())));
+        assert_eq!(fake.calls("/stuck"), 1, "concurrent scrapes share the call");
+        let results = all.into_iter().next().unwrap();
         assert_eq!(results[1], Err(TIMEOUT_ERROR.to_owned()));
         assert_eq!(results[0].as_ref().unwrap().size, 100.0);
         assert_eq!(results[3], Err("permission denied".to_owned()));
@@ -943,7 +977,7 @@ garbage line
             pool: StatPool::new(
                 Box::new(move |p| stat.stat(p)),
                 4,
-                Duration::from_millis(100),
+                Duration::from_millis(500),
             ),
         };
         for _ in 0..2 {

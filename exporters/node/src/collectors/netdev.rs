@@ -446,8 +446,8 @@ fn go_scope(ip: IpAddr) -> &'static str {
 // rtnetlink
 // ---------------------------------------------------------------------------------------------
 
-/// A minimal rtnetlink client: one dump request (`RTM_GETLINK` or `RTM_GETADDR`) and the parse
-/// of its replies. Hand-written because the crate's dependencies have no netlink support (nix's
+/// A minimal netlink client: one dump request (`RTM_GETLINK`, `RTM_GETADDR`, or a sock_diag
+/// `SOCK_DIAG_BY_FAMILY` for `tcpstat`) and the parse of its replies. Hand-written because the crate's dependencies have no netlink support (nix's
 /// `socket` feature is not enabled for it); the four socket calls are the only `unsafe` code and
 /// live in [`netlink::sys`]. Parsing works on byte slices with bounds checks, so a short or
 /// garbage message is an error, never a panic.
@@ -472,6 +472,10 @@ pub(crate) mod netlink {
     const IFADDRMSG_LEN: usize = 8;
     const AF_INET: u8 = 2;
     const AF_INET6: u8 = 10;
+    const SOCK_DIAG_BY_FAMILY: u16 = 20;
+    const INET_DIAG_REQ_LEN: usize = 56;
+    const IPPROTO_TCP: u8 = 6;
+    const TCPF_ALL: u32 = 0xfff;
 
     #[derive(Debug, thiserror::Error)]
     pub enum NetlinkError {
@@ -502,45 +506,95 @@ pub(crate) mod netlink {
 
     pub fn dump_links() -> Result<Vec<Link>, NetlinkError> {
         let mut links = Vec::new();
-        dump(RTM_GETLINK, IFINFOMSG_LEN, |kind, payload| {
-            if kind == RTM_NEWLINK {
-                links.push(parse_link(payload)?);
-            }
-            Ok(())
-        })?;
+        let request = [0u8; IFINFOMSG_LEN]; // AF_UNSPEC: every link
+        dump(
+            libc::NETLINK_ROUTE,
+            RTM_GETLINK,
+            &request,
+            |kind, payload| {
+                if kind == RTM_NEWLINK {
+                    links.push(parse_link(payload)?);
+                }
+                Ok(())
+            },
+        )?;
         Ok(links)
     }
 
     pub fn dump_addresses() -> Result<Vec<Address>, NetlinkError> {
         let mut addresses = Vec::new();
-        dump(RTM_GETADDR, IFADDRMSG_LEN, |kind, payload| {
-            if kind == RTM_NEWADDR
-                && let Some(address) = parse_address(payload)?
-            {
-                addresses.push(address);
-            }
-            Ok(())
-        })?;
+        let request = [0u8; IFADDRMSG_LEN]; // AF_UNSPEC: every address
+        dump(
+            libc::NETLINK_ROUTE,
+            RTM_GETADDR,
+            &request,
+            |kind, payload| {
+                if kind == RTM_NEWADDR
+                    && let Some(address) = parse_address(payload)?
+                {
+                    addresses.push(address);
+                }
+                Ok(())
+            },
+        )?;
         Ok(addresses)
     }
 
-    /// Sends a dump request whose body is `body_len` zero bytes (family `AF_UNSPEC`: every
-    /// link or address) and feeds each reply message to `handle` until `NLMSG_DONE`.
+    /// Every TCP socket of an address family (`AF_INET` or `AF_INET6`) through
+    /// `NETLINK_SOCK_DIAG`, as `(state, receive queue, send queue)`.
+    pub fn dump_tcp_sockets(
+        ipv6: bool,
+        mut each: impl FnMut(u8, u32, u32),
+    ) -> Result<(), NetlinkError> {
+        // inet_diag_req_v2: family, protocol, extensions (none), pad, states (all), then a
+        // zeroed inet_diag_sockid (48 bytes).
+        let mut request = [0u8; INET_DIAG_REQ_LEN];
+        request[0] = if ipv6 { AF_INET6 } else { AF_INET };
+        request[1] = IPPROTO_TCP;
+        request[4..8].copy_from_slice(&TCPF_ALL.to_ne_bytes());
+        dump(
+            libc::NETLINK_SOCK_DIAG,
+            SOCK_DIAG_BY_FAMILY,
+            &request,
+            |kind, payload| {
+                if kind == SOCK_DIAG_BY_FAMILY {
+                    let (state, rqueue, wqueue) = parse_inet_diag(payload)?;
+                    each(state, rqueue, wqueue);
+                }
+                Ok(())
+            },
+        )
+    }
+
+    /// `inet_diag_msg`: the state is the second byte; the receive and send queues follow the
+    /// 48-byte socket id and the expiry timer.
+    pub(super) fn parse_inet_diag(payload: &[u8]) -> Result<(u8, u32, u32), NetlinkError> {
+        let state = *payload
+            .get(1)
+            .ok_or(NetlinkError::Malformed("short inet_diag_msg"))?;
+        let rqueue = u32_at(payload, 56).ok_or(NetlinkError::Malformed("short inet_diag_msg"))?;
+        let wqueue = u32_at(payload, 60).ok_or(NetlinkError::Malformed("short inet_diag_msg"))?;
+        Ok((state, rqueue, wqueue))
+    }
+
+    /// Sends one dump request with the given body on a `protocol` netlink socket and feeds
+    /// each reply message to `handle` until `NLMSG_DONE`.
     fn dump(
+        protocol: libc::c_int,
         request: u16,
-        body_len: usize,
+        body: &[u8],
         mut handle: impl FnMut(u16, &[u8]) -> Result<(), NetlinkError>,
     ) -> Result<(), NetlinkError> {
         const SEQ: u32 = 1;
-        let socket = sys::Socket::route()?;
-        let total = NLMSG_HDRLEN + body_len;
+        let socket = sys::Socket::open(protocol)?;
+        let total = NLMSG_HDRLEN + body.len();
         let mut message = Vec::with_capacity(total);
         message.extend_from_slice(&(total as u32).to_ne_bytes());
         message.extend_from_slice(&request.to_ne_bytes());
         message.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
         message.extend_from_slice(&SEQ.to_ne_bytes());
         message.extend_from_slice(&0u32.to_ne_bytes());
-        message.resize(total, 0);
+        message.extend_from_slice(body);
         socket.send(&message)?;
 
         let mut buffer = Vec::new();
@@ -589,7 +643,7 @@ pub(crate) mod netlink {
         Ok(false)
     }
 
-    fn parse_link(payload: &[u8]) -> Result<Link, NetlinkError> {
+    pub(super) fn parse_link(payload: &[u8]) -> Result<Link, NetlinkError> {
         let index = u32_at(payload, 4).ok_or(NetlinkError::Malformed("short ifinfomsg"))?;
         let mut name = None;
         let mut stats64 = None;
@@ -626,7 +680,7 @@ pub(crate) mod netlink {
 
     /// An address message; the local address wins over the peer address, as in Go's `net`
     /// package (`IFA_LOCAL` is the interface's own address on point-to-point links).
-    fn parse_address(payload: &[u8]) -> Result<Option<Address>, NetlinkError> {
+    pub(super) fn parse_address(payload: &[u8]) -> Result<Option<Address>, NetlinkError> {
         let header = payload
             .get(..IFADDRMSG_LEN)
             .ok_or(NetlinkError::Malformed("short ifaddrmsg"))?;
@@ -700,15 +754,16 @@ pub(crate) mod netlink {
         pub struct Socket(OwnedFd);
 
         impl Socket {
-            /// An `AF_NETLINK`/`NETLINK_ROUTE` socket, close-on-exec, with a receive timeout.
-            pub fn route() -> io::Result<Socket> {
+            /// An `AF_NETLINK` socket of the given protocol (`NETLINK_ROUTE`,
+            /// `NETLINK_SOCK_DIAG`), close-on-exec, with a receive timeout.
+            pub fn open(protocol: libc::c_int) -> io::Result<Socket> {
                 // SAFETY: socket(2) takes no pointers; a non-negative return is a new
                 // descriptor that nothing else owns, so `OwnedFd` may take it.
                 let fd = unsafe {
                     libc::socket(
                         libc::AF_NETLINK,
                         libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                        libc::NETLINK_ROUTE,
+                        protocol,
                     )
                 };
                 if fd < 0 {
@@ -987,8 +1042,16 @@ bad line without colon
 
         #[test]
         fn netlink_garbage_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
-            let _ = netlink::parse_datagram(&bytes, 1, &mut |_, _| Ok(()));
-            let _ = netlink::parse_datagram(&bytes, u32::from_ne_bytes([bytes.get(8).copied().unwrap_or(0), bytes.get(9).copied().unwrap_or(0), bytes.get(10).copied().unwrap_or(0), bytes.get(11).copied().unwrap_or(0)]), &mut |_, _| Ok(()));
+            let seq = bytes.get(8..12).map_or(1, |b| u32::from_ne_bytes(b.try_into().unwrap()));
+            let _ = netlink::parse_datagram(&bytes, seq, &mut |_, payload| {
+                let _ = netlink::parse_link(payload);
+                let _ = netlink::parse_address(payload);
+                let _ = netlink::parse_inet_diag(payload);
+                Ok(())
+            });
+            let _ = netlink::parse_link(&bytes);
+            let _ = netlink::parse_address(&bytes);
+            let _ = netlink::parse_inet_diag(&bytes);
         }
     }
 }

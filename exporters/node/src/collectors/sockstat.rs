@@ -55,7 +55,7 @@ fn parse(text: &str) -> Result<Sockstats<'_>, String> {
     let mut stats = Sockstats::default();
     for line in text.lines().filter(|line| !line.trim().is_empty()) {
         let fields: Vec<&str> = line.split(' ').collect();
-        if fields.len() < 3 || fields.len() % 2 == 0 {
+        if fields.len() < 3 || fields.len().is_multiple_of(2) {
             return Err(format!("malformed sockstat line {line:?}"));
         }
         let name = fields[0].strip_suffix(':').unwrap_or(fields[0]);
