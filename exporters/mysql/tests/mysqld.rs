@@ -11,4 +11,5 @@ mod mysqld {
     mod replication;
     mod resilience;
     mod side_by_side;
+    mod tls;
 }
