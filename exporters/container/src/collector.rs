@@ -56,6 +56,10 @@ struct Entry {
     created: Option<f64>,
     spec: Spec,
     spec_read: Option<Instant>,
+    /// The cgroup's first process (for its network namespace), looked up with the limits.
+    pid: Option<u32>,
+    /// Hybrid hosts: whether the cgroup also exists in the unified hierarchy (pressure files).
+    in_unified: bool,
 }
 
 /// A reported cgroup with its labels, recomputed when cgroups or metadata change.
@@ -180,6 +184,8 @@ impl Collector {
                             created: None,
                             spec: Spec::default(),
                             spec_read: None,
+                            pid: None,
+                            in_unified: false,
                         },
                     );
                 }
@@ -347,6 +353,7 @@ impl Collector {
         {
             entry.spec = self.reader.spec(path);
             entry.spec_read = Some(Instant::now());
+            entry.in_unified = self.reader.in_unified(path);
         }
         if entry.created.is_none() {
             entry.created = self.reader.creation_time(path, self.boot_time);
@@ -407,12 +414,16 @@ impl Collector {
             throttling: kinds.cpu && spec.cpu_quota != 0,
             memory: kinds.memory,
             disk_io: kinds.disk_io,
-            pressure: kinds.pressure,
+            pressure: kinds.pressure && (self.reader.mode() != Mode::Hybrid || entry.in_unified),
         };
+        let cached_pid = entry.pid;
         let mut stats = std::mem::take(&mut self.stats);
         self.reader.read(path, &want, &mut stats);
         if kinds.network {
-            self.read_network(container, is_root, seen_netns, &mut stats);
+            let pid = self.read_network(container, cached_pid, is_root, seen_netns, &mut stats);
+            if let Some(entry) = self.entries.get_mut(path) {
+                entry.pid = pid;
+            }
         }
         families.push(F::LastSeen, base, &[], now);
         if let (Some((_, id)), Some(engine)) = (&container.runtime, container.engine)
@@ -429,45 +440,43 @@ impl Collector {
         self.stats = stats;
     }
 
+    /// Reads the container's interfaces; returns the pid to remember for the next scrape
+    /// (a container's first process rarely changes, so `cgroup.procs` is read only when the
+    /// remembered one is gone).
     fn read_network(
         &mut self,
         container: &Tracked,
+        cached_pid: Option<u32>,
         is_root: bool,
         seen_netns: &mut HashSet<PathBuf>,
         stats: &mut Stats,
-    ) {
-        let pid = if is_root {
+    ) -> Option<u32> {
+        let meta = container.meta.as_ref();
+        if !is_root
+            && (container.runtime.is_none()
+                || meta.is_some_and(|m| m.network_mode.starts_with("container:")))
+        {
+            return None;
+        }
+        let fixed = if is_root {
             Some(1)
-        } else if container.runtime.is_some() {
-            if container
-                .meta
-                .as_ref()
-                .is_some_and(|m| m.network_mode.starts_with("container:"))
-            {
-                None
-            } else {
-                container
-                    .meta
-                    .as_ref()
-                    .and_then(|m| m.pid)
-                    .or_else(|| self.reader.first_pid(&container.path))
-            }
         } else {
-            None
+            meta.and_then(|m| m.pid)
         };
-        let Some(pid) = pid else {
-            return;
-        };
+        let mut pid = fixed.or(cached_pid);
+        let mut netns = pid.and_then(|p| self.reader.netns(p));
+        if netns.is_none() && fixed.is_none() {
+            pid = self.reader.first_pid(&container.path);
+            netns = pid.and_then(|p| self.reader.netns(p));
+        }
+        let pid = pid?;
         // One namespace is reported once: pods share the sandbox's, and host-network
         // containers the machine's (reported on `/`).
-        let first_sighting = match self.reader.netns(pid) {
-            Some(netns) => seen_netns.insert(netns),
-            None => false,
-        };
-        if !first_sighting && !is_root {
-            return;
+        let first_sighting = netns.is_some_and(|n| seen_netns.insert(n));
+        if first_sighting || is_root {
+            self.reader.network(pid, stats);
         }
-        self.reader.network(pid, stats);
+        Some(pid)
     }
 
     fn push_stats(

@@ -148,11 +148,18 @@ impl CgroupReader {
         let blkio_groups = layout
             .controller(Controller::Blkio)
             .map(|d| {
-                BLKIO_GROUPS
+                let mut groups: Vec<(&'static str, &'static str)> = BLKIO_GROUPS
                     .iter()
                     .copied()
                     .filter(|(first, _)| d.join(first).is_file())
-                    .collect()
+                    .collect();
+                // The non-recursive throttle files are runc's fallback for kernels without the
+                // recursive ones; where those exist, an empty recursive file means an empty
+                // base file too, so reading it would only cost an open per cgroup.
+                if groups.contains(&BLKIO_GROUPS[2]) {
+                    groups.retain(|g| *g != BLKIO_GROUPS[3]);
+                }
+                groups
             })
             .unwrap_or_default();
         let clock_ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
@@ -512,6 +519,15 @@ impl CgroupReader {
         if want.pressure {
             read_pressure(&mut self.reader, dir, stats);
         }
+    }
+
+    /// Whether cgroup `path` exists in the unified hierarchy of a hybrid host.
+    pub fn in_unified(&mut self, path: &str) -> bool {
+        if self.layout.mode != Mode::Hybrid {
+            return false;
+        }
+        self.set_dirs(path);
+        exists(&self.unified_dir)
     }
 
     /// The first process of cgroup `path` (for its network namespace).
