@@ -472,5 +472,12 @@ mod tests {
         fn udev_garbage_never_panics(text in "(.{0,80}\n){0,6}") {
             let _ = parse_udev(&text);
         }
+
+        #[test]
+        fn diskstats_garbage_never_panics(line in "[ 0-9a-z]{0,120}") {
+            if let Ok(stat) = DiskStat::from_line(&line) {
+                let _ = values(&stat);
+            }
+        }
     }
 }
