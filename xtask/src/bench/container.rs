@@ -37,13 +37,19 @@ pub async fn run(scrapes: usize) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for size in SIZES {
         let cgroups = Cgroups::create(&hierarchies, &parent, size)?;
-        let count = if size >= 1000 { scrapes.min(200) } else { scrapes };
+        let count = if size >= 1000 {
+            scrapes.min(200)
+        } else {
+            scrapes
+        };
         let row = measure(&binary, size, count).await;
         drop(cgroups);
         rows.push(row?);
     }
     println!();
-    println!("octo-container-exporter, cgroups named /{parent}/docker-<id>.scope, gzip, sequential scrapes");
+    println!(
+        "octo-container-exporter, cgroups named /{parent}/docker-<id>.scope, gzip, sequential scrapes"
+    );
     println!(
         "{:>8} {:>8} {:>9} {:>12} {:>10} {:>10} {:>11} {:>11} {:>10} {:>10} {:>8}",
         "cgroups",
@@ -79,7 +85,10 @@ pub async fn run(scrapes: usize) -> anyhow::Result<()> {
     println!(
         "(\"per 100 cg\" divides by every cgroup reported, the machine's own included; bytes per scrape: {})",
         rows.iter()
-            .map(|r| format!("{} cgroups {} plain / {} gzip", r.cgroups, r.plain_bytes, r.gzip_bytes))
+            .map(|r| format!(
+                "{} cgroups {} plain / {} gzip",
+                r.cgroups, r.plain_bytes, r.gzip_bytes
+            ))
             .collect::<Vec<_>>()
             .join("; ")
     );
