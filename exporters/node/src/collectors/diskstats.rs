@@ -49,7 +49,7 @@ pub fn build(flags: &Flags, paths: &Paths) -> Result<Box<dyn Collector>, BuildEr
     }
     let filter = DeviceFilter::new(exclude.map(|p| (EXCLUDE, p)), include.map(|p| (INCLUDE, p)))?;
     let udev = if paths.udev_data.is_dir() {
-        Some(paths.udev_data.clone())
+        Some(paths.clone())
     } else {
         tracing::error!(
             path = %paths.udev_data.display(),
@@ -68,7 +68,8 @@ pub fn build(flags: &Flags, paths: &Paths) -> Result<Box<dyn Collector>, BuildEr
 struct Diskstats {
     diskstats: PathBuf,
     block: PathBuf,
-    udev: Option<PathBuf>,
+    /// The paths, when the udev database is there to read.
+    udev: Option<Paths>,
     filter: DeviceFilter,
 }
 
@@ -216,10 +217,10 @@ const ATA: [(&str, &str, &str); 3] = [
 
 impl Diskstats {
     fn udev_text(&self, major: i32, minor: i32) -> String {
-        let Some(dir) = &self.udev else {
+        let Some(paths) = &self.udev else {
             return String::new();
         };
-        let path = dir.join(format!("b{major}:{minor}"));
+        let path = paths.udev(format!("b{major}:{minor}"));
         match read_optional(&path) {
             Ok(text) => text.unwrap_or_default(),
             Err(err) => {
