@@ -84,14 +84,6 @@ impl Timestamp {
         )
     }
 
-    /// For people: `2024-05-01 10:00 UTC`.
-    pub fn display(&self) -> String {
-        format!(
-            "{:04}-{:02}-{:02} {:02}:{:02} UTC",
-            self.year, self.month, self.day, self.hour, self.minute
-        )
-    }
-
     fn from_value(value: Value) -> Option<Timestamp> {
         match value {
             Value::Date(year, month, day, hour, minute, second, _) if year > 0 => Some(Timestamp {
@@ -115,6 +107,17 @@ impl Timestamp {
             self.minute,
             self.second,
             0,
+        )
+    }
+}
+
+/// For people: `2024-05-01 10:00 UTC` (written straight into the page, no allocation).
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+            self.year, self.month, self.day, self.hour, self.minute
         )
     }
 }
@@ -250,22 +253,26 @@ impl Db {
     ) -> Result<Listing, DbError> {
         self.bounded(self.timeout, async {
             let mut conn = self.pool.get_conn().await?;
-            let (filter, params): (&str, Vec<Value>) = match search {
+            // The count rides along as an uncorrelated subquery (evaluated once): one round
+            // trip for a page instead of two.
+            let (sql, count_sql, params): (&str, &str, Vec<Value>) = match search {
                 Some(text) => {
                     let pattern = format!("%{}%", escape_like(text));
                     (
-                        " WHERE nombre LIKE ? OR email LIKE ?",
+                        "SELECT id, nombre, email, created_at, (SELECT COUNT(*) FROM usuarios \
+                         WHERE nombre LIKE ? OR email LIKE ?) FROM usuarios \
+                         WHERE nombre LIKE ? OR email LIKE ? ORDER BY id DESC LIMIT ? OFFSET ?",
+                        "SELECT COUNT(*) FROM usuarios WHERE nombre LIKE ? OR email LIKE ?",
                         vec![pattern.clone().into(), pattern.into()],
                     )
                 }
-                None => ("", Vec::new()),
+                None => (
+                    "SELECT id, nombre, email, created_at, (SELECT COUNT(*) FROM usuarios) \
+                     FROM usuarios ORDER BY id DESC LIMIT ? OFFSET ?",
+                    "SELECT COUNT(*) FROM usuarios",
+                    Vec::new(),
+                ),
             };
-            // The count rides along as an uncorrelated subquery (evaluated once): one round
-            // trip for a page instead of two.
-            let sql = format!(
-                "SELECT id, nombre, email, created_at, (SELECT COUNT(*) FROM usuarios{filter}) \
-                 FROM usuarios{filter} ORDER BY id DESC LIMIT ? OFFSET ?"
-            );
             let mut all_params = params.clone();
             all_params.extend(params.iter().cloned());
             all_params.push(limit.into());
@@ -282,12 +289,10 @@ impl Db {
             let total = match total {
                 Some(total) => total,
                 // Past the last page there is no row to carry the count.
-                None => {
-                    let sql = format!("SELECT COUNT(*) FROM usuarios{filter}");
-                    conn.exec_first::<u64, _, _>(sql, params)
-                        .await?
-                        .unwrap_or(0)
-                }
+                None => conn
+                    .exec_first::<u64, _, _>(count_sql, params)
+                    .await?
+                    .unwrap_or(0),
             };
             Ok(Listing { items, total })
         })
@@ -494,7 +499,7 @@ mod tests {
     fn timestamps() {
         let stamp = Timestamp::from_value(Value::Date(2024, 5, 1, 9, 3, 7, 0)).unwrap();
         assert_eq!(stamp.rfc3339(), "2024-05-01T09:03:07Z");
-        assert_eq!(stamp.display(), "2024-05-01 09:03 UTC");
+        assert_eq!(stamp.to_string(), "2024-05-01 09:03 UTC");
         assert_eq!(
             Timestamp::from_value(Value::Date(0, 0, 0, 0, 0, 0, 0)),
             None

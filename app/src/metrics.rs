@@ -6,6 +6,7 @@
 //! `endpoint` is the route template (`/api/usuarios/{id}`), never the raw path, and unknown
 //! methods are folded into `OTHER`, so the number of series stays bounded whatever clients send.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,7 +15,9 @@ use axum::middleware::Next;
 use axum::response::Response;
 use http::Method;
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeLabelSet, EncodeLabelValue, EncodeMetric, LabelValueEncoder,
+};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
@@ -34,22 +37,54 @@ pub const DURATION_BUCKETS: [f64; 13] = [
 /// The `endpoint` of requests that matched no route.
 pub const UNMATCHED_ENDPOINT: &str = "other";
 
+/// The route template a request matched (shared with the router, no copy), or `other`.
+#[derive(Debug, Clone)]
+pub struct Endpoint(Option<MatchedPath>);
+
+impl Endpoint {
+    fn as_str(&self) -> &str {
+        self.0
+            .as_ref()
+            .map_or(UNMATCHED_ENDPOINT, MatchedPath::as_str)
+    }
+}
+
+impl PartialEq for Endpoint {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Endpoint {}
+
+impl std::hash::Hash for Endpoint {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl EncodeLabelValue for Endpoint {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> Result<(), std::fmt::Error> {
+        EncodeLabelValue::encode(&self.as_str(), encoder)
+    }
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     method: &'static str,
-    endpoint: String,
+    endpoint: Endpoint,
     status: u16,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
     method: &'static str,
-    endpoint: String,
+    endpoint: Endpoint,
 }
 
+/// `app` comes from the registry's constant label.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct AppLabels {
-    app: String,
+struct StatusLabels {
     status: u16,
 }
 
@@ -64,8 +99,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
     in_flight: Gauge,
-    app_requests: Family<AppLabels, Counter>,
-    app_name: String,
+    app_requests: Family<StatusLabels, Counter>,
 }
 
 impl Metrics {
@@ -77,7 +111,7 @@ impl Metrics {
             new_histogram,
         );
         let in_flight = Gauge::default();
-        let app_requests = Family::<AppLabels, Counter>::default();
+        let app_requests = Family::<StatusLabels, Counter>::default();
         // `register` appends "." to help texts and `_total` to counters: base names, no dots.
         registry.register(
             "http_requests",
@@ -95,11 +129,6 @@ impl Metrics {
             in_flight.clone(),
         );
         registry.register(
-            "app_requests",
-            "HTTP requests answered, by instance name and status code (the seed's alert rules)",
-            app_requests.clone(),
-        );
-        registry.register(
             "app",
             "Instance name and version of the app",
             Info::new(vec![
@@ -111,13 +140,19 @@ impl Metrics {
             registry.register_collector(Box::new(pool));
         }
         registry.register_collector(Box::new(ProcessCollector::new()));
+        registry
+            .sub_registry_with_label((Cow::Borrowed("app"), Cow::Owned(app_name.to_owned())))
+            .register(
+                "app_requests",
+                "HTTP requests answered, by instance name and status code (the seed's alert rules)",
+                app_requests.clone(),
+            );
         Metrics {
             registry,
             requests,
             durations,
             in_flight,
             app_requests,
-            app_name: app_name.to_owned(),
         }
     }
 
@@ -128,7 +163,7 @@ impl Metrics {
         Ok(text)
     }
 
-    fn record(&self, method: &'static str, endpoint: String, status: u16, seconds: f64) {
+    fn record(&self, method: &'static str, endpoint: Endpoint, status: u16, seconds: f64) {
         self.durations
             .get_or_create(&RouteLabels {
                 method,
@@ -143,10 +178,7 @@ impl Metrics {
             })
             .inc();
         self.app_requests
-            .get_or_create(&AppLabels {
-                app: self.app_name.clone(),
-                status,
-            })
+            .get_or_create(&StatusLabels { status })
             .inc();
     }
 }
@@ -179,10 +211,7 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
     metrics.in_flight.inc();
     let _in_flight = InFlight(&metrics.in_flight);
     let method = method_label(request.method());
-    let endpoint = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| UNMATCHED_ENDPOINT.to_owned(), |m| m.as_str().to_owned());
+    let endpoint = Endpoint(request.extensions().get::<MatchedPath>().cloned());
     let response = next.run(request).await;
     metrics.record(
         method,
@@ -362,15 +391,15 @@ mod tests {
     #[test]
     fn exposition_names_and_buckets() {
         let metrics = Metrics::new("app1", None);
-        metrics.record("GET", "/usuarios".into(), 200, 0.003);
-        metrics.record("POST", "/api/usuarios".into(), 503, 1.5);
+        metrics.record("GET", Endpoint(None), 200, 0.003);
+        metrics.record("POST", Endpoint(None), 503, 1.5);
         let text = metrics.encode().unwrap();
         for needle in [
             "# TYPE http_requests_total counter",
-            "http_requests_total{method=\"GET\",endpoint=\"/usuarios\",status=\"200\"} 1",
+            "http_requests_total{method=\"GET\",endpoint=\"other\",status=\"200\"} 1",
             "# TYPE http_request_duration_seconds histogram",
-            "http_request_duration_seconds_bucket{method=\"POST\",endpoint=\"/api/usuarios\",le=\"1\"} 0",
-            "http_request_duration_seconds_bucket{method=\"POST\",endpoint=\"/api/usuarios\",le=\"2\"} 1",
+            "http_request_duration_seconds_bucket{method=\"POST\",endpoint=\"other\",le=\"1\"} 0",
+            "http_request_duration_seconds_bucket{method=\"POST\",endpoint=\"other\",le=\"2\"} 1",
             "http_requests_in_flight 0",
             "app_info{app=\"app1\",version=",
             "app_requests_total{app=\"app1\",status=\"503\"} 1",
