@@ -143,7 +143,11 @@ impl Collector {
         let selection = self.selection(request);
         let deadline = Instant::now() + self.budget(request.scrape_timeout);
         let collected = self.collect_shared(&target, selection, deadline).await;
-        let mut families = collected.families.clone();
+        // The last (usually the only) request that waited takes the families without a copy.
+        let mut families = match Arc::try_unwrap(collected) {
+            Ok(collected) => collected.families,
+            Err(shared) => shared.families.clone(),
+        };
         if endpoint_kind == Endpoints::Metrics {
             families.extend(legacy_counters(&lock(&target.history)));
         }
@@ -196,7 +200,7 @@ impl Collector {
         targets.retain(|_, target| {
             let keep = now.duration_since(*lock(&target.last_used)) < TARGET_IDLE_EXPIRY;
             if !keep {
-                tracing::debug!(module = %target.module, target = %target.endpoint, "forgetting idle target");
+                tracing::debug!(module = %target.module, server = %target.endpoint, "forgetting idle target");
                 disconnect(target.pool.clone());
             }
             keep
@@ -319,7 +323,7 @@ fn note_outcome(target: &Target, collector: &str, error: Option<String>) {
             let changed = history.logged_errors.get(collector) != Some(&message);
             if changed {
                 tracing::error!(
-                    target = %target.endpoint,
+                    server = %target.endpoint,
                     auth_module = %target.module,
                     collector,
                     error = %message,
@@ -328,13 +332,13 @@ fn note_outcome(target: &Target, collector: &str, error: Option<String>) {
                 );
                 history.logged_errors.insert(collector.to_owned(), message);
             } else {
-                tracing::debug!(target = %target.endpoint, collector, error = %message, "still failing");
+                tracing::debug!(server = %target.endpoint, collector, error = %message, "still failing");
             }
         }
         None => {
             if history.logged_errors.remove(collector).is_some() {
                 tracing::info!(
-                    target = %target.endpoint,
+                    server = %target.endpoint,
                     auth_module = %target.module,
                     collector,
                     "recovered"

@@ -152,7 +152,7 @@ impl MysqldExporter {
         {
             Ok(families) => Reply::Metrics(families),
             Err(err) => {
-                tracing::warn!(target, auth_module = module, error = %err, "probe refused");
+                tracing::warn!(server = target, auth_module = module, error = %err, "probe refused");
                 Reply::Text {
                     status: err.status,
                     body: format!("{}\n", err.message),

@@ -15,10 +15,8 @@ use super::{Contender, build_release, compare};
 
 pub async fn run(scrapes: usize) -> anyhow::Result<()> {
     let ours_binary = build_release("octo-mysqld-exporter", "octo-mysqld-exporter")?;
-    let upstream_binary = octo_testbed::require_program(
-        "prometheus-mysqld-exporter",
-        "prometheus-mysqld-exporter",
-    )?;
+    let upstream_binary =
+        octo_testbed::require_program("prometheus-mysqld-exporter", "prometheus-mysqld-exporter")?;
     let db = MariaDb::start().await.context("starting MariaDB")?;
     db.create_user(
         "bench",

@@ -112,86 +112,109 @@ impl Grouped {
     }
 }
 
-/// Maps `(Variable_name, Value)` rows to families.
-pub fn families(
-    rows: impl IntoIterator<Item = (String, Option<Vec<u8>>)>,
-    out: &mut Vec<MetricFamily>,
-) {
-    let mut grouped = Grouped::new();
-    let mut local_state_uuid = String::new();
-    let mut cluster_state_uuid = String::new();
-    let mut provider_version = String::new();
-    let mut evs_repl_latency = String::new();
-    for (raw_name, raw_value) in rows {
-        let value = raw_value.as_deref().unwrap_or_default();
+/// Builds the families row by row, so no copy of the result set is kept.
+pub struct Accumulator {
+    grouped: Grouped,
+    generic: Vec<MetricFamily>,
+    local_state_uuid: String,
+    cluster_state_uuid: String,
+    provider_version: String,
+    evs_repl_latency: String,
+}
+
+impl Default for Accumulator {
+    fn default() -> Self {
+        Accumulator {
+            grouped: Grouped::new(),
+            generic: Vec::with_capacity(400),
+            local_state_uuid: String::new(),
+            cluster_state_uuid: String::new(),
+            provider_version: String::new(),
+            evs_repl_latency: String::new(),
+        }
+    }
+}
+
+impl Accumulator {
+    /// One `(Variable_name, Value)` row.
+    pub fn add(&mut self, raw_name: &str, value: &[u8]) {
         match parse_status(value) {
             Some(number) => {
-                let name = metric_name_part(&raw_name);
-                if !grouped.add(&name, number) {
-                    out.push(
+                let name = metric_name_part(raw_name);
+                if !self.grouped.add(&name, number) {
+                    self.generic.push(
                         MetricFamily::untyped(format!("mysql_global_status_{name}"), GENERIC_HELP)
                             .with(&[], number),
                     );
                 }
             }
             None => {
-                let keep = match raw_name.as_str() {
-                    "wsrep_local_state_uuid" => &mut local_state_uuid,
-                    "wsrep_cluster_state_uuid" => &mut cluster_state_uuid,
-                    "wsrep_provider_version" => &mut provider_version,
-                    "wsrep_evs_repl_latency" => &mut evs_repl_latency,
-                    _ => continue,
+                let keep = match raw_name {
+                    "wsrep_local_state_uuid" => &mut self.local_state_uuid,
+                    "wsrep_cluster_state_uuid" => &mut self.cluster_state_uuid,
+                    "wsrep_provider_version" => &mut self.provider_version,
+                    "wsrep_evs_repl_latency" => &mut self.evs_repl_latency,
+                    _ => return,
                 };
                 *keep = String::from_utf8_lossy(value).into_owned();
             }
         }
     }
-    grouped.into_families(out);
-    if !local_state_uuid.is_empty() {
-        out.push(
-            MetricFamily::gauge("mysql_galera_status_info", "PXC/Galera status information.").with(
-                &[
-                    ("wsrep_local_state_uuid", &local_state_uuid),
-                    ("wsrep_cluster_state_uuid", &cluster_state_uuid),
-                    ("wsrep_provider_version", &provider_version),
-                ],
-                1.0,
-            ),
-        );
-    }
-    if !evs_repl_latency.is_empty() {
-        let parts: Vec<Option<f64>> = evs_repl_latency
-            .split('/')
-            .map(crate::parse::parse_go_float)
-            .collect();
-        const EVS: [(&str, &str); 5] = [
-            (
-                "min_seconds",
-                "PXC/Galera group communication latency. Min value.",
-            ),
-            (
-                "avg_seconds",
-                "PXC/Galera group communication latency. Avg value.",
-            ),
-            (
-                "max_seconds",
-                "PXC/Galera group communication latency. Max value.",
-            ),
-            (
-                "stdev",
-                "PXC/Galera group communication latency. Standard Deviation.",
-            ),
-            (
-                "sample_size",
-                "PXC/Galera group communication latency. Sample Size.",
-            ),
-        ];
-        if parts.len() == EVS.len() && parts.iter().all(Option::is_some) {
-            for ((suffix, help), value) in EVS.iter().zip(parts) {
-                out.push(
-                    MetricFamily::gauge(format!("mysql_galera_evs_repl_latency_{suffix}"), *help)
+
+    pub fn finish(self, out: &mut Vec<MetricFamily>) {
+        out.extend(self.generic);
+        self.grouped.into_families(out);
+        if !self.local_state_uuid.is_empty() {
+            out.push(
+                MetricFamily::gauge("mysql_galera_status_info", "PXC/Galera status information.")
+                    .with(
+                        &[
+                            ("wsrep_local_state_uuid", &self.local_state_uuid),
+                            ("wsrep_cluster_state_uuid", &self.cluster_state_uuid),
+                            ("wsrep_provider_version", &self.provider_version),
+                        ],
+                        1.0,
+                    ),
+            );
+        }
+        if !self.evs_repl_latency.is_empty() {
+            let parts: Vec<Option<f64>> = self
+                .evs_repl_latency
+                .split('/')
+                .map(crate::parse::parse_go_float)
+                .collect();
+            const EVS: [(&str, &str); 5] = [
+                (
+                    "min_seconds",
+                    "PXC/Galera group communication latency. Min value.",
+                ),
+                (
+                    "avg_seconds",
+                    "PXC/Galera group communication latency. Avg value.",
+                ),
+                (
+                    "max_seconds",
+                    "PXC/Galera group communication latency. Max value.",
+                ),
+                (
+                    "stdev",
+                    "PXC/Galera group communication latency. Standard Deviation.",
+                ),
+                (
+                    "sample_size",
+                    "PXC/Galera group communication latency. Sample Size.",
+                ),
+            ];
+            if parts.len() == EVS.len() && parts.iter().all(Option::is_some) {
+                for ((suffix, help), value) in EVS.iter().zip(parts) {
+                    out.push(
+                        MetricFamily::gauge(
+                            format!("mysql_galera_evs_repl_latency_{suffix}"),
+                            *help,
+                        )
                         .with(&[], value.unwrap_or_default()),
-                );
+                    );
+                }
             }
         }
     }
@@ -204,14 +227,14 @@ impl Scraper for GlobalStatus {
 
     fn scrape<'a>(&'a self, db: &'a mut Db, out: &'a mut Vec<MetricFamily>) -> ScrapeFuture<'a> {
         Box::pin(async move {
-            let mut rows = Vec::with_capacity(640);
+            let mut accumulator = Accumulator::default();
             db.for_each_row("SHOW GLOBAL STATUS", "SHOW GLOBAL STATUS", |_, row| {
                 if let (Some(name), Some(value)) = (row.as_ref(0), row.as_ref(1)) {
-                    rows.push((text(name), bytes(value).map(|b| b.into_owned())));
+                    accumulator.add(&text(name), bytes(value).as_deref().unwrap_or_default());
                 }
             })
             .await?;
-            families(rows, out);
+            accumulator.finish(out);
             Ok(())
         })
     }
@@ -223,11 +246,11 @@ mod tests {
 
     fn run(rows: &[(&str, &str)]) -> Vec<MetricFamily> {
         let mut out = Vec::new();
-        families(
-            rows.iter()
-                .map(|(n, v)| ((*n).to_owned(), Some(v.as_bytes().to_vec()))),
-            &mut out,
-        );
+        let mut accumulator = Accumulator::default();
+        for (name, value) in rows {
+            accumulator.add(name, value.as_bytes());
+        }
+        accumulator.finish(&mut out);
         out.retain(|f| !f.samples.is_empty());
         out
     }

@@ -24,22 +24,24 @@ struct TextItems {
     transaction_isolation: String,
 }
 
-/// Maps `(Variable_name, Value)` rows to families.
-pub fn families(
-    rows: impl IntoIterator<Item = (String, Option<Vec<u8>>)>,
-    out: &mut Vec<MetricFamily>,
-) {
-    let mut items = TextItems::default();
-    for (raw_name, raw_value) in rows {
-        let name = metric_name_part(&raw_name);
-        let value = raw_value.as_deref().unwrap_or_default();
+/// Builds the families row by row, so no copy of the result set is kept.
+#[derive(Default)]
+pub struct Accumulator {
+    items: TextItems,
+}
+
+impl Accumulator {
+    /// One `(Variable_name, Value)` row.
+    pub fn add(&mut self, raw_name: &str, value: &[u8], out: &mut Vec<MetricFamily>) {
+        let name = metric_name_part(raw_name);
         if let Some(number) = parse_status(value) {
             out.push(
                 MetricFamily::gauge(format!("mysql_global_variables_{name}"), GENERIC_HELP)
                     .with(&[], number),
             );
-            continue;
+            return;
         }
+        let items = &mut self.items;
         let keep = match name.as_str() {
             "innodb_version" => &mut items.innodb_version,
             "version" => &mut items.version,
@@ -48,48 +50,52 @@ pub fn families(
             "wsrep_provider_options" => &mut items.wsrep_provider_options,
             "tx_isolation" => &mut items.tx_isolation,
             "transaction_isolation" => &mut items.transaction_isolation,
-            _ => continue,
+            _ => return,
         };
         *keep = String::from_utf8_lossy(value).into_owned();
     }
-    out.push(
-        MetricFamily::gauge("mysql_version_info", "MySQL version and distribution.").with(
-            &[
-                ("innodb_version", &items.innodb_version),
-                ("version", &items.version),
-                ("version_comment", &items.version_comment),
-            ],
-            1.0,
-        ),
-    );
-    if !items.wsrep_cluster_name.is_empty() {
+
+    pub fn finish(self, out: &mut Vec<MetricFamily>) {
+        let items = self.items;
         out.push(
-            MetricFamily::gauge(
-                "mysql_galera_variables_info",
-                "PXC/Galera variables information.",
-            )
-            .with(&[("wsrep_cluster_name", &items.wsrep_cluster_name)], 1.0),
+            MetricFamily::gauge("mysql_version_info", "MySQL version and distribution.").with(
+                &[
+                    ("innodb_version", &items.innodb_version),
+                    ("version", &items.version),
+                    ("version_comment", &items.version_comment),
+                ],
+                1.0,
+            ),
         );
-    }
-    if !items.wsrep_provider_options.is_empty() {
-        out.push(
-            MetricFamily::gauge("mysql_galera_gcache_size_bytes", "PXC/Galera gcache size.")
-                .with(&[], gcache_size(&items.wsrep_provider_options)),
-        );
-    }
-    let level = if items.transaction_isolation.is_empty() {
-        &items.tx_isolation
-    } else {
-        &items.transaction_isolation
-    };
-    if !level.is_empty() {
-        out.push(
-            MetricFamily::gauge(
-                "mysql_transaction_isolation",
-                "MySQL transaction isolation.",
-            )
-            .with(&[("level", level)], 1.0),
-        );
+        if !items.wsrep_cluster_name.is_empty() {
+            out.push(
+                MetricFamily::gauge(
+                    "mysql_galera_variables_info",
+                    "PXC/Galera variables information.",
+                )
+                .with(&[("wsrep_cluster_name", &items.wsrep_cluster_name)], 1.0),
+            );
+        }
+        if !items.wsrep_provider_options.is_empty() {
+            out.push(
+                MetricFamily::gauge("mysql_galera_gcache_size_bytes", "PXC/Galera gcache size.")
+                    .with(&[], gcache_size(&items.wsrep_provider_options)),
+            );
+        }
+        let level = if items.transaction_isolation.is_empty() {
+            &items.tx_isolation
+        } else {
+            &items.transaction_isolation
+        };
+        if !level.is_empty() {
+            out.push(
+                MetricFamily::gauge(
+                    "mysql_transaction_isolation",
+                    "MySQL transaction isolation.",
+                )
+                .with(&[("level", level)], 1.0),
+            );
+        }
     }
 }
 
@@ -125,18 +131,22 @@ impl Scraper for GlobalVariables {
 
     fn scrape<'a>(&'a self, db: &'a mut Db, out: &'a mut Vec<MetricFamily>) -> ScrapeFuture<'a> {
         Box::pin(async move {
-            let mut rows = Vec::with_capacity(700);
+            let mut accumulator = Accumulator::default();
             db.for_each_row(
                 "SHOW GLOBAL VARIABLES",
                 "SHOW GLOBAL VARIABLES",
                 |_, row| {
                     if let (Some(name), Some(value)) = (row.as_ref(0), row.as_ref(1)) {
-                        rows.push((text(name), bytes(value).map(|b| b.into_owned())));
+                        accumulator.add(
+                            &text(name),
+                            bytes(value).as_deref().unwrap_or_default(),
+                            out,
+                        );
                     }
                 },
             )
             .await?;
-            families(rows, out);
+            accumulator.finish(out);
             Ok(())
         })
     }
@@ -149,24 +159,23 @@ mod tests {
     #[test]
     fn variables_versions_and_isolation() {
         let mut out = Vec::new();
-        families(
-            [
-                ("max_connections", "151"),
-                ("innodb_version", "10.11.6"),
-                ("version", "10.11.6-MariaDB"),
-                ("version_comment", "Debian 12"),
-                ("tx_isolation", "REPEATABLE-READ"),
-                ("read_only", "OFF"),
-                ("datadir", "/var/lib/mysql/"),
-                (
-                    "wsrep_provider_options",
-                    "base_dir = /x; gcache.size = 128M; gcs.fc_limit = 16;",
-                ),
-            ]
-            .into_iter()
-            .map(|(n, v)| (n.to_owned(), Some(v.as_bytes().to_vec()))),
-            &mut out,
-        );
+        let mut accumulator = Accumulator::default();
+        for (name, value) in [
+            ("max_connections", "151"),
+            ("innodb_version", "10.11.6"),
+            ("version", "10.11.6-MariaDB"),
+            ("version_comment", "Debian 12"),
+            ("tx_isolation", "REPEATABLE-READ"),
+            ("read_only", "OFF"),
+            ("datadir", "/var/lib/mysql/"),
+            (
+                "wsrep_provider_options",
+                "base_dir = /x; gcache.size = 128M; gcs.fc_limit = 16;",
+            ),
+        ] {
+            accumulator.add(name, value.as_bytes(), &mut out);
+        }
+        accumulator.finish(&mut out);
         let names: Vec<&str> = out.iter().map(|f| f.name.as_str()).collect();
         assert!(names.contains(&"mysql_global_variables_max_connections"));
         assert!(names.contains(&"mysql_global_variables_read_only"));
