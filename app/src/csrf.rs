@@ -39,17 +39,22 @@ impl CsrfToken {
         })
     }
 
-    /// Adds the `Set-Cookie` header when the token is new.
-    pub fn set_cookie(&self, headers: &mut HeaderMap) {
+    /// Adds the `Set-Cookie` header when the token is new; `Secure` when the request came over
+    /// HTTPS through a proxy that says so (`X-Forwarded-Proto: https`).
+    pub fn set_cookie(&self, request: &HeaderMap, response: &mut HeaderMap) {
         if !self.is_new {
             return;
         }
+        let secure = request
+            .get("x-forwarded-proto")
+            .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"));
         let cookie = format!(
-            "{COOKIE_NAME}={}; Path=/; HttpOnly; SameSite=Strict",
-            self.value
+            "{COOKIE_NAME}={}; Path=/; HttpOnly; SameSite=Strict{}",
+            self.value,
+            if secure { "; Secure" } else { "" }
         );
         if let Ok(value) = cookie.parse() {
-            headers.append(SET_COOKIE, value);
+            response.append(SET_COOKIE, value);
         }
     }
 }
@@ -113,9 +118,18 @@ mod tests {
         assert!(token.is_new);
         assert!(well_formed(&token.value));
         let mut response = HeaderMap::new();
-        token.set_cookie(&mut response);
+        token.set_cookie(&HeaderMap::new(), &mut response);
         let set = response.get(SET_COOKIE).unwrap().to_str().unwrap();
         assert!(set.contains("SameSite=Strict") && set.contains("HttpOnly"));
+        assert!(!set.contains("Secure"));
+        let mut behind_tls = HeaderMap::new();
+        token.set_cookie(&headers(&[("x-forwarded-proto", "https")]), &mut behind_tls);
+        assert!(
+            behind_tls[SET_COOKIE]
+                .to_str()
+                .unwrap()
+                .ends_with("; Secure")
+        );
         let cookie = format!("other=1; {COOKIE_NAME}={}", token.value);
         let request = headers(&[("cookie", &cookie)]);
         let again = CsrfToken::for_request(&request).unwrap();

@@ -224,6 +224,11 @@ impl Db {
         self.max_connections
     }
 
+    /// The bound on each database call.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     async fn bounded<T, F>(&self, budget: Duration, work: F) -> Result<T, DbError>
     where
         F: Future<Output = Result<T, DbError>>,

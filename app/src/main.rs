@@ -9,10 +9,12 @@ use octo_app::{Cli, start};
 use tracing::level_filters::LevelFilter;
 
 fn init_logging(level: &str, format: &str) {
+    use std::io::IsTerminal as _;
     let level: LevelFilter = level.parse().unwrap_or(LevelFilter::INFO);
     let builder = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();

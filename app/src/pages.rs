@@ -294,7 +294,7 @@ async fn render_list(
     let mut body = String::with_capacity(8 * 1024 + listing.items.len() * 512);
     let rendered = page.render_into(&mut body).map(|()| body);
     let mut response = html(status, rendered);
-    token.set_cookie(response.headers_mut());
+    token.set_cookie(headers, response.headers_mut());
     response
 }
 
@@ -465,7 +465,7 @@ pub async fn confirm_delete(
                 csrf: &token.value,
             };
             let mut response = html(StatusCode::OK, page.render());
-            token.set_cookie(response.headers_mut());
+            token.set_cookie(&headers, response.headers_mut());
             response
         }
         Ok(None) => error_page(&state, lang, StatusCode::NOT_FOUND, t.user_not_found),

@@ -23,6 +23,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
 
 use crate::config::Config;
 use crate::db::Db;
@@ -36,7 +37,13 @@ pub const BODY_LIMIT: usize = 16 * 1024;
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(10);
 
+/// Time for reading a request body, on top of the database calls a request makes.
+const BODY_READ_TIME: Duration = Duration::from_secs(10);
+
 pub fn router(state: AppState) -> Router {
+    // A handler makes at most two database calls, each bounded by the database timeout; what
+    // takes longer is a client trickling its body, and gets 408.
+    let request_timeout = state.db.timeout() * 2 + BODY_READ_TIME;
     Router::new()
         .route("/", get(pages::home))
         .route("/usuarios", get(pages::list).post(pages::create))
@@ -53,6 +60,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .fallback(pages::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(
+            http::StatusCode::REQUEST_TIMEOUT,
+            request_timeout,
+        ))
         .layer(CatchPanicLayer::custom(security::panic_response))
         .layer(middleware::from_fn(security::headers))
         .layer(middleware::from_fn_with_state(
