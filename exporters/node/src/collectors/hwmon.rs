@@ -93,6 +93,10 @@ impl NameFilter {
         Ok(NameFilter { exclude, include })
     }
 
+    pub(crate) fn is_active(&self) -> bool {
+        self.exclude.is_some() || self.include.is_some()
+    }
+
     pub(crate) fn ignored(&self, name: &str) -> bool {
         self.exclude.as_ref().is_some_and(|re| re.is_match(name))
             || self.include.as_ref().is_some_and(|re| !re.is_match(name))
@@ -285,6 +289,9 @@ impl Families {
 struct Chip {
     dir: PathBuf,
     base_name: String,
+    /// The `name` file as read (`None` when absent), read once per scrape.
+    name_raw: Option<String>,
+    /// The same, trimmed.
     name_file: String,
 }
 
@@ -327,7 +334,7 @@ impl Hwmon {
     }
 
     /// The chip name derived from the device path, the `name` file, or the directory.
-    fn chip_name(dir: &Path) -> Option<String> {
+    fn chip_name(dir: &Path, name_raw: Option<&str>) -> Option<String> {
         if let Ok(device) = std::fs::canonicalize(dir.join("device")) {
             let device_name = device.file_name().map(|n| clean_name(&n.to_string_lossy()));
             let device_type = device
@@ -342,8 +349,8 @@ impl Hwmon {
                 _ => {}
             }
         }
-        if let Ok(raw) = std::fs::read(dir.join("name")) {
-            let name = clean_name(&String::from_utf8_lossy(&raw));
+        if let Some(raw) = name_raw {
+            let name = clean_name(raw);
             if !name.is_empty() {
                 return Some(name);
             }
@@ -358,6 +365,7 @@ impl Hwmon {
         families: &mut Families,
         dir: &Path,
         chip: &str,
+        name_raw: Option<&str>,
     ) -> Result<(), CollectorError> {
         let mut data = SensorData::new();
         self.collect_sensor_data(dir, &mut data)?;
@@ -366,8 +374,8 @@ impl Hwmon {
             self.collect_sensor_data(&device, &mut data)?;
         }
 
-        if let Ok(raw) = std::fs::read(dir.join("name")) {
-            let chip_name = clean_name(&String::from_utf8_lossy(&raw));
+        if let Some(raw) = name_raw {
+            let chip_name = clean_name(raw);
             if !chip_name.is_empty() {
                 families.add(
                     "node_hwmon_chip_names",
@@ -380,7 +388,7 @@ impl Hwmon {
         }
 
         for (sensor, properties) in &data {
-            if self.sensors.ignored(&format!("{chip};{sensor}")) {
+            if self.sensors.is_active() && self.sensors.ignored(&format!("{chip};{sensor}")) {
                 tracing::debug!(chip, sensor, "ignoring sensor");
                 continue;
             }
@@ -583,13 +591,14 @@ impl Collector for Hwmon {
             if !std::fs::metadata(&dir).is_ok_and(|m| m.is_dir()) {
                 continue;
             }
-            let Some(base_name) = Self::chip_name(&dir) else {
+            let name_raw = std::fs::read(dir.join("name"))
+                .ok()
+                .map(|raw| String::from_utf8_lossy(&raw).into_owned());
+            let Some(base_name) = Self::chip_name(&dir, name_raw.as_deref()) else {
                 tracing::debug!(dir = %dir.display(), "failed to derive hwmon chip name");
                 continue;
             };
-            let name_file = std::fs::read(dir.join("name"))
-                .map(|raw| String::from_utf8_lossy(&raw).trim().to_owned())
-                .unwrap_or_default();
+            let name_file = name_raw.as_deref().unwrap_or_default().trim().to_owned();
             *base_counts.entry(base_name.clone()).or_default() += 1;
             *name_counts
                 .entry((base_name.clone(), name_file.clone()))
@@ -597,6 +606,7 @@ impl Collector for Hwmon {
             chips.push(Chip {
                 dir,
                 base_name,
+                name_raw,
                 name_file,
             });
         }
@@ -628,7 +638,9 @@ impl Collector for Hwmon {
                 tracing::debug!(chip = %label, "ignoring hwmon chip");
                 continue;
             }
-            if let Err(err) = self.update_chip(&mut families, &chip.dir, &label) {
+            if let Err(err) =
+                self.update_chip(&mut families, &chip.dir, &label, chip.name_raw.as_deref())
+            {
                 last_error = Some(err);
             }
         }
