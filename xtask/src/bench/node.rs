@@ -1,5 +1,154 @@
-//! `cargo xtask bench node`.
+//! `cargo xtask bench node`: octo-node-exporter against Debian's prometheus-node-exporter
+//! (1.5.0) on this machine, with the same explicit collector list and the same flags, Debian's
+//! patched defaults given explicitly so both read the same things (as the live side-by-side
+//! test in `exporters/node/tests/node/live.rs` does). Both keep their exporter self metrics, as
+//! they run in production.
 
-pub async fn run(_scrapes: usize) -> anyhow::Result<()> {
-    anyhow::bail!("the node exporter benchmark does not exist yet")
+use std::path::Path;
+
+use anyhow::Context as _;
+use octo_testbed::{ExporterProcess, require_program};
+
+use super::{Contender, build_release, compare};
+
+/// The collectors of the node exporter issue that 1.5.0 has (watchdog came in 1.8.0 and is left
+/// out on both sides).
+const COLLECTORS: &[&str] = &[
+    "arp",
+    "bonding",
+    "conntrack",
+    "cpu",
+    "cpufreq",
+    "diskstats",
+    "dmi",
+    "edac",
+    "entropy",
+    "filefd",
+    "filesystem",
+    "hwmon",
+    "interrupts",
+    "loadavg",
+    "mdadm",
+    "meminfo",
+    "netclass",
+    "netdev",
+    "netstat",
+    "nvme",
+    "os",
+    "powersupplyclass",
+    "pressure",
+    "processes",
+    "rapl",
+    "schedstat",
+    "selinux",
+    "sockstat",
+    "softnet",
+    "stat",
+    "tcpstat",
+    "textfile",
+    "thermal_zone",
+    "time",
+    "timex",
+    "udp_queues",
+    "uname",
+    "vmstat",
+];
+
+/// node_exporter's own default (Debian's build also skips /run, /mnt and /media).
+const MOUNT_POINTS_EXCLUDE: &str =
+    "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
+
+fn flags(textfiles: &Path) -> Vec<String> {
+    let mut args = vec![
+        "--collector.disable-defaults".to_owned(),
+        "--no-collector.systemd".to_owned(),
+        format!("--collector.textfile.directory={}", textfiles.display()),
+        "--collector.netdev.device-exclude=^$".to_owned(),
+        format!("--collector.filesystem.mount-points-exclude={MOUNT_POINTS_EXCLUDE}"),
+    ];
+    args.extend(COLLECTORS.iter().map(|c| format!("--collector.{c}")));
+    args
+}
+
+/// A small textfile directory, as a host with a cron job writing one file has.
+fn write_textfiles(dir: &Path) -> anyhow::Result<()> {
+    let mut text = String::from(
+        "# HELP octo_bench_backup_last_success_timestamp_seconds Last successful backup.\n\
+         # TYPE octo_bench_backup_last_success_timestamp_seconds gauge\n",
+    );
+    for job in ["db", "files", "config", "logs"] {
+        text.push_str(&format!(
+            "octo_bench_backup_last_success_timestamp_seconds{{job=\"{job}\"}} 1.7e+09\n"
+        ));
+    }
+    std::fs::write(dir.join("backup.prom"), text).context("writing the textfile")?;
+    Ok(())
+}
+
+pub async fn run(scrapes: usize) -> anyhow::Result<()> {
+    let ours_binary = build_release("octo-node-exporter", "octo-node-exporter")?;
+    let upstream_binary = require_program("prometheus-node-exporter", "prometheus-node-exporter")?;
+    let textfiles = tempfile_dir()?;
+    write_textfiles(textfiles.path())?;
+    let args = flags(textfiles.path());
+    println!(
+        "bench: both exporters run with: {} (+ --web.listen-address)",
+        args.join(" ")
+    );
+    let ours = ExporterProcess::start(
+        "octo-node-exporter",
+        &ours_binary,
+        &args,
+        &[],
+        ExporterProcess::web_listen,
+        "/",
+    )
+    .await
+    .context("starting octo-node-exporter")?;
+    let theirs = ExporterProcess::start(
+        "prometheus-node-exporter",
+        Path::new(&upstream_binary),
+        &args,
+        &[],
+        ExporterProcess::web_listen,
+        "/",
+    )
+    .await
+    .context("starting prometheus-node-exporter")?;
+    compare(
+        Contender {
+            name: "octo-node-exporter".into(),
+            process: &ours,
+            path: "/metrics".into(),
+        },
+        Contender {
+            name: "prometheus-node-exporter 1.5.0".into(),
+            process: &theirs,
+            path: "/metrics".into(),
+        },
+        scrapes,
+        20,
+    )
+    .await
+}
+
+/// A temporary directory removed when the benchmark ends.
+fn tempfile_dir() -> anyhow::Result<TempDir> {
+    let path = std::env::temp_dir().join(format!("octo-bench-node-{}", std::process::id()));
+    std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+    Ok(TempDir(path))
+}
+
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
