@@ -285,9 +285,12 @@ mod tests {
 
     #[test]
     fn unimplemented_scrapers_and_bad_values_are_refused() {
-        let flags = parse(&["--collect.perf_schema.eventswaits"]).unwrap();
+        let flags = parse(&["--collect.perf_schema.file_instances"]).unwrap();
         let err = scrapers::enabled(&flags).err().unwrap();
-        assert!(err.contains("--collect.perf_schema.eventswaits"), "{err}");
+        assert!(
+            err.contains("--collect.perf_schema.file_instances"),
+            "{err}"
+        );
         let flags = parse(&["--exporter.max_open_connections=0"]).unwrap();
         assert!(settings(&flags).is_err());
         let flags = parse(&["--timeout-offset=soon"]).unwrap();

@@ -3,9 +3,9 @@
 //! performance_schema losses into labelled families; the rest as untyped
 //! `mysql_global_status_<name>`.
 
-use octo_exporter_kit::MetricFamily;
+use octo_exporter_kit::{MetricFamily, MetricType};
 
-use super::{Db, ScrapeFuture, Scraper};
+use super::{Db, ScrapeFuture, Scraper, single};
 use crate::parse::{bytes, metric_name_part, parse_status, text};
 
 pub struct GlobalStatus;
@@ -142,10 +142,13 @@ impl Accumulator {
             Some(number) => {
                 let name = metric_name_part(raw_name);
                 if !self.grouped.add(&name, number) {
-                    self.generic.push(
-                        MetricFamily::untyped(format!("mysql_global_status_{name}"), GENERIC_HELP)
-                            .with(&[], number),
-                    );
+                    self.generic.push(single(
+                        "mysql_global_status_",
+                        &name,
+                        GENERIC_HELP,
+                        MetricType::Untyped,
+                        number,
+                    ));
                 }
             }
             None => {
@@ -294,7 +297,7 @@ mod tests {
         );
         assert_eq!(
             find(&f, "mysql_global_status_uptime").kind,
-            octo_exporter_kit::MetricType::Untyped
+            MetricType::Untyped
         );
         assert_eq!(
             find(&f, "mysql_global_status_slave_running").samples[0].value,

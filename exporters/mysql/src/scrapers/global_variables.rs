@@ -2,9 +2,9 @@
 //! `mysql_global_variables_<name>`, plus `mysql_version_info`, `mysql_transaction_isolation`
 //! and the Galera information families.
 
-use octo_exporter_kit::MetricFamily;
+use octo_exporter_kit::{MetricFamily, MetricType};
 
-use super::{Db, ScrapeFuture, Scraper};
+use super::{Db, ScrapeFuture, Scraper, single};
 use crate::parse::{bytes, metric_name_part, parse_status, text};
 
 pub struct GlobalVariables;
@@ -35,10 +35,13 @@ impl Accumulator {
     pub fn add(&mut self, raw_name: &str, value: &[u8], out: &mut Vec<MetricFamily>) {
         let name = metric_name_part(raw_name);
         if let Some(number) = parse_status(value) {
-            out.push(
-                MetricFamily::gauge(format!("mysql_global_variables_{name}"), GENERIC_HELP)
-                    .with(&[], number),
-            );
+            out.push(single(
+                "mysql_global_variables_",
+                &name,
+                GENERIC_HELP,
+                MetricType::Gauge,
+                number,
+            ));
             return;
         }
         let items = &mut self.items;

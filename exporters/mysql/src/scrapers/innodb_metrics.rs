@@ -2,9 +2,11 @@
 //! (`..._total`) or a gauge, with the buffer page I/O and pool page metrics grouped by label.
 
 use octo_exporter_kit::MetricFamily;
+use octo_exporter_kit::exposition::sanitize_name;
 
 use super::{Db, ScrapeError, ScrapeFuture, Scraper};
-use crate::parse::{metric_name_part, number, text};
+
+use crate::parse::{number, text};
 
 pub struct InnodbMetrics;
 
@@ -88,7 +90,8 @@ impl Scraper for InnodbMetrics {
                     }
                     return;
                 }
-                let base = metric_name_part(&format!("innodb_metrics_{subsystem}_{name}"));
+                // Upstream keeps the case of InnoDB's names (`buffer_LRU_batch_flush_total_pages`).
+                let base = sanitize_name(&format!("innodb_metrics_{subsystem}_{name}"));
                 let family = if (kind == "counter" || kind == "status_counter") && value >= 0.0 {
                     MetricFamily::counter(format!("mysql_info_schema_{base}_total"), comment)
                 } else {

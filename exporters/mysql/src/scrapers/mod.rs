@@ -16,12 +16,16 @@ mod innodb_metrics;
 mod mysql_user;
 mod perf_schema_events_statements;
 mod perf_schema_events_statements_sum;
+mod perf_schema_events_waits;
+mod perf_schema_file_events;
 mod perf_schema_index_io_waits;
+mod perf_schema_memory_events;
 mod perf_schema_replication_group_members;
 mod perf_schema_table_io_waits;
 mod perf_schema_table_lock_waits;
 mod processlist;
 mod query_response_time;
+mod schemastats;
 mod slave_status;
 mod statistics;
 mod tables;
@@ -32,7 +36,7 @@ use std::pin::Pin;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row};
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
+use octo_exporter_kit::{FlagSet, Flags, MetricFamily, MetricType, Sample};
 
 /// A boxed scrape future (trait objects cannot have `async fn`).
 pub type ScrapeFuture<'a> = Pin<Box<dyn Future<Output = Result<(), ScrapeError>> + Send + 'a>>;
@@ -152,6 +156,25 @@ impl Db {
             .query(sql)
             .await
             .map_err(|source| ScrapeError::Query { what, source })
+    }
+}
+
+/// A family with one unlabelled sample, allocated to fit: the generic status and variable
+/// families number in the hundreds per scrape, and `MetricFamily::push` would reserve room for
+/// four samples in each.
+pub fn single(prefix: &str, name: &str, help: &str, kind: MetricType, value: f64) -> MetricFamily {
+    let mut full_name = String::with_capacity(prefix.len() + name.len());
+    full_name.push_str(prefix);
+    full_name.push_str(name);
+    MetricFamily {
+        name: full_name,
+        help: help.to_owned(),
+        kind,
+        samples: vec![Sample {
+            suffix: "",
+            labels: Vec::new(),
+            value,
+        }],
     }
 }
 
@@ -316,10 +339,10 @@ pub static REGISTRY: &[Entry] = &[
     },
     Entry {
         name: "info_schema.schemastats",
-        help: "If running with userstat=1, set to true to collect schema statistics (not implemented by octo-mysqld-exporter)",
+        help: "If running with userstat=1, set to true to collect schema statistics",
         enabled_by_default: false,
         declare: no_flags,
-        build: None,
+        build: simple!(schemastats::SchemaStats),
     },
     Entry {
         name: "info_schema.tables",
@@ -365,17 +388,17 @@ pub static REGISTRY: &[Entry] = &[
     },
     Entry {
         name: "perf_schema.eventswaits",
-        help: "Collect metrics from performance_schema.events_waits_summary_global_by_event_name (not implemented by octo-mysqld-exporter)",
+        help: "Collect metrics from performance_schema.events_waits_summary_global_by_event_name",
         enabled_by_default: false,
         declare: no_flags,
-        build: None,
+        build: simple!(perf_schema_events_waits::EventsWaits),
     },
     Entry {
         name: "perf_schema.file_events",
-        help: "Collect metrics from performance_schema.file_summary_by_event_name (not implemented by octo-mysqld-exporter)",
+        help: "Collect metrics from performance_schema.file_summary_by_event_name",
         enabled_by_default: false,
         declare: no_flags,
-        build: None,
+        build: simple!(perf_schema_file_events::FileEvents),
     },
     Entry {
         name: "perf_schema.file_instances",
@@ -404,16 +427,10 @@ pub static REGISTRY: &[Entry] = &[
     },
     Entry {
         name: "perf_schema.memory_events",
-        help: "Collect metrics from performance_schema.memory_summary_global_by_event_name (not implemented by octo-mysqld-exporter)",
+        help: "Collect metrics from performance_schema.memory_summary_global_by_event_name",
         enabled_by_default: false,
-        declare: |set| {
-            set.value(
-                "collect.perf_schema.memory_events.remove_prefix",
-                Some("memory/"),
-                "Remove instrument prefix in performance_schema.memory_summary_global_by_event_name",
-            )
-        },
-        build: None,
+        declare: perf_schema_memory_events::declare,
+        build: Some(perf_schema_memory_events::build),
     },
     Entry {
         name: "perf_schema.replication_applier_status_by_worker",

@@ -144,3 +144,129 @@ async fn side_by_side_with_debian_exporter() {
         assert!(their_lints.contains(lint), "lint {lint:?} is ours alone");
     }
 }
+
+/// Every scraper implemented here that MariaDB can serve, on a server with performance_schema,
+/// userstat and a binary log, next to Debian's 0.14 with the same flags.
+#[tokio::test]
+async fn every_scraper_side_by_side_with_debian_exporter() {
+    let db = octo_testbed::MariaDb::start_with(octo_testbed::MariaDbOptions {
+        server_id: Some(7),
+        extra_args: vec!["--performance-schema=ON".into(), "--userstat=1".into()],
+        ..octo_testbed::MariaDbOptions::default()
+    })
+    .await
+    .expect("MariaDB with performance_schema and userstat");
+    db.sql(
+        "CREATE DATABASE heartbeat; \
+         CREATE TABLE heartbeat.heartbeat (ts varchar(26) NOT NULL, server_id int unsigned NOT NULL PRIMARY KEY); \
+         INSERT INTO heartbeat.heartbeat VALUES (DATE_FORMAT(NOW(6), '%Y-%m-%dT%H:%i:%s.%f'), 7); \
+         CREATE DATABASE shop; \
+         CREATE TABLE shop.orders (id INT AUTO_INCREMENT PRIMARY KEY, note TEXT, KEY note_prefix (note(10))); \
+         INSERT INTO shop.orders (note) VALUES ('a'), ('b'), ('c'); \
+         SELECT COUNT(*) FROM shop.orders WHERE note = 'b';",
+    )
+    .await
+    .expect("fixtures");
+    user(
+        &db,
+        "all",
+        "all-pw",
+        "PROCESS, REPLICATION CLIENT, SLAVE MONITOR, BINLOG MONITOR, SELECT",
+    )
+    .await;
+    let scrapers = [
+        "auto_increment.columns",
+        "binlog_size",
+        "engine_innodb_status",
+        "heartbeat",
+        "info_schema.clientstats",
+        "info_schema.innodb_metrics",
+        "info_schema.processlist",
+        "info_schema.schemastats",
+        "info_schema.tables",
+        "info_schema.tablestats",
+        "info_schema.userstats",
+        "mysql.user",
+        "perf_schema.eventsstatements",
+        "perf_schema.eventsstatementssum",
+        "perf_schema.eventswaits",
+        "perf_schema.file_events",
+        "perf_schema.indexiowaits",
+        "perf_schema.memory_events",
+        "perf_schema.tableiowaits",
+        "perf_schema.tablelocks",
+    ];
+    let mut args: Vec<String> = scrapers.iter().map(|s| format!("--collect.{s}")).collect();
+    args.push("--collect.mysql.user.privileges".into());
+    let dsn = dsn(&db, "all", "all-pw");
+    let ours = ours(&args, &[("DATA_SOURCE_NAME", &dsn)]).await;
+    let theirs = debian(&dsn, &args).await;
+    scrape(&ours, "/metrics").await;
+    scrape(&theirs, "/metrics").await;
+    let (text, mine) = scrape(&ours, "/metrics").await;
+    let (_, upstream) = scrape(&theirs, "/metrics").await;
+
+    for scraper in scrapers {
+        let collector = format!("collect.{scraper}");
+        assert_eq!(
+            mine.value(
+                "mysql_exporter_collector_success",
+                &[("collector", &collector)]
+            ),
+            Some(1.0),
+            "{collector} failed:\n{}",
+            ours.log()
+        );
+    }
+    let mine_shapes = mysql_families(&mine);
+    let their_shapes = mysql_families(&upstream);
+    let missing: Vec<&String> = their_shapes
+        .keys()
+        .filter(|n| !mine_shapes.contains_key(*n))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "families only upstream has: {missing:?}"
+    );
+    let extra: Vec<&String> = mine_shapes
+        .keys()
+        .filter(|n| !their_shapes.contains_key(*n) && !OURS_ONLY.contains(&n.as_str()))
+        .collect();
+    assert!(extra.is_empty(), "families only we have: {extra:?}");
+    for (name, shape) in &their_shapes {
+        if name == "mysqld_exporter_build_info" {
+            continue;
+        }
+        assert_eq!(&mine_shapes[name], shape, "type and label names of {name}");
+        assert_eq!(
+            mine.family(name).map(|f| &f.help),
+            upstream.family(name).map(|f| &f.help),
+            "help of {name}"
+        );
+    }
+    // A few values that cannot drift between the two scrapes.
+    let both = |name: &str, labels: &[(&str, &str)]| {
+        (mine.value(name, labels), upstream.value(name, labels))
+    };
+    let max = both(
+        "mysql_info_schema_auto_increment_column_max",
+        &[("schema", "shop"), ("table", "orders"), ("column", "id")],
+    );
+    assert_eq!(max, (Some(2147483647.0), Some(2147483647.0)), "{text}");
+    let stored = both(
+        "mysql_heartbeat_stored_timestamp_seconds",
+        &[("server_id", "7")],
+    );
+    assert!(stored.0.is_some() && stored.0 == stored.1, "{stored:?}");
+    assert_eq!(
+        both("mysql_binlog_files", &[]).0,
+        both("mysql_binlog_files", &[]).1
+    );
+    assert_eq!(
+        both(
+            "mysql_mysql_select_priv",
+            &[("mysql_user", "all"), ("hostmask", "%")]
+        ),
+        (Some(1.0), Some(1.0))
+    );
+}
