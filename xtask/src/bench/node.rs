@@ -3,6 +3,9 @@
 //! patched defaults given explicitly so both read the same things (as the live side-by-side
 //! test in `exporters/node/tests/node/live.rs` does). Both keep their exporter self metrics, as
 //! they run in production.
+//!
+//! `OCTO_BENCH_NODE_COLLECTORS=cpu,meminfo,...` replaces the collector list (to measure one
+//! collector, or only the default-on ones).
 
 use std::path::Path;
 
@@ -58,7 +61,7 @@ const COLLECTORS: &[&str] = &[
 const MOUNT_POINTS_EXCLUDE: &str =
     "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
 
-fn flags(textfiles: &Path) -> Vec<String> {
+fn flags(textfiles: &Path, collectors: &[String]) -> Vec<String> {
     let mut args = vec![
         "--collector.disable-defaults".to_owned(),
         "--no-collector.systemd".to_owned(),
@@ -66,8 +69,19 @@ fn flags(textfiles: &Path) -> Vec<String> {
         "--collector.netdev.device-exclude=^$".to_owned(),
         format!("--collector.filesystem.mount-points-exclude={MOUNT_POINTS_EXCLUDE}"),
     ];
-    args.extend(COLLECTORS.iter().map(|c| format!("--collector.{c}")));
+    args.extend(collectors.iter().map(|c| format!("--collector.{c}")));
     args
+}
+
+fn collectors() -> Vec<String> {
+    match std::env::var("OCTO_BENCH_NODE_COLLECTORS") {
+        Ok(list) if !list.trim().is_empty() => list
+            .split(',')
+            .map(|c| c.trim().to_owned())
+            .filter(|c| !c.is_empty())
+            .collect(),
+        _ => COLLECTORS.iter().map(|c| (*c).to_owned()).collect(),
+    }
 }
 
 /// A small textfile directory, as a host with a cron job writing one file has.
@@ -90,7 +104,7 @@ pub async fn run(scrapes: usize) -> anyhow::Result<()> {
     let upstream_binary = require_program("prometheus-node-exporter", "prometheus-node-exporter")?;
     let textfiles = tempfile_dir()?;
     write_textfiles(textfiles.path())?;
-    let args = flags(textfiles.path());
+    let args = flags(textfiles.path(), &collectors());
     println!(
         "bench: both exporters run with: {} (+ --web.listen-address)",
         args.join(" ")
