@@ -69,7 +69,7 @@ async fn replica_status_as_upstream() {
         .sql("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY); INSERT INTO shop.t VALUES (1);")
         .await
         .expect("writes on the source");
-    let caught_up = scrape_until(&ours, "/metrics", Duration::from_secs(30), |e| {
+    let caught_up = scrape_until(&ours, "/metrics", Duration::from_secs(60), |e| {
         e.value(
             "mysql_slave_status_gtid_slave_pos",
             &[
@@ -88,7 +88,16 @@ async fn replica_status_as_upstream() {
                 &[("domain_id", "0"), ("server_id", "1")]
             )
             .is_some_and(|v| v >= 3.0),
-        "GTID position did not advance"
+        "GTID position did not advance: {:?}\n{}",
+        caught_up
+            .series()
+            .filter(|s| s.name.starts_with("mysql_slave_status_"))
+            .map(|s| format!("{} {}", s.key(), s.value))
+            .collect::<Vec<_>>(),
+        replica
+            .sql("SHOW ALL SLAVES STATUS\\G")
+            .await
+            .unwrap_or_default()
     );
     let series = caught_up
         .series()
