@@ -285,10 +285,10 @@ mod tests {
 
     #[test]
     fn unimplemented_scrapers_and_bad_values_are_refused() {
-        let flags = parse(&["--collect.perf_schema.file_instances"]).unwrap();
+        let flags = parse(&["--collect.info_schema.innodb_tablespaces"]).unwrap();
         let err = scrapers::enabled(&flags).err().unwrap();
         assert!(
-            err.contains("--collect.perf_schema.file_instances"),
+            err.contains("--collect.info_schema.innodb_tablespaces"),
             "{err}"
         );
         let flags = parse(&["--exporter.max_open_connections=0"]).unwrap();

@@ -18,6 +18,7 @@ mod perf_schema_events_statements;
 mod perf_schema_events_statements_sum;
 mod perf_schema_events_waits;
 mod perf_schema_file_events;
+mod perf_schema_file_instances;
 mod perf_schema_index_io_waits;
 mod perf_schema_memory_events;
 mod perf_schema_replication_group_members;
@@ -26,6 +27,7 @@ mod perf_schema_table_lock_waits;
 mod processlist;
 mod query_response_time;
 mod schemastats;
+mod slave_hosts;
 mod slave_status;
 mod statistics;
 mod tables;
@@ -402,21 +404,10 @@ pub static REGISTRY: &[Entry] = &[
     },
     Entry {
         name: "perf_schema.file_instances",
-        help: "Collect metrics from performance_schema.file_summary_by_instance (not implemented by octo-mysqld-exporter)",
+        help: "Collect metrics from performance_schema.file_summary_by_instance",
         enabled_by_default: false,
-        declare: |set| {
-            set.value(
-                "collect.perf_schema.file_instances.filter",
-                Some(".*"),
-                "RegEx file_name filter for performance_schema.file_summary_by_instance",
-            )
-            .value(
-                "collect.perf_schema.file_instances.remove_prefix",
-                Some("/var/lib/mysql/"),
-                "Remove path prefix in performance_schema.file_summary_by_instance",
-            )
-        },
-        build: None,
+        declare: perf_schema_file_instances::declare,
+        build: Some(perf_schema_file_instances::build),
     },
     Entry {
         name: "perf_schema.indexiowaits",
@@ -469,10 +460,10 @@ pub static REGISTRY: &[Entry] = &[
     },
     Entry {
         name: "slave_hosts",
-        help: "Scrape information from 'SHOW SLAVE HOSTS' (not implemented by octo-mysqld-exporter)",
+        help: "Scrape information from 'SHOW SLAVE HOSTS'",
         enabled_by_default: false,
         declare: no_flags,
-        build: None,
+        build: simple!(slave_hosts::SlaveHosts),
     },
     Entry {
         name: "slave_status",

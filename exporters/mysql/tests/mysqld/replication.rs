@@ -123,6 +123,41 @@ async fn replica_status_as_upstream() {
         Some("untyped")
     );
 
+    // The source lists its replica (SHOW SLAVE HOSTS), under upstream's odd family name.
+    user(
+        &source,
+        "srcmon",
+        "srcmon-pw",
+        "REPLICATION MASTER ADMIN, PROCESS, SELECT",
+    )
+    .await;
+    let source_dsn = super::common::dsn(&source, "srcmon", "srcmon-pw");
+    let on_source = super::common::ours(
+        &["--collect.slave_hosts".into()],
+        &[("DATA_SOURCE_NAME", &source_dsn)],
+    )
+    .await;
+    let (_, hosts) = scrape(&on_source, "/metrics").await;
+    assert_eq!(
+        hosts.value(
+            "mysql_heartbeat_mysql_slave_hosts_info",
+            &[("server_id", "2"), ("master_id", "1")]
+        ),
+        Some(1.0),
+        "{:?}",
+        hosts.family("mysql_heartbeat_mysql_slave_hosts_info")
+    );
+    let debian_on_source = debian(&source_dsn, &["--collect.slave_hosts".into()]).await;
+    let (_, their_hosts) = scrape(&debian_on_source, "/metrics").await;
+    assert_eq!(
+        hosts
+            .family("mysql_heartbeat_mysql_slave_hosts_info")
+            .map(|f| (f.kind.clone(), f.label_names())),
+        their_hosts
+            .family("mysql_heartbeat_mysql_slave_hosts_info")
+            .map(|f| (f.kind.clone(), f.label_names()))
+    );
+
     // Debian's 0.14 on the same replica: same families, types and labels, except the GTID
     // gauges that 0.18 added.
     let theirs = debian(&dsn, &[]).await;

@@ -191,6 +191,7 @@ async fn every_scraper_side_by_side_with_debian_exporter() {
         "perf_schema.eventsstatementssum",
         "perf_schema.eventswaits",
         "perf_schema.file_events",
+        "perf_schema.file_instances",
         "perf_schema.indexiowaits",
         "perf_schema.memory_events",
         "perf_schema.tableiowaits",
