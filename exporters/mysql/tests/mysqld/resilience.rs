@@ -126,3 +126,31 @@ async fn no_credentials_at_all_is_a_clear_start_up_error() {
     assert!(stderr.contains("DATA_SOURCE_NAME"), "{stderr}");
     assert!(!stderr.contains("supersecret"), "{stderr}");
 }
+
+/// Debian's documented setup: `DATA_SOURCE_NAME=user@unix(/run/mysqld/mysqld.sock)/` with the
+/// account identified by the unix_socket plugin (the operating system user running the test).
+#[tokio::test]
+async fn unix_socket_authentication_over_the_socket() {
+    let db = MariaDb::start().await.expect("MariaDB");
+    let output = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .expect("id -un");
+    let os_user = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    assert!(!os_user.is_empty(), "no user name from id -un");
+    db.sql(&format!(
+        "CREATE OR REPLACE USER '{os_user}'@'localhost' IDENTIFIED VIA unix_socket; \
+         GRANT PROCESS, SELECT ON *.* TO '{os_user}'@'localhost';"
+    ))
+    .await
+    .expect("an account authenticated by unix_socket");
+    let dsn = format!("{os_user}@unix({})/", db.socket.display());
+    let exporter = ours(&[], &[("DATA_SOURCE_NAME", &dsn)]).await;
+    let (text, e) = scrape(&exporter, "/metrics").await;
+    assert_eq!(
+        value(&e, "mysql_up"),
+        Some(1.0),
+        "{text}\n{}",
+        exporter.log()
+    );
+}
