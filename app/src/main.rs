@@ -62,7 +62,6 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!("{err:#}");
-            eprintln!("octo-app: {err:#}");
             ExitCode::FAILURE
         }
     }
