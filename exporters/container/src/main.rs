@@ -24,8 +24,8 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use octo_exporter_kit::{
-    DashStyle, Exporter, ExporterInfo, FlagSet, Flags, HttpError, MetricFamily, Reply,
-    ScrapeRequest, WebOptions, logging,
+    DashStyle, Exporter, ExporterInfo, FlagSet, Flags, HandlerMetrics, HttpError, MetricFamily,
+    Reply, ScrapeRequest, WebOptions, logging,
 };
 
 use crate::cgroup::Layout;
@@ -42,6 +42,7 @@ static INFO: ExporterInfo = ExporterInfo {
     build_info_metric: "octo_container_exporter_build_info",
     default_listen_address: ":8080",
     version: env!("CARGO_PKG_VERSION"),
+    handler_metrics: HandlerMetrics::None,
 };
 
 /// cAdvisor's metric kinds (`-disable_metrics`, `-enable_metrics`).

@@ -37,6 +37,20 @@ pub struct ExporterInfo {
     /// The default for `--web.listen-address`, such as `:9100`.
     pub default_listen_address: &'static str,
     pub version: &'static str,
+    /// Which promhttp handler families upstream exposes.
+    pub handler_metrics: HandlerMetrics,
+}
+
+/// The `promhttp_metric_handler_*` families an upstream exporter has, which depends on how it
+/// built its handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandlerMetrics {
+    /// None (cAdvisor).
+    None,
+    /// `requests_total{code}` and `requests_in_flight` (mysqld_exporter, nginx exporter 1.x).
+    Requests,
+    /// Those and `errors_total{cause}` (node_exporter, whose handler has a registry).
+    RequestsAndErrors,
 }
 
 impl ExporterInfo {

@@ -63,7 +63,10 @@ impl HandlerCounters {
         InFlight(self)
     }
 
-    pub fn families(&self) -> Vec<MetricFamily> {
+    pub fn families(&self, which: crate::HandlerMetrics) -> Vec<MetricFamily> {
+        if which == crate::HandlerMetrics::None {
+            return Vec::new();
+        }
         let mut total = MetricFamily::counter(
             "promhttp_metric_handler_requests_total",
             "Total number of scrapes by HTTP status code.",
@@ -80,7 +83,19 @@ impl HandlerCounters {
             "Current number of scrapes being served.",
         )
         .with(&[], self.in_flight.load(Ordering::Relaxed) as f64);
-        vec![total, in_flight]
+        let mut families = vec![total, in_flight];
+        if which == crate::HandlerMetrics::RequestsAndErrors {
+            // Encoding cannot fail and collectors report their own failures, so these stay 0;
+            // they exist because node_exporter's dashboards and alerts may select them.
+            let mut errors = MetricFamily::counter(
+                "promhttp_metric_handler_errors_total",
+                "Total number of internal errors encountered by the promhttp metric handler.",
+            );
+            errors.push(&[("cause", "encoding")], 0.0);
+            errors.push(&[("cause", "gathering")], 0.0);
+            families.push(errors);
+        }
+        families
     }
 }
 

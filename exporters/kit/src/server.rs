@@ -538,7 +538,7 @@ async fn route<E: Exporter>(
                 families.push(build_info(shared.info));
                 if !shared.options.disable_exporter_metrics {
                     families.extend(shared.process.families());
-                    families.extend(shared.counters.families());
+                    families.extend(shared.counters.families(shared.info.handler_metrics));
                 }
                 shared.counters.count(200);
                 metrics_response(families, gzip)

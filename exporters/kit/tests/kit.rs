@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use octo_exporter_kit::{
-    Exporter, ExporterInfo, HttpError, MetricFamily, ScrapeRequest, WebOptions,
+    Exporter, ExporterInfo, HandlerMetrics, HttpError, MetricFamily, ScrapeRequest, WebOptions,
 };
 use tokio::sync::Semaphore;
 
@@ -18,6 +18,7 @@ static INFO: ExporterInfo = ExporterInfo {
     build_info_metric: "test_exporter_build_info",
     default_listen_address: ":0",
     version: "9.9.9",
+    handler_metrics: HandlerMetrics::Requests,
 };
 
 /// Serves two families; with a gate, each scrape waits for a permit first.

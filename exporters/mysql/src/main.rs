@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use octo_exporter_kit::{
-    Exporter, ExporterInfo, FlagSet, Flags, HttpError, MetricFamily, Reply, ScrapeRequest,
-    WebOptions, logging,
+    Exporter, ExporterInfo, FlagSet, Flags, HandlerMetrics, HttpError, MetricFamily, Reply,
+    ScrapeRequest, WebOptions, logging,
 };
 
 use crate::collector::{Collector, Endpoints, Settings};
@@ -32,6 +32,7 @@ static INFO: ExporterInfo = ExporterInfo {
     build_info_metric: "mysqld_exporter_build_info",
     default_listen_address: ":9104",
     version: env!("CARGO_PKG_VERSION"),
+    handler_metrics: HandlerMetrics::Requests,
 };
 
 fn flag_set() -> FlagSet {

@@ -14,8 +14,8 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use futures_util::future::join_all;
 use octo_exporter_kit::{
-    DashStyle, Exporter, ExporterInfo, FlagSet, Flags, HttpError, MetricFamily, ScrapeRequest,
-    WebOptions, logging,
+    DashStyle, Exporter, ExporterInfo, FlagSet, Flags, HandlerMetrics, HttpError, MetricFamily,
+    ScrapeRequest, WebOptions, logging,
 };
 
 use crate::stub_status::StubStatus;
@@ -28,6 +28,7 @@ static INFO: ExporterInfo = ExporterInfo {
     build_info_metric: "nginx_exporter_build_info",
     default_listen_address: ":9113",
     version: env!("CARGO_PKG_VERSION"),
+    handler_metrics: HandlerMetrics::Requests,
 };
 
 fn flag_set() -> FlagSet {

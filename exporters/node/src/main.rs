@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use octo_exporter_kit::{
-    Exporter, ExporterInfo, FlagSet, Flags, HttpError, MetricFamily, ScrapeRequest, WebOptions,
-    logging,
+    Exporter, ExporterInfo, FlagSet, Flags, HandlerMetrics, HttpError, MetricFamily, ScrapeRequest,
+    WebOptions, logging,
 };
 
 use crate::collectors::{Enabled, REGISTRY};
@@ -25,6 +25,7 @@ static INFO: ExporterInfo = ExporterInfo {
     build_info_metric: "node_exporter_build_info",
     default_listen_address: ":9100",
     version: env!("CARGO_PKG_VERSION"),
+    handler_metrics: HandlerMetrics::RequestsAndErrors,
 };
 
 fn flag_set() -> FlagSet {

@@ -93,20 +93,6 @@ pub fn read_u64(path: &Path) -> Result<u64, CollectorError> {
         .map_err(|_| CollectorError::parse(path, format!("{text:?} is not an unsigned integer")))
 }
 
-/// Reads a one-number file that may be signed.
-pub fn read_i64(path: &Path) -> Result<i64, CollectorError> {
-    let text = read_trimmed(path)?;
-    text.parse()
-        .map_err(|_| CollectorError::parse(path, format!("{text:?} is not an integer")))
-}
-
-/// Reads a one-number file as a float.
-pub fn read_f64(path: &Path) -> Result<f64, CollectorError> {
-    let text = read_trimmed(path)?;
-    text.parse()
-        .map_err(|_| CollectorError::parse(path, format!("{text:?} is not a number")))
-}
-
 /// The names in a directory, sorted; an absent directory is an error the caller may map to
 /// "no data".
 pub fn dir_names(path: &Path) -> Result<Vec<String>, CollectorError> {

@@ -26,10 +26,17 @@ fn check(url: &str) -> Result<u16, String> {
         .ok_or_else(|| format!("{authority} resolves to nothing"))?;
     let mut stream = TcpStream::connect_timeout(&address, TIMEOUT)
         .map_err(|err| format!("connecting to {address}: {err}"))?;
-    stream.set_read_timeout(Some(TIMEOUT)).map_err(|e| e.to_string())?;
-    stream.set_write_timeout(Some(TIMEOUT)).map_err(|e| e.to_string())?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {authority}\r\nUser-Agent: octo-healthcheck\r\n\r\n")
-        .map_err(|err| format!("sending the request: {err}"))?;
+    stream
+        .set_read_timeout(Some(TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    stream
+        .set_write_timeout(Some(TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: {authority}\r\nUser-Agent: octo-healthcheck\r\n\r\n"
+    )
+    .map_err(|err| format!("sending the request: {err}"))?;
     let mut head = [0u8; 64];
     let read = stream
         .read(&mut head)

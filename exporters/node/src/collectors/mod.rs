@@ -112,8 +112,6 @@ pub trait Collector: Send + Sync {
 /// Why a collector could not be set up from its flags.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error("not implemented by octo-node-exporter yet")]
-    NotImplemented,
     #[error("{0}")]
     Invalid(String),
 }
@@ -315,7 +313,7 @@ pub fn build_enabled(
                 name: registration.name,
                 collector,
             }),
-            Some(Err(BuildError::NotImplemented)) | None => unimplemented.push(registration.name),
+            None => unimplemented.push(registration.name),
             Some(Err(BuildError::Invalid(reason))) => {
                 return Err(BuildError::Invalid(format!(
                     "collector {}: {reason}",
