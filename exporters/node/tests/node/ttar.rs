@@ -1,7 +1,8 @@
 //! Unpacks node_exporter's "ttar" fixture archives (`sys.ttar`, `udev.ttar`), a plain-text format:
 //! records separated by `# ttar - - -` lines; `Directory: P` + `Mode: M`; `Path: P`, `Lines: N`,
-//! N lines of content (a line `NoNewline` after them means the last line has no newline), `Mode:
-//! M`; `Path: P` + `SymlinkTo: T`.
+//! N lines of content, `Mode: M`; `Path: P` + `SymlinkTo: T`. In content, a last line ending in
+//! `EOF` means the file has no final newline (`\EOF` is a literal `EOF`), a line `NoNewline`
+//! after the content says the same, and `NULLBYTE` stands for a zero byte.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
@@ -36,13 +37,29 @@ pub fn unpack(archive: &Path, into: &Path) -> Result<(), String> {
                 .map_err(|_| format!("bad Lines: {count}"))?;
             let path = into.join(pending_path.clone().ok_or("Lines without Path")?);
             let mut content = String::new();
-            for _ in 0..count {
-                content.push_str(lines.next().ok_or("archive ends inside a file")?);
-                content.push('\n');
+            for index in 0..count {
+                let line = lines.next().ok_or("archive ends inside a file")?;
+                let line = line.replace("NULLBYTE", "\0");
+                if index + 1 == count {
+                    if let Some(literal) = line.strip_suffix("\\EOF") {
+                        content.push_str(literal);
+                        content.push_str("EOF\n");
+                    } else if let Some(unterminated) = line.strip_suffix("EOF") {
+                        content.push_str(unterminated);
+                    } else {
+                        content.push_str(&line);
+                        content.push('\n');
+                    }
+                } else {
+                    content.push_str(&line);
+                    content.push('\n');
+                }
             }
             if lines.peek() == Some(&"NoNewline") {
                 lines.next();
-                content.pop();
+                if content.ends_with('\n') {
+                    content.pop();
+                }
             }
             if let Some(parent) = path.parent() {
                 fs::create_dir_all(parent).map_err(|e| e.to_string())?;
