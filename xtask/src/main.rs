@@ -42,6 +42,7 @@ fn cli() -> Cli {
                     "node",
                     "mysql",
                     "container",
+                    "app",
                 ]))
                 .arg(
                     Arg::new("scrapes")
