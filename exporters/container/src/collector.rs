@@ -37,6 +37,8 @@ pub struct Options {
     pub kinds: Kinds,
     pub docker_only: bool,
     pub raw_prefixes: Vec<String>,
+    /// `-raw_cgroup_name_labels`: raw cgroups get `name` and `container` from their basename.
+    pub raw_name_labels: bool,
     pub disable_root_stats: bool,
     pub store_labels: bool,
     pub label_whitelist: Vec<String>,
@@ -774,6 +776,11 @@ pub fn container_labels(
         // containerd's aliases are [id, name]: without its metadata the name is the id.
         (Some((Runtime::Containerd, id)), None) => {
             add(&mut labels, "name".to_owned(), id);
+        }
+        (None, _) if opts.raw_name_labels && path != "/" => {
+            let base = path.rsplit('/').next().unwrap_or(path);
+            add(&mut labels, "name".to_owned(), base);
+            add(&mut labels, "container".to_owned(), base);
         }
         _ => {}
     }

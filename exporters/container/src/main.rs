@@ -75,8 +75,9 @@ const DEFAULT_DISABLED: &str = "advtcp,cpu_topology,cpuset,hugetlb,memory_numa,p
 const PRODUCED_KINDS: [&str; 6] = ["cpu", "percpu", "memory", "diskIO", "network", "pressure"];
 
 /// Boolean flags: Go's `flag` package knows them, so `-docker_only -port 8080` means two flags.
-const BOOL_FLAGS: [&str; 20] = [
+const BOOL_FLAGS: [&str; 21] = [
     "docker_only",
+    "raw_cgroup_name_labels",
     "disable_root_cgroup_stats",
     "store_container_labels",
     "cgroup.inotify",
@@ -154,6 +155,7 @@ fn flag_set() -> FlagSet {
         .value("podman", Some("unix:///var/run/podman/podman.sock"), "podman endpoint (unix socket, Docker-compatible API)")
         .bool("docker_only", false, "Only report docker containers in addition to root stats")
         .value("raw_cgroup_prefix_whitelist", Some(""), "A comma-separated list of cgroup path prefix that needs to be collected even when -docker_only is specified")
+        .bool("raw_cgroup_name_labels", false, "Octo extension: give raw cgroups (services under systemd, cgroups made by hand; not a container runtime's) `name` and `container` labels from their last path component, so per-container dashboards work on hosts without containers")
         .bool("disable_root_cgroup_stats", false, "Disable collecting root Cgroup stats")
         .bool("store_container_labels", true, "convert container labels and environment variables into labels on prometheus metrics for each container. If flag set to false, then only metrics exported are container name, first alias, and image name")
         .value("whitelisted_container_labels", Some(""), "comma separated list of container labels to be converted to labels on prometheus metrics for each container. store_container_labels must be set to false for this to take effect.")
@@ -359,6 +361,7 @@ fn options(flags: &Flags) -> anyhow::Result<(Layout, Options)> {
         kinds: kinds(flags)?,
         docker_only: flags.bool("docker_only"),
         raw_prefixes: comma_list(flags.value("raw_cgroup_prefix_whitelist").unwrap_or("")),
+        raw_name_labels: flags.bool("raw_cgroup_name_labels"),
         disable_root_stats: flags.bool("disable_root_cgroup_stats"),
         store_labels: flags.bool("store_container_labels"),
         label_whitelist,

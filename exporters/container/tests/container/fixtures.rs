@@ -869,4 +869,32 @@ async fn v1_host_without_a_docker_engine() {
         .count();
     assert_eq!(docker_lines, 1, "one line about the missing engine:\n{log}");
     assert!(!log.contains("level=error"), "{log}");
+
+    // Octo's -raw_cgroup_name_labels: with -docker_only and a prefix whitelist, only the
+    // whitelisted raw cgroups, named by their last path component (services without a runtime).
+    let mut args = common_args(dir.path(), &cgroup);
+    args.push(format!(
+        "-docker=unix://{}/missing/docker.sock",
+        dir.path().display()
+    ));
+    args.extend([
+        "-docker_only".to_owned(),
+        "-raw_cgroup_prefix_whitelist=/system.slice".to_owned(),
+        "-raw_cgroup_name_labels".to_owned(),
+    ]);
+    let exporter = start(args).await;
+    let (_, m) = scrape(&exporter).await;
+    let slice = [
+        ("id", "/system.slice"),
+        ("name", "system.slice"),
+        ("container", "system.slice"),
+    ];
+    assert_eq!(
+        value(&m, "container_memory_usage_bytes", &slice),
+        Some((1u64 << 20) as f64)
+    );
+    assert!(
+        value(&m, "container_memory_usage_bytes", &[("id", "/docker")]).is_none(),
+        "raw cgroups outside the whitelist are left out with -docker_only"
+    );
 }
