@@ -36,7 +36,7 @@ ENTRYPOINT ["/usr/local/bin/octo-app"]
 FROM runtime AS alert-log
 COPY --from=build /out/octo-alert-log /usr/local/bin/octo-alert-log
 EXPOSE 9095
-ENTRYPOINT ["/usr/local/bin/octo-alert-log", "--listen", "0.0.0.0:9095"]
+ENTRYPOINT ["/usr/local/bin/octo-alert-log"]
 
 FROM runtime AS node-exporter
 COPY --from=build /out/octo-node-exporter /usr/local/bin/octo-node-exporter

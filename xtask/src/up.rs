@@ -43,6 +43,7 @@ pub async fn run() -> anyhow::Result<()> {
         rule_for: None,
         mariadb_data: Some(mariadb_data.clone()),
         progress: true,
+        cgroup_root: "octo".into(),
     })
     .await
     .context("starting the stack")?;

@@ -5,6 +5,7 @@
 //! service whose program is missing fails with a message naming the Debian package to install
 //! (`cargo xtask setup` installs them all); nothing is skipped silently.
 
+pub mod cgroups;
 pub mod exporter;
 pub mod mariadb;
 pub mod metrics;

@@ -114,6 +114,10 @@ impl Nginx {
         self.dir.path()
     }
 
+    pub fn pid(&self) -> Option<u32> {
+        self.service.pid()
+    }
+
     pub fn service(&mut self) -> &mut Service {
         &mut self.service
     }

@@ -148,6 +148,10 @@ impl Prometheus {
             .unwrap_or_default())
     }
 
+    pub fn pid(&self) -> Option<u32> {
+        self.service.pid()
+    }
+
     pub fn service(&mut self) -> &mut Service {
         &mut self.service
     }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use crate::cgroups::ServiceCgroups;
 use crate::process::{Service, wait_ready};
 use crate::{
     ExporterProcess, MariaDb, MariaDbOptions, Nginx, Prometheus, TestbedError, free_port, http_get,
@@ -104,6 +105,20 @@ pub struct StackOptions {
     pub mariadb_data: Option<PathBuf>,
     /// Print a line per service as it starts.
     pub progress: bool,
+    /// Run each service in `/<cgroup_root>/<service>` when possible (root, writable cgroupfs),
+    /// so the container exporter reports the services as containers.
+    pub cgroup_root: String,
+}
+
+/// Memory limits of the services' cgroups (bytes).
+fn memory_limit(service: &str) -> u64 {
+    const MIB: u64 = 1 << 20;
+    match service {
+        "mariadb" | "prometheus" => 1024 * MIB,
+        "app1" | "app2" => 256 * MIB,
+        "nginx" | "alertmanager" => 128 * MIB,
+        _ => 64 * MIB,
+    }
 }
 
 /// The running stack. Dropping it stops everything, in reverse order of start.
@@ -122,6 +137,8 @@ pub struct Stack {
     pub options: StackOptions,
     app_password: String,
     dir: TempDir,
+    /// Last: the cgroups are removed once every service has stopped.
+    cgroups: Option<ServiceCgroups>,
 }
 
 const APP_DATABASE: &str = "usuarios";
@@ -292,6 +309,26 @@ impl Stack {
         }
         let dir = temp_dir("octo-stack-")?;
         let ports = options.ports.clone();
+        let cgroups = match ServiceCgroups::create(
+            Path::new("/sys/fs/cgroup"),
+            &options.cgroup_root,
+        ) {
+            Ok(cgroups) => Some(cgroups),
+            Err(reason) => {
+                say(
+                    &options,
+                    &format!(
+                        "  services run without their own cgroups ({reason}): the container panels stay empty"
+                    ),
+                );
+                None
+            }
+        };
+        let adopt = |service: &str, pid: Option<u32>| {
+            if let (Some(cgroups), Some(pid)) = (&cgroups, pid) {
+                cgroups.adopt(service, pid, memory_limit(service));
+            }
+        };
 
         let mariadb = timed(&options, "MariaDB", async {
             MariaDb::start_with(MariaDbOptions {
@@ -302,6 +339,7 @@ impl Stack {
             .await
         })
         .await?;
+        adopt("mariadb", mariadb.pid());
         let app_password = random_secret();
         let exporter_password = random_secret();
         mariadb
@@ -326,6 +364,7 @@ impl Stack {
                 start_app(&options, &name, *port, &app_password),
             )
             .await?;
+            adopt(&name, app.pid());
             stack_apps.push(Some(app));
         }
 
@@ -359,6 +398,7 @@ impl Stack {
             .await
         })
         .await?;
+        adopt("nginx", nginx.pid());
 
         let bin = |name: &str| binary(&options, name);
         let nginx_exporter = timed(
@@ -409,6 +449,15 @@ impl Stack {
             ),
         )
         .await?;
+        // With service cgroups: only those, named like containers (and the host's root).
+        let container_args: Vec<String> = match &cgroups {
+            Some(cgroups) => vec![
+                "-docker_only".into(),
+                format!("-raw_cgroup_prefix_whitelist={}", cgroups.prefix),
+                "-raw_cgroup_name_labels".into(),
+            ],
+            None => Vec::new(),
+        };
         let container_exporter = timed(
             &options,
             "octo-container-exporter",
@@ -416,13 +465,21 @@ impl Stack {
                 ports.container_exporter,
                 "octo-container-exporter",
                 &bin("octo-container-exporter")?,
-                Vec::<String>::new(),
+                container_args,
                 &[],
                 ExporterProcess::web_listen,
                 "/metrics",
             ),
         )
         .await?;
+        for (service, exporter) in [
+            ("nginx-exporter", &nginx_exporter),
+            ("node-exporter", &node_exporter),
+            ("mysqld-exporter", &mysqld_exporter),
+            ("container-exporter", &container_exporter),
+        ] {
+            adopt(service, exporter.pid());
+        }
 
         let alert_log = match binary(&options, "octo-alert-log") {
             Ok(program) => Some(
@@ -467,6 +524,13 @@ impl Stack {
             Prometheus::start_on(ports.prometheus, &config, &[("rules/alerts.yml", &rules)]),
         )
         .await?;
+        adopt("prometheus", prometheus.pid());
+        if let Some(alertmanager) = &alertmanager {
+            adopt("alertmanager", alertmanager.pid());
+        }
+        if let Some(alert_log) = &alert_log {
+            adopt("alert-log", alert_log.pid());
+        }
 
         Ok(Stack {
             prometheus,
@@ -482,6 +546,7 @@ impl Stack {
             options,
             app_password,
             dir,
+            cgroups,
         })
     }
 
@@ -497,8 +562,22 @@ impl Stack {
         let name = format!("app{}", index + 1);
         let port = self.options.ports.apps[index];
         let app = start_app(&self.options, &name, port, &self.app_password).await?;
+        self.adopt(&name, app.pid());
         self.apps[index] = Some(app);
         Ok(())
+    }
+
+    /// Starts MariaDB again after [`MariaDb::stop`] or [`MariaDb::kill`], in its cgroup.
+    pub async fn restart_mariadb(&mut self) -> Result<(), TestbedError> {
+        self.mariadb.restart().await?;
+        self.adopt("mariadb", self.mariadb.pid());
+        Ok(())
+    }
+
+    fn adopt(&self, service: &str, pid: Option<u32>) {
+        if let (Some(cgroups), Some(pid)) = (&self.cgroups, pid) {
+            cgroups.adopt(service, pid, memory_limit(service));
+        }
     }
 
     /// `http://127.0.0.1:<nginx port><path>`.
