@@ -71,6 +71,9 @@ pub fn config(url: &str, app_name: &str) -> Config {
 }
 
 pub fn client() -> reqwest::Client {
+    // In a workspace build reqwest is compiled with TLS (other crates need it) and then wants a
+    // process-wide crypto provider, even for plain HTTP; ring is the workspace's.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .no_proxy()
         .redirect(Policy::none())

@@ -237,6 +237,7 @@ fn wrk(
 }
 
 async fn seed_users(base: &str, count: usize) -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(10))

@@ -64,6 +64,7 @@ pub async fn run(scrapes: usize) -> anyhow::Result<()> {
     .await?;
 
     let server = db.pid().context("mariadbd is not running")?;
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(30))

@@ -156,7 +156,6 @@ fn nginx_configuration_passes_nginx_t() {
     .unwrap();
     let main = std::fs::read_to_string(repo().join("nginx/nginx.conf")).unwrap();
     let main = main
-        .replace("/etc/nginx/mime.types", "/etc/nginx/mime.types")
         .replace(
             "/etc/nginx/conf.d/octo.conf",
             &repo().join("nginx/conf.d/octo.conf").display().to_string(),

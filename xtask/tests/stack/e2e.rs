@@ -13,6 +13,7 @@ use super::dashboards::{expressions, original, shipped};
 use super::support::{repo, target_dir};
 
 fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(10))
