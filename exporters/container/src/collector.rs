@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use octo_exporter_kit::MetricFamily;
 use octo_exporter_kit::exposition::sanitize_name;
+use octo_exporter_kit::{MetricFamily, SharedLabels, shared_labels};
 
 use crate::cgroup::{Layout, Mode};
 use crate::classify::{Kind, Runtime, classify, under_kubepods};
@@ -72,7 +72,7 @@ struct Tracked {
     runtime: Option<(Runtime, String)>,
     engine: Option<usize>,
     meta: Option<Arc<Metadata>>,
-    base: Vec<(String, String)>,
+    base: SharedLabels,
 }
 
 pub struct Collector {
@@ -284,7 +284,7 @@ impl Collector {
                     runtime,
                     engine,
                     meta,
-                    base: Vec::new(),
+                    base: shared_labels(Vec::new()),
                 },
                 labels,
             ));
@@ -295,17 +295,19 @@ impl Collector {
             .collect();
         let mut tracked: Vec<Tracked> = Vec::with_capacity(seeds.len());
         for (mut t, labels) in seeds {
-            t.base = union
-                .iter()
-                .map(|name| {
-                    let value = labels
-                        .iter()
-                        .find(|(k, _)| k == name)
-                        .map(|(_, v)| v.clone())
-                        .unwrap_or_default();
-                    (name.clone(), value)
-                })
-                .collect();
+            t.base = shared_labels(
+                union
+                    .iter()
+                    .map(|name| {
+                        let value = labels
+                            .iter()
+                            .find(|(k, _)| k == name)
+                            .map(|(_, v)| v.clone())
+                            .unwrap_or_default();
+                        (name.clone(), value)
+                    })
+                    .collect(),
+            );
             tracked.push(t);
         }
         // In the order the exposition sorts series (by label values), so encoding finds most
@@ -344,7 +346,7 @@ impl Collector {
         families: &mut Families,
     ) {
         let path = container.path.as_str();
-        let base = container.base.as_slice();
+        let base = &container.base;
         let is_root = path == "/";
         let Some(entry) = self.entries.get_mut(path) else {
             return;
@@ -485,7 +487,7 @@ impl Collector {
         &mut self,
         stats: &Stats,
         spec: Spec,
-        base: &[(String, String)],
+        base: &SharedLabels,
         families: &mut Families,
     ) {
         let kinds = self.opts.kinds;

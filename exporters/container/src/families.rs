@@ -2,7 +2,7 @@
 //! (`lib/metrics/prometheus.go`), and the sample builder that gives every series of a scrape the
 //! same base label names, as cAdvisor's one-descriptor-per-family does.
 
-use octo_exporter_kit::{MetricFamily, MetricType};
+use octo_exporter_kit::{MetricFamily, MetricType, SharedLabels};
 
 macro_rules! families {
     ($($id:ident = $name:literal, $kind:ident, $help:literal;)*) => {
@@ -92,32 +92,9 @@ impl Families {
         }
     }
 
-    /// Adds a sample: the container's base labels (sorted by name) plus `extra` labels (sorted
-    /// by name), merged in order so the kit's sort finds them sorted.
-    pub fn push(
-        &mut self,
-        family: F,
-        base: &[(String, String)],
-        extra: &[(&str, &str)],
-        value: f64,
-    ) {
-        let mut labels: Vec<(String, String)> = Vec::with_capacity(base.len() + extra.len());
-        let mut extra = extra.iter().peekable();
-        for (name, value) in base {
-            while let Some((extra_name, extra_value)) = extra.peek() {
-                if *extra_name < name.as_str() {
-                    labels.push(((*extra_name).to_owned(), (*extra_value).to_owned()));
-                    extra.next();
-                } else {
-                    break;
-                }
-            }
-            labels.push((name.clone(), value.clone()));
-        }
-        for (name, value) in extra {
-            labels.push(((*name).to_owned(), (*value).to_owned()));
-        }
-        self.families[family as usize].push_owned(labels, value);
+    /// Adds a sample: the container's base labels (shared by all its samples) plus `extra`.
+    pub fn push(&mut self, family: F, base: &SharedLabels, extra: &[(&str, &str)], value: f64) {
+        self.families[family as usize].push_shared(base, extra, value);
     }
 
     pub fn into_vec(self) -> Vec<MetricFamily> {
@@ -137,11 +114,11 @@ mod tests {
     #[test]
     fn extra_labels_merge_in_name_order() {
         let mut families = Families::new();
-        let base = vec![
+        let base = octo_exporter_kit::shared_labels(vec![
             ("container_label_a".to_owned(), "x".to_owned()),
             ("id".to_owned(), "/docker/1".to_owned()),
             ("name".to_owned(), String::new()),
-        ];
+        ]);
         families.push(F::CpuUsage, &base, &[("cpu", "cpu00")], 1.5);
         families.push(
             F::MemFailures,
@@ -151,7 +128,10 @@ mod tests {
         );
         let all = families.into_vec();
         let names = |f: &MetricFamily| -> Vec<String> {
-            f.samples[0].labels.iter().map(|(k, _)| k.clone()).collect()
+            f.samples[0]
+                .label_pairs()
+                .map(|(k, _)| k.to_owned())
+                .collect()
         };
         assert_eq!(
             names(&all[F::CpuUsage as usize]),

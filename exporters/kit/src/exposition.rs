@@ -7,6 +7,7 @@
 //! prints them, so our output reads like the upstream binary's, line for line.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 /// The `Content-Type` of the text format, as every upstream exporter sends it.
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -33,13 +34,66 @@ impl MetricType {
     }
 }
 
+/// Labels that many samples carry (a container's `id`, `name`, `image`, ...), sorted by name
+/// and stored once: a scrape of a thousand containers would otherwise hold tens of thousands of
+/// copies of the same strings.
+pub type SharedLabels = Arc<[(String, String)]>;
+
+/// Sorts labels by name into a [`SharedLabels`].
+pub fn shared_labels(mut labels: Vec<(String, String)>) -> SharedLabels {
+    labels.sort_by(|a, b| a.0.cmp(&b.0));
+    labels.into()
+}
+
 /// One series value: an optional name suffix (`_bucket`, `_sum`, `_count` for histograms),
-/// its labels and its value.
+/// its labels (shared ones, if any, and its own) and its value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
     pub suffix: &'static str,
+    /// Labels shared with other samples, sorted by name.
+    pub shared: Option<SharedLabels>,
     pub labels: Vec<(String, String)>,
     pub value: f64,
+}
+
+impl Sample {
+    /// All labels, shared and own, in name order (both lists are sorted once normalized).
+    pub fn label_pairs(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        let shared: &[(String, String)] = self.shared.as_deref().unwrap_or(&[]);
+        MergeByName {
+            a: shared,
+            b: &self.labels,
+        }
+    }
+}
+
+/// Merges two label lists sorted by name.
+struct MergeByName<'a> {
+    a: &'a [(String, String)],
+    b: &'a [(String, String)],
+}
+
+impl<'a> Iterator for MergeByName<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let take_a = match (self.a.first(), self.b.first()) {
+            (Some(a), Some(b)) => a.0 <= b.0,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return None,
+        };
+        let (name, value) = if take_a {
+            let item = &self.a[0];
+            self.a = &self.a[1..];
+            item
+        } else {
+            let item = &self.b[0];
+            self.b = &self.b[1..];
+            item
+        };
+        Some((name.as_str(), value.as_str()))
+    }
 }
 
 /// A metric family: name, help, type and samples. Names are written exactly as given.
@@ -86,6 +140,7 @@ impl MetricFamily {
     pub fn push_part(&mut self, suffix: &'static str, labels: Vec<(String, String)>, value: f64) {
         self.samples.push(Sample {
             suffix,
+            shared: None,
             labels,
             value,
         });
@@ -104,7 +159,21 @@ impl MetricFamily {
     pub fn push_owned(&mut self, labels: Vec<(String, String)>, value: f64) {
         self.samples.push(Sample {
             suffix: "",
+            shared: None,
             labels,
+            value,
+        });
+    }
+
+    /// Adds a sample carrying `shared` labels plus a few of its own.
+    pub fn push_shared(&mut self, shared: &SharedLabels, extra: &[(&str, &str)], value: f64) {
+        self.samples.push(Sample {
+            suffix: "",
+            shared: Some(shared.clone()),
+            labels: extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
             value,
         });
     }
@@ -135,6 +204,7 @@ impl MetricFamily {
             labels.push(("le".to_owned(), text));
             self.samples.push(Sample {
                 suffix: "_bucket",
+                shared: None,
                 labels,
                 value,
             });
@@ -147,11 +217,13 @@ impl MetricFamily {
         }
         self.samples.push(Sample {
             suffix: "_sum",
+            shared: None,
             labels: base.clone(),
             value: sum,
         });
         self.samples.push(Sample {
             suffix: "_count",
+            shared: None,
             labels: base,
             value: count,
         });
@@ -168,14 +240,25 @@ impl MetricFamily {
 /// Encodes families in text format 0.0.4 the way client_golang's gatherer does: families sorted
 /// by name (same-named families from different collectors merged), labels sorted by name,
 /// samples sorted by label values, duplicate series dropped, empty families skipped.
-pub fn encode_text(mut families: Vec<MetricFamily>, out: &mut Vec<u8>) {
+pub fn encode_text(families: Vec<MetricFamily>, out: &mut Vec<u8>) {
+    encode_text_chunked(families, usize::MAX, |chunk| out.extend_from_slice(chunk));
+}
+
+/// [`encode_text`] handed out in chunks of about `chunk_size` bytes, so a large exposition can
+/// be compressed as it is written instead of being held whole.
+pub fn encode_text_chunked(
+    mut families: Vec<MetricFamily>,
+    chunk_size: usize,
+    mut sink: impl FnMut(&[u8]),
+) {
     normalize(&mut families);
     let mut scratch = String::with_capacity(64);
+    let mut out: Vec<u8> = Vec::with_capacity(chunk_size.min(64 * 1024));
     for family in &families {
         out.extend_from_slice(b"# HELP ");
         out.extend_from_slice(family.name.as_bytes());
         out.push(b' ');
-        escape_help(&family.help, out);
+        escape_help(&family.help, &mut out);
         out.extend_from_slice(b"\n# TYPE ");
         out.extend_from_slice(family.name.as_bytes());
         out.push(b' ');
@@ -184,17 +267,16 @@ pub fn encode_text(mut families: Vec<MetricFamily>, out: &mut Vec<u8>) {
         for sample in &family.samples {
             out.extend_from_slice(family.name.as_bytes());
             out.extend_from_slice(sample.suffix.as_bytes());
-            if !sample.labels.is_empty() {
-                out.push(b'{');
-                for (i, (name, value)) in sample.labels.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    out.extend_from_slice(name.as_bytes());
-                    out.extend_from_slice(b"=\"");
-                    escape_label_value(value, out);
-                    out.push(b'"');
-                }
+            let mut first = true;
+            for (name, value) in sample.label_pairs() {
+                out.push(if first { b'{' } else { b',' });
+                first = false;
+                out.extend_from_slice(name.as_bytes());
+                out.extend_from_slice(b"=\"");
+                escape_label_value(value, &mut out);
+                out.push(b'"');
+            }
+            if !first {
                 out.push(b'}');
             }
             out.push(b' ');
@@ -202,7 +284,14 @@ pub fn encode_text(mut families: Vec<MetricFamily>, out: &mut Vec<u8>) {
             write_go_float(&mut scratch, sample.value);
             out.extend_from_slice(scratch.as_bytes());
             out.push(b'\n');
+            if out.len() >= chunk_size {
+                sink(&out);
+                out.clear();
+            }
         }
+    }
+    if !out.is_empty() {
+        sink(&out);
     }
 }
 
@@ -240,12 +329,14 @@ pub fn normalize(families: &mut Vec<MetricFamily>) {
                 .sort_by(|a, b| labels_without_le(a).cmp(labels_without_le(b)));
         } else {
             family.samples.sort_by(|a, b| {
-                let values_a = a.labels.iter().map(|(_, v)| v);
-                let values_b = b.labels.iter().map(|(_, v)| v);
+                let values_a = a.label_pairs().map(|(_, v)| v);
+                let values_b = b.label_pairs().map(|(_, v)| v);
                 values_a.cmp(values_b)
             });
             let before = family.samples.len();
-            family.samples.dedup_by(|b, a| a.labels == b.labels);
+            family
+                .samples
+                .dedup_by(|b, a| a.label_pairs().eq(b.label_pairs()));
             if family.samples.len() != before {
                 tracing::debug!(family = %family.name, "dropped duplicate series");
             }
@@ -254,11 +345,10 @@ pub fn normalize(families: &mut Vec<MetricFamily>) {
     *families = merged;
 }
 
-fn labels_without_le(sample: &Sample) -> impl Iterator<Item = &(String, String)> + '_ {
+fn labels_without_le(sample: &Sample) -> impl Iterator<Item = (&str, &str)> + '_ {
     sample
-        .labels
-        .iter()
-        .filter(|(name, _)| name != "le" && name != "quantile")
+        .label_pairs()
+        .filter(|(name, _)| *name != "le" && *name != "quantile")
 }
 
 fn escape_label_value(value: &str, out: &mut Vec<u8>) {
@@ -405,6 +495,50 @@ mod tests {
              # HELP b_metric Help with \\\\ and\\nnewline\n# TYPE b_metric gauge\n\
              b_metric{a=\"x\\\"y\\\\z\\nw\",z=\"0\"} 1\nb_metric{a=\"x\\\"y\\\\z\\nw\",z=\"1\"} 2\n"
         );
+    }
+
+    #[test]
+    fn shared_labels_merge_with_own_labels_in_name_order() {
+        let container = shared_labels(vec![
+            ("name".to_owned(), "web".to_owned()),
+            ("id".to_owned(), "/docker/abc".to_owned()),
+        ]);
+        let mut f = MetricFamily::counter("cpu_total", "c");
+        f.push_shared(&container, &[("cpu", "cpu01")], 2.0);
+        f.push_shared(&container, &[("cpu", "cpu00")], 1.0);
+        f.push_shared(&container, &[("zone", "z")], 3.0);
+        f.push_shared(&container, &[("cpu", "cpu00")], 9.0);
+        let mut out = Vec::new();
+        encode_text(vec![f], &mut out);
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().skip(2).collect();
+        assert_eq!(
+            lines,
+            // Ordered by label values in label-name order, as client_golang orders them.
+            vec![
+                "cpu_total{id=\"/docker/abc\",name=\"web\",zone=\"z\"} 3",
+                "cpu_total{cpu=\"cpu00\",id=\"/docker/abc\",name=\"web\"} 1",
+                "cpu_total{cpu=\"cpu01\",id=\"/docker/abc\",name=\"web\"} 2",
+            ]
+        );
+    }
+
+    #[test]
+    fn chunked_output_is_the_same_text() {
+        let mut a = MetricFamily::gauge("a", "a");
+        for i in 0..100 {
+            a.push(&[("i", &i.to_string())], f64::from(i));
+        }
+        let mut whole = Vec::new();
+        encode_text(vec![a.clone()], &mut whole);
+        let mut pieces = Vec::new();
+        let mut chunks = 0;
+        encode_text_chunked(vec![a], 64, |chunk| {
+            chunks += 1;
+            pieces.extend_from_slice(chunk);
+        });
+        assert_eq!(whole, pieces);
+        assert!(chunks > 10);
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub mod webconfig;
 
 use std::time::Duration;
 
-pub use exposition::{MetricFamily, MetricType, Sample};
+pub use exposition::{MetricFamily, MetricType, Sample, SharedLabels, shared_labels};
 pub use flags::{DashStyle, FlagSet, Flags};
 pub use server::{Exporter, HttpError, Reply, ScrapeRequest, WebOptions, serve, start};
 

@@ -19,7 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, watch};
 
 use crate::ExporterInfo;
-use crate::exposition::{MetricFamily, TEXT_CONTENT_TYPE, encode_text};
+use crate::exposition::{MetricFamily, TEXT_CONTENT_TYPE, encode_text, encode_text_chunked};
 use crate::flags::{FlagSet, FlagValueError, Flags};
 use crate::selfmetrics::{HandlerCounters, ProcessFacts, build_info};
 use crate::webconfig::{Admission, WebConfigError, WebConfigSource, client_sans_allowed};
@@ -558,8 +558,6 @@ async fn route<E: Exporter>(
 }
 
 fn metrics_response(families: Vec<MetricFamily>, gzip: bool) -> Response<Full<Bytes>> {
-    let mut body = Vec::with_capacity(16 * 1024);
-    encode_text(families, &mut body);
     let mut response = Response::new(Full::new(Bytes::new()));
     let headers = response.headers_mut();
     headers.insert(
@@ -567,11 +565,18 @@ fn metrics_response(families: Vec<MetricFamily>, gzip: bool) -> Response<Full<By
         HeaderValue::from_static(TEXT_CONTENT_TYPE),
     );
     headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    if gzip {
+    let size_hint = families.iter().map(|f| f.samples.len() * 64 + 128).sum();
+    let body = if gzip {
         headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        *response.body_mut() = Full::new(Bytes::from(crate::gzip::compress(&body)));
-        return response;
-    }
+        // Compressed as it is encoded: a large exposition never exists whole in memory.
+        crate::gzip::compress_stream(size_hint, |write| {
+            encode_text_chunked(families, 32 * 1024, |chunk| write(chunk));
+        })
+    } else {
+        let mut body = Vec::with_capacity(size_hint);
+        encode_text(families, &mut body);
+        body
+    };
     *response.body_mut() = Full::new(Bytes::from(body));
     response
 }

@@ -174,6 +174,7 @@ pub fn single(prefix: &str, name: &str, help: &str, kind: MetricType, value: f64
         kind,
         samples: vec![Sample {
             suffix: "",
+            shared: None,
             labels: Vec::new(),
             value,
         }],
