@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
-use regex::Regex;
+use regex_lite::Regex;
 
 use super::thermal_zone::numbered_entries;
 use super::{BuildError, Collector, CollectorError};

@@ -16,7 +16,7 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use octo_exporter_kit::{FlagSet, Flags, MetricFamily, MetricType};
-use regex::Regex;
+use regex_lite::Regex;
 
 use super::{BuildError, Collector, CollectorError};
 use crate::paths::Paths;

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
-use regex::Regex;
+use regex_lite::Regex;
 
 use super::{BuildError, Collector, CollectorError};
 use crate::paths::{Paths, read_string};

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
-use regex::Regex;
+use regex_lite::Regex;
 
 use super::{BuildError, Collector, CollectorError};
 use crate::paths::{Paths, read_optional, read_string};

@@ -11,7 +11,7 @@ use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
 
 use octo_exporter_kit::{FlagSet, Flags, MetricFamily, MetricType};
-use regex::Regex;
+use regex_lite::Regex;
 
 use super::netdev::compile_regex;
 use super::{BuildError, Collector, CollectorError};

@@ -22,7 +22,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
-use regex::Regex;
+use regex_lite::Regex;
 
 use super::{BuildError, Collector, CollectorError};
 use crate::paths::{Paths, read_optional, read_string};

@@ -11,7 +11,7 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
-use regex::Regex;
+use regex_lite::Regex;
 
 use super::hwmon::{go_trim_space, parse_go_int, sys_read_file, to_valid_utf8};
 use super::{BuildError, Collector, CollectorError};

@@ -13,7 +13,7 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
-use regex::Regex;
+use regex_lite::Regex;
 
 use super::textfile::go_clean_path;
 use super::{BuildError, Collector, CollectorError};

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
 use procfs_core::{FromBufRead, VmStat};
-use regex::Regex;
+use regex_lite::Regex;
 
 use super::{BuildError, Collector, CollectorError};
 use crate::paths::{Paths, read_string};
