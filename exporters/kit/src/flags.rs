@@ -218,7 +218,7 @@ impl FlagSet {
         let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
         let args = match self.dash_style {
             DashStyle::DoubleOnly => args,
-            DashStyle::AcceptSingle => double_dash_long_flags(args),
+            DashStyle::AcceptSingle => double_dash_long_flags(args, &self.bools),
         };
         let matches = self
             .command
@@ -244,8 +244,14 @@ impl FlagSet {
 }
 
 /// Rewrites `-name...` to `--name...` for Go `flag`-style command lines; `-h` and anything after
-/// a bare `--` stay as they are.
-fn double_dash_long_flags(args: Vec<OsString>) -> Vec<OsString> {
+/// a bare `--` stay as they are. The argument after a flag without `=` is its value, unless the
+/// flag is a boolean (`-docker_only -port 8080` is two flags, as in Go).
+fn double_dash_long_flags(args: Vec<OsString>, bools: &[(String, bool)]) -> Vec<OsString> {
+    let takes_value = |flag: &str| {
+        let name = flag.trim_start_matches('-');
+        let name = name.strip_prefix("no-").unwrap_or(name);
+        !flag.contains('=') && !bools.iter().any(|(bool_name, _)| bool_name == name)
+    };
     let mut rewritten = Vec::with_capacity(args.len());
     let mut expecting_value = false;
     let mut done = false;
@@ -269,10 +275,10 @@ fn double_dash_long_flags(args: Vec<OsString>) -> Vec<OsString> {
             && text.len() > 2
             && text.as_bytes()[1].is_ascii_alphabetic();
         if single_dash_long {
-            expecting_value = !text.contains('=');
+            expecting_value = takes_value(text);
             rewritten.push(OsString::from(format!("-{text}")));
         } else {
-            expecting_value = text.starts_with("--") && !text.contains('=');
+            expecting_value = text.starts_with("--") && takes_value(text);
             rewritten.push(arg);
         }
     }
@@ -525,6 +531,23 @@ mod tests {
         assert_eq!(f.value("web.telemetry-path"), Some("/x"));
         assert_eq!(f.value("nginx.timeout"), Some("-1s"));
         assert!(!f.bool("collector.cpu"));
+    }
+
+    #[test]
+    fn single_dash_booleans_take_no_value() {
+        let f = set()
+            .dash_style(DashStyle::AcceptSingle)
+            .parse([
+                "test",
+                "-collector.wifi",
+                "-web.telemetry-path",
+                "/x",
+                "-no-collector.cpu",
+            ])
+            .unwrap();
+        assert!(f.bool("collector.wifi"));
+        assert!(!f.bool("collector.cpu"));
+        assert_eq!(f.value("web.telemetry-path"), Some("/x"));
     }
 
     #[test]
