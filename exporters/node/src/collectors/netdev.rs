@@ -742,13 +742,19 @@ pub(crate) mod netlink {
 
     /// The socket system calls. `unsafe` is confined here: each call gets a valid file
     /// descriptor owned by [`Socket`] and pointers to live buffers with their true lengths.
-    #[allow(unsafe_code)]
+    /// The netlink socket, through nix's safe wrappers.
     mod sys {
         use std::io;
-        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        use std::os::fd::{AsRawFd, OwnedFd};
+
+        use nix::sys::socket::{
+            AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType, recv, send, setsockopt,
+            socket, sockopt,
+        };
+        use nix::sys::time::{TimeVal, TimeValLike};
 
         /// How long a dump may take before the scrape gives up on it.
-        const RECEIVE_TIMEOUT_SECONDS: libc::time_t = 5;
+        const RECEIVE_TIMEOUT_SECONDS: i64 = 5;
         const INITIAL_BUFFER: usize = 32 * 1024;
 
         pub struct Socket(OwnedFd);
@@ -757,55 +763,33 @@ pub(crate) mod netlink {
             /// An `AF_NETLINK` socket of the given protocol (`NETLINK_ROUTE`,
             /// `NETLINK_SOCK_DIAG`), close-on-exec, with a receive timeout.
             pub fn open(protocol: libc::c_int) -> io::Result<Socket> {
-                // SAFETY: socket(2) takes no pointers; a non-negative return is a new
-                // descriptor that nothing else owns, so `OwnedFd` may take it.
-                let fd = unsafe {
-                    libc::socket(
-                        libc::AF_NETLINK,
-                        libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                        protocol,
-                    )
+                let protocol = match protocol {
+                    libc::NETLINK_ROUTE => SockProtocol::NetlinkRoute,
+                    libc::NETLINK_SOCK_DIAG => SockProtocol::NetlinkSockDiag,
+                    other => {
+                        return Err(io::Error::other(format!(
+                            "unsupported netlink protocol {other}"
+                        )));
+                    }
                 };
-                if fd < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                // SAFETY: `fd` was just returned by socket(2) and is owned by no one else.
-                let socket = Socket(unsafe { OwnedFd::from_raw_fd(fd) });
-                let timeout = libc::timeval {
-                    tv_sec: RECEIVE_TIMEOUT_SECONDS,
-                    tv_usec: 0,
-                };
-                // SAFETY: the option value points to a live `timeval` and its exact size.
-                let rc = unsafe {
-                    libc::setsockopt(
-                        socket.0.as_raw_fd(),
-                        libc::SOL_SOCKET,
-                        libc::SO_RCVTIMEO,
-                        (&timeout as *const libc::timeval).cast(),
-                        size_of::<libc::timeval>() as libc::socklen_t,
-                    )
-                };
-                if rc < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(socket)
+                let fd = socket(
+                    AddressFamily::Netlink,
+                    SockType::Raw,
+                    SockFlag::SOCK_CLOEXEC,
+                    protocol,
+                )?;
+                setsockopt(
+                    &fd,
+                    sockopt::ReceiveTimeout,
+                    &TimeVal::seconds(RECEIVE_TIMEOUT_SECONDS),
+                )?;
+                Ok(Socket(fd))
             }
 
             /// Sends one whole message to the kernel (port 0, the default destination).
             pub fn send(&self, message: &[u8]) -> io::Result<()> {
-                // SAFETY: the pointer and length describe the live `message` slice.
-                let sent = unsafe {
-                    libc::send(
-                        self.0.as_raw_fd(),
-                        message.as_ptr().cast(),
-                        message.len(),
-                        0,
-                    )
-                };
-                if sent < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                if sent as usize != message.len() {
+                let sent = send(self.0.as_raw_fd(), message, MsgFlags::empty())?;
+                if sent != message.len() {
                     return Err(io::Error::other("short netlink send"));
                 }
                 Ok(())
@@ -819,43 +803,23 @@ pub(crate) mod netlink {
                 loop {
                     // Peek with MSG_TRUNC to learn the datagram's real size first, so a large
                     // dump message is never cut.
-                    // SAFETY: the pointer and length describe the live `buffer`.
-                    let size = unsafe {
-                        libc::recv(
-                            self.0.as_raw_fd(),
-                            buffer.as_mut_ptr().cast(),
-                            buffer.len(),
-                            libc::MSG_PEEK | libc::MSG_TRUNC,
-                        )
+                    let size = match recv(
+                        self.0.as_raw_fd(),
+                        buffer,
+                        MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC,
+                    ) {
+                        Ok(size) => size,
+                        Err(nix::errno::Errno::EINTR) => continue,
+                        Err(err) => return Err(err.into()),
                     };
-                    if size < 0 {
-                        let err = io::Error::last_os_error();
-                        if err.kind() == io::ErrorKind::Interrupted {
-                            continue;
-                        }
-                        return Err(err);
-                    }
-                    let size = size as usize;
                     if size > buffer.len() {
                         buffer.resize(size, 0);
                     }
-                    // SAFETY: as above; the buffer now holds at least `size` bytes.
-                    let got = unsafe {
-                        libc::recv(
-                            self.0.as_raw_fd(),
-                            buffer.as_mut_ptr().cast(),
-                            buffer.len(),
-                            0,
-                        )
-                    };
-                    if got < 0 {
-                        let err = io::Error::last_os_error();
-                        if err.kind() == io::ErrorKind::Interrupted {
-                            continue;
-                        }
-                        return Err(err);
+                    match recv(self.0.as_raw_fd(), buffer, MsgFlags::empty()) {
+                        Ok(got) => return Ok(got),
+                        Err(nix::errno::Errno::EINTR) => continue,
+                        Err(err) => return Err(err.into()),
                     }
-                    return Ok(got as usize);
                 }
             }
         }
