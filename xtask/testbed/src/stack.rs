@@ -592,8 +592,9 @@ impl Stack {
             ("app (through nginx)", self.url("/")),
             ("users", self.url("/usuarios")),
             ("Prometheus", self.prometheus.url("/")),
-            ("Prometheus targets", self.prometheus.url("/targets")),
-            ("Prometheus alerts", self.prometheus.url("/alerts")),
+            // Debian's Prometheus ships the classic UI only.
+            ("Prometheus targets", self.prometheus.url("/classic/targets")),
+            ("Prometheus alerts", self.prometheus.url("/classic/alerts")),
             ("app1 directly", format!("http://127.0.0.1:{}/", p.apps[0])),
             ("app2 directly", format!("http://127.0.0.1:{}/", p.apps[1])),
             ("node exporter", self.node_exporter.url("/metrics")),
