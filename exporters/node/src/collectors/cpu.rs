@@ -752,10 +752,7 @@ core id\t\t: 1
         }
     }
 
-    fn write(path: &Path, text: &str) {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
+    use crate::collectors::testing::write;
 
     fn values(out: &[MetricFamily], name: &str) -> Vec<(Vec<(String, String)>, f64)> {
         out.iter()

@@ -143,10 +143,7 @@ impl Collector for Cpufreq {
 mod tests {
     use super::*;
 
-    fn write(path: &Path, text: &str) {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
+    use crate::collectors::testing::write;
 
     fn series(out: &[MetricFamily], name: &str) -> Vec<(Vec<(String, String)>, f64)> {
         out.iter()

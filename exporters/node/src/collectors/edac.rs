@@ -189,32 +189,10 @@ impl Collector for Edac {
 mod tests {
     use super::*;
 
-    fn write(path: &Path, text: &str) {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
+    use crate::collectors::testing::write;
 
     fn run(sys: &Path) -> (Result<(), CollectorError>, Vec<String>) {
-        let flags = FlagSet::new("t", "t", "0".into()).parse(["t"]).unwrap();
-        let paths = Paths {
-            sysfs: sys.to_owned(),
-            ..Paths::default()
-        };
-        let collector = build(&flags, &paths).unwrap();
-        let mut out = Vec::new();
-        let result = collector.update(&mut out);
-        let mut lines: Vec<String> = out
-            .iter()
-            .flat_map(|f| {
-                f.samples.iter().map(move |s| {
-                    let labels: Vec<String> =
-                        s.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                    format!("{} {} {}", f.name, labels.join(","), s.value)
-                })
-            })
-            .collect();
-        lines.sort();
-        (result, lines)
+        crate::collectors::testing::run_on_sysfs(flags, build, sys, &[])
     }
 
     #[test]
@@ -240,9 +218,9 @@ mod tests {
         assert_eq!(
             lines,
             vec![
-                "node_edac_channel_correctable_errors_total controller=0,csrow=0,channel=0,dimm_label=mc0_csrow0_channel0 0",
-                "node_edac_channel_correctable_errors_total controller=0,csrow=0,channel=1,dimm_label=unknown 7",
-                "node_edac_channel_uncorrectable_errors_total controller=0,csrow=0,channel=0,dimm_label=mc0_csrow0_channel0 2",
+                "node_edac_channel_correctable_errors_total channel=0,controller=0,csrow=0,dimm_label=mc0_csrow0_channel0 0",
+                "node_edac_channel_correctable_errors_total channel=1,controller=0,csrow=0,dimm_label=unknown 7",
+                "node_edac_channel_uncorrectable_errors_total channel=0,controller=0,csrow=0,dimm_label=mc0_csrow0_channel0 2",
                 "node_edac_correctable_errors_total controller=0 1",
                 "node_edac_csrow_correctable_errors_total controller=0,csrow=0 3",
                 "node_edac_csrow_correctable_errors_total controller=0,csrow=unknown 2",

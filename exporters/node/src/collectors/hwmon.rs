@@ -669,10 +669,7 @@ mod tests {
         build(&flags, &paths)
     }
 
-    fn write(path: &Path, text: &str) {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
+    use crate::collectors::testing::write;
 
     fn series(families: &[MetricFamily]) -> Vec<String> {
         let mut out: Vec<String> = families

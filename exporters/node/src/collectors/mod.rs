@@ -13,6 +13,8 @@ use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
 use crate::paths::Paths;
 
 mod compat;
+#[cfg(test)]
+pub(crate) mod testing;
 
 pub mod arp;
 pub mod bonding;

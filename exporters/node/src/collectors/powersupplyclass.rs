@@ -268,38 +268,10 @@ impl Collector for PowerSupplyClass {
 mod tests {
     use super::*;
 
-    fn write(path: &Path, text: &str) {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
+    use crate::collectors::testing::write;
 
     fn run(sys: &Path, args: &[&str]) -> (Result<(), CollectorError>, Vec<String>) {
-        let mut all = vec!["t"];
-        all.extend_from_slice(args);
-        let flags = flags(FlagSet::new("t", "t", "0".into()))
-            .parse(all)
-            .unwrap();
-        let paths = Paths {
-            sysfs: sys.to_owned(),
-            ..Paths::default()
-        };
-        let collector = build(&flags, &paths).unwrap();
-        let mut out = Vec::new();
-        let result = collector.update(&mut out);
-        let mut lines: Vec<String> = out
-            .iter()
-            .flat_map(|f| {
-                f.samples.iter().map(move |s| {
-                    let mut labels = s.labels.clone();
-                    labels.sort();
-                    let labels: Vec<String> =
-                        labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                    format!("{} {} {}", f.name, labels.join(","), s.value)
-                })
-            })
-            .collect();
-        lines.sort();
-        (result, lines)
+        crate::collectors::testing::run_on_sysfs(flags, build, sys, args)
     }
 
     fn battery(sys: &Path) {

@@ -264,10 +264,7 @@ mod tests {
         assert_eq!(parse_stat(b")("), None);
     }
 
-    fn write(path: &Path, text: &str) {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
+    use crate::collectors::testing::write;
 
     fn stat(pid: u64, state: &str, threads: u64) -> String {
         format!("{pid} (x) {state} 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 {threads} 0 29 0 0\n")

@@ -172,41 +172,10 @@ impl Collector for Rapl {
 mod tests {
     use super::*;
 
-    fn write(path: &Path, text: &str) {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
+    use crate::collectors::testing::write;
 
     fn run(sys: &Path, args: &[&str]) -> (Result<(), CollectorError>, Vec<String>) {
-        let mut all = vec!["t"];
-        all.extend_from_slice(args);
-        let flags = flags(FlagSet::new("t", "t", "0".into()))
-            .parse(all)
-            .unwrap();
-        let paths = Paths {
-            sysfs: sys.to_owned(),
-            ..Paths::default()
-        };
-        let collector = build(&flags, &paths).unwrap();
-        let mut out = Vec::new();
-        let result = collector.update(&mut out);
-        let root = sys.to_string_lossy().into_owned();
-        let mut lines: Vec<String> = out
-            .iter()
-            .flat_map(|f| {
-                let root = root.clone();
-                f.samples.iter().map(move |s| {
-                    let labels: Vec<String> = s
-                        .labels
-                        .iter()
-                        .map(|(k, v)| format!("{k}={}", v.replace(&root, "SYS")))
-                        .collect();
-                    format!("{} {} {}", f.name, labels.join(","), s.value)
-                })
-            })
-            .collect();
-        lines.sort();
-        (result, lines)
+        crate::collectors::testing::run_on_sysfs(flags, build, sys, args)
     }
 
     fn zone(sys: &Path, dir: &str, name: &str, energy: &str) {

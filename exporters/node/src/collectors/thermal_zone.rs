@@ -152,32 +152,10 @@ impl Collector for ThermalZone {
 mod tests {
     use super::*;
 
-    fn write(path: &Path, text: &str) {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
+    use crate::collectors::testing::write;
 
     fn run(sys: &Path) -> (Result<(), CollectorError>, Vec<String>) {
-        let paths = Paths {
-            sysfs: sys.to_owned(),
-            ..Paths::default()
-        };
-        let flags = FlagSet::new("t", "t", "0".into()).parse(["t"]).unwrap();
-        let collector = build(&flags, &paths).unwrap();
-        let mut out = Vec::new();
-        let result = collector.update(&mut out);
-        let mut lines: Vec<String> = out
-            .iter()
-            .flat_map(|f| {
-                f.samples.iter().map(move |s| {
-                    let labels: Vec<String> =
-                        s.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                    format!("{} {} {}", f.name, labels.join(","), s.value)
-                })
-            })
-            .collect();
-        lines.sort();
-        (result, lines)
+        crate::collectors::testing::run_on_sysfs(flags, build, sys, &[])
     }
 
     #[test]
@@ -204,9 +182,9 @@ mod tests {
             vec![
                 "node_cooling_device_cur_state name=0,type=Processor 0",
                 "node_cooling_device_max_state name=0,type=Processor 3",
-                "node_thermal_zone_temp zone=0,type=cpu-thermal 12.376",
-                "node_thermal_zone_temp zone=1,type=iwlwifi_1 0",
-                "node_thermal_zone_temp zone=10,type=acpitz -5",
+                "node_thermal_zone_temp type=acpitz,zone=10 -5",
+                "node_thermal_zone_temp type=cpu-thermal,zone=0 12.376",
+                "node_thermal_zone_temp type=iwlwifi_1,zone=1 0",
             ]
         );
         // A cooling state that is not a number fails the collector, zones stay reported.

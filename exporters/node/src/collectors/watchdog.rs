@@ -152,26 +152,7 @@ mod tests {
     use super::*;
 
     fn run(sys: &Path) -> (Result<(), CollectorError>, Vec<String>) {
-        let flags = FlagSet::new("t", "t", "0".into()).parse(["t"]).unwrap();
-        let paths = Paths {
-            sysfs: sys.to_owned(),
-            ..Paths::default()
-        };
-        let collector = build(&flags, &paths).unwrap();
-        let mut out = Vec::new();
-        let result = collector.update(&mut out);
-        let mut lines: Vec<String> = out
-            .iter()
-            .flat_map(|f| {
-                f.samples.iter().map(move |s| {
-                    let labels: Vec<String> =
-                        s.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                    format!("{} {} {}", f.name, labels.join(","), s.value)
-                })
-            })
-            .collect();
-        lines.sort();
-        (result, lines)
+        crate::collectors::testing::run_on_sysfs(flags, build, sys, &[])
     }
 
     #[test]
@@ -195,8 +176,8 @@ mod tests {
             lines,
             vec![
                 "node_watchdog_bootstatus name=watchdog0 1",
-                "node_watchdog_info name=watchdog0,options=0x8380,identity=Software Watchdog,state=,status=0x8000,pretimeout_governor= 1",
-                "node_watchdog_info name=watchdog1,options=,identity=,state=,status=,pretimeout_governor= 1",
+                "node_watchdog_info identity=,name=watchdog1,options=,pretimeout_governor=,state=,status= 1",
+                "node_watchdog_info identity=Software Watchdog,name=watchdog0,options=0x8380,pretimeout_governor=,state=,status=0x8000 1",
                 "node_watchdog_timeout_seconds name=watchdog0 60",
             ]
         );
