@@ -12,65 +12,13 @@ use std::path::Path;
 use anyhow::Context as _;
 use octo_testbed::{ExporterProcess, require_program};
 
+use octo_testbed::upstream::node::{COLLECTORS_SHARED_WITH_1_5, comparable_flags};
+
 use super::{Contender, build_release, compare};
 
-/// The collectors of the node exporter issue that 1.5.0 has (watchdog came in 1.8.0 and is left
-/// out on both sides).
-const COLLECTORS: &[&str] = &[
-    "arp",
-    "bonding",
-    "conntrack",
-    "cpu",
-    "cpufreq",
-    "diskstats",
-    "dmi",
-    "edac",
-    "entropy",
-    "filefd",
-    "filesystem",
-    "hwmon",
-    "interrupts",
-    "loadavg",
-    "mdadm",
-    "meminfo",
-    "netclass",
-    "netdev",
-    "netstat",
-    "nvme",
-    "os",
-    "powersupplyclass",
-    "pressure",
-    "processes",
-    "rapl",
-    "schedstat",
-    "selinux",
-    "sockstat",
-    "softnet",
-    "stat",
-    "tcpstat",
-    "textfile",
-    "thermal_zone",
-    "time",
-    "timex",
-    "udp_queues",
-    "uname",
-    "vmstat",
-];
-
-/// node_exporter's own default (Debian's build also skips /run, /mnt and /media).
-const MOUNT_POINTS_EXCLUDE: &str =
-    "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
-
 fn flags(textfiles: &Path, collectors: &[String]) -> Vec<String> {
-    let mut args = vec![
-        "--collector.disable-defaults".to_owned(),
-        "--no-collector.systemd".to_owned(),
-        format!("--collector.textfile.directory={}", textfiles.display()),
-        "--collector.netdev.device-exclude=^$".to_owned(),
-        format!("--collector.filesystem.mount-points-exclude={MOUNT_POINTS_EXCLUDE}"),
-    ];
-    args.extend(collectors.iter().map(|c| format!("--collector.{c}")));
-    args
+    let names: Vec<&str> = collectors.iter().map(String::as_str).collect();
+    comparable_flags(textfiles, &names)
 }
 
 fn collectors() -> Vec<String> {
@@ -80,7 +28,10 @@ fn collectors() -> Vec<String> {
             .map(|c| c.trim().to_owned())
             .filter(|c| !c.is_empty())
             .collect(),
-        _ => COLLECTORS.iter().map(|c| (*c).to_owned()).collect(),
+        _ => COLLECTORS_SHARED_WITH_1_5
+            .iter()
+            .map(|c| (*c).to_owned())
+            .collect(),
     }
 }
 

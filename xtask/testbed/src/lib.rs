@@ -13,6 +13,7 @@ pub mod nginx;
 pub mod process;
 pub mod prometheus;
 pub mod stack;
+pub mod upstream;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

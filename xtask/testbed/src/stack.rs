@@ -593,7 +593,10 @@ impl Stack {
             ("users", self.url("/usuarios")),
             ("Prometheus", self.prometheus.url("/")),
             // Debian's Prometheus ships the classic UI only.
-            ("Prometheus targets", self.prometheus.url("/classic/targets")),
+            (
+                "Prometheus targets",
+                self.prometheus.url("/classic/targets"),
+            ),
             ("Prometheus alerts", self.prometheus.url("/classic/alerts")),
             ("app1 directly", format!("http://127.0.0.1:{}/", p.apps[0])),
             ("app2 directly", format!("http://127.0.0.1:{}/", p.apps[1])),

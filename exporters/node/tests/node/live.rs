@@ -21,56 +21,11 @@ use octo_testbed::{ExporterProcess, http_get, require_program};
 use super::golden::collector_of;
 use super::support::start;
 
-/// The collectors of the node exporter issue that Debian's 1.5.0 has.
-const COLLECTORS: &[&str] = &[
-    "arp",
-    "bonding",
-    "conntrack",
-    "cpu",
-    "cpufreq",
-    "diskstats",
-    "dmi",
-    "edac",
-    "entropy",
-    "filefd",
-    "filesystem",
-    "hwmon",
-    "interrupts",
-    "loadavg",
-    "mdadm",
-    "meminfo",
-    "netclass",
-    "netdev",
-    "netstat",
-    "nvme",
-    "os",
-    "powersupplyclass",
-    "pressure",
-    "processes",
-    "rapl",
-    "schedstat",
-    "selinux",
-    "sockstat",
-    "softnet",
-    "stat",
-    "tcpstat",
-    "textfile",
-    "thermal_zone",
-    "time",
-    "timex",
-    "udp_queues",
-    "uname",
-    "vmstat",
-];
+use octo_testbed::upstream::node::{COLLECTORS_SHARED_WITH_1_5 as COLLECTORS, comparable_flags};
 
 /// Collectors of the issue that 1.5.0 does not have (its flag parser refuses their flags):
 /// enabled on our side only, their families are additions.
 const NOT_IN_1_5: &[(&str, &str)] = &[("watchdog", "1.8.0, #2880")];
-
-/// node_exporter's own default for the mount points to skip (Debian's build also skips /run,
-/// /mnt and /media).
-const MOUNT_POINTS_EXCLUDE: &str =
-    "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
 
 /// Families 1.12 exports that 1.5.0 does not (on a host that has what they describe).
 const FAMILIES_ADDED_SINCE_1_5: &[(&str, &str)] = &[
@@ -235,15 +190,8 @@ fn removed_meminfo(name: &str) -> bool {
 }
 
 fn flags(textfiles: &Path) -> Vec<String> {
-    let mut args = vec![
-        "--collector.disable-defaults".to_owned(),
-        "--no-collector.systemd".to_owned(),
-        "--web.disable-exporter-metrics".to_owned(),
-        format!("--collector.textfile.directory={}", textfiles.display()),
-        "--collector.netdev.device-exclude=^$".to_owned(),
-        format!("--collector.filesystem.mount-points-exclude={MOUNT_POINTS_EXCLUDE}"),
-    ];
-    args.extend(COLLECTORS.iter().map(|c| format!("--collector.{c}")));
+    let mut args = comparable_flags(textfiles, COLLECTORS);
+    args.push("--web.disable-exporter-metrics".to_owned());
     args
 }
 
