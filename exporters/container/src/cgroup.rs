@@ -57,13 +57,15 @@ impl Controller {
 #[derive(Debug, Clone)]
 pub struct Layout {
     pub mode: Mode,
-    pub root: PathBuf,
     /// v1 (and hybrid): the mount of each controller, indexed like [`Controller::ALL`].
     controllers: [Option<PathBuf>; 4],
     /// v2: the root; hybrid: the `unified` mount (pressure files only).
     pub unified: Option<PathBuf>,
     /// The distinct directories walked to find cgroups (co-mounted controllers appear once).
     pub hierarchies: Vec<PathBuf>,
+    /// v1: the index in `hierarchies` of each controller's mount, indexed like
+    /// [`Controller::ALL`]; v2: all `0`.
+    hierarchy_of: [Option<usize>; 4],
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,10 +89,10 @@ impl Layout {
         if root.join("cgroup.controllers").is_file() {
             return Ok(Layout {
                 mode: Mode::V2,
-                root: root.to_owned(),
                 controllers: [None, None, None, None],
                 unified: Some(root.to_owned()),
                 hierarchies: vec![root.to_owned()],
+                hierarchy_of: [Some(0); 4],
             });
         }
         let entries = std::fs::read_dir(root).map_err(|source| LayoutError::Read {
@@ -124,19 +126,28 @@ impl Layout {
         let hybrid = unified.join("cgroup.controllers").is_file();
         let mut hierarchies: Vec<PathBuf> = Vec::new();
         let mut seen: Vec<PathBuf> = Vec::new();
-        for path in controllers.iter().flatten() {
+        let mut hierarchy_of = [None; 4];
+        for (index, path) in controllers.iter().enumerate() {
+            let Some(path) = path else {
+                continue;
+            };
             let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
-            if !seen.contains(&canonical) {
-                seen.push(canonical);
-                hierarchies.push(path.clone());
-            }
+            let position = match seen.iter().position(|s| *s == canonical) {
+                Some(position) => position,
+                None => {
+                    seen.push(canonical);
+                    hierarchies.push(path.clone());
+                    hierarchies.len() - 1
+                }
+            };
+            hierarchy_of[index] = Some(position);
         }
         Ok(Layout {
             mode: if hybrid { Mode::Hybrid } else { Mode::V1 },
-            root: root.to_owned(),
             controllers,
             unified: hybrid.then_some(unified),
             hierarchies,
+            hierarchy_of,
         })
     }
 
@@ -144,6 +155,34 @@ impl Layout {
     pub fn controller(&self, controller: Controller) -> Option<&Path> {
         let index = Controller::ALL.iter().position(|c| *c == controller)?;
         self.controllers[index].as_deref()
+    }
+
+    /// The index in [`hierarchies`](Self::hierarchies) of the tree holding a controller's
+    /// cgroups (v2: the one tree).
+    pub fn hierarchy(&self, controller: Controller) -> Option<usize> {
+        let index = Controller::ALL.iter().position(|c| *c == controller)?;
+        self.hierarchy_of[index]
+    }
+
+    /// The trees discovery follows: [`hierarchies`](Self::hierarchies), then on a hybrid host
+    /// the unified tree (its cgroups are not reported; their pressure files are read).
+    pub fn tracked(&self) -> Vec<PathBuf> {
+        let mut trees = self.hierarchies.clone();
+        if self.mode == Mode::Hybrid
+            && let Some(unified) = &self.unified
+        {
+            trees.push(unified.clone());
+        }
+        trees
+    }
+
+    /// The index in [`tracked`](Self::tracked) of the tree holding the pressure files.
+    pub fn pressure_hierarchy(&self) -> Option<usize> {
+        match self.mode {
+            Mode::V2 => Some(0),
+            Mode::Hybrid => Some(self.hierarchies.len()),
+            Mode::V1 => None,
+        }
     }
 
     /// The directory of cgroup `path` (`/` or `/a/b`) under a hierarchy mount.
@@ -179,6 +218,10 @@ mod tests {
         let layout = Layout::detect(&v1).unwrap();
         assert_eq!(layout.mode, Mode::V1);
         assert_eq!(layout.hierarchies.len(), 3, "{:?}", layout.hierarchies);
+        assert_eq!(layout.hierarchy(Controller::Cpu), Some(0));
+        assert_eq!(layout.hierarchy(Controller::Cpuacct), Some(0));
+        assert_eq!(layout.hierarchy(Controller::Memory), Some(1));
+        assert_eq!(layout.hierarchy(Controller::Blkio), Some(2));
         assert_eq!(
             layout.controller(Controller::Cpu),
             Some(v1.join("cpu").as_path())
@@ -193,6 +236,8 @@ mod tests {
         let layout = Layout::detect(&v1).unwrap();
         assert_eq!(layout.mode, Mode::Hybrid);
         assert_eq!(layout.unified, Some(v1.join("unified")));
+        assert_eq!(layout.tracked().last(), Some(&v1.join("unified")));
+        assert_eq!(layout.pressure_hierarchy(), Some(3));
 
         let empty = dir.path().join("empty");
         std::fs::create_dir_all(&empty).unwrap();

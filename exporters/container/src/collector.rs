@@ -13,7 +13,7 @@ use octo_exporter_kit::{MetricFamily, SharedLabels, shared_labels};
 
 use crate::cgroup::{Layout, Mode};
 use crate::classify::{Kind, Runtime, classify, under_kubepods};
-use crate::discovery::CgroupTree;
+use crate::discovery::{CgroupData, CgroupTree, Dirs};
 use crate::docker::Metadata;
 use crate::families::{F, Families, spec_memory};
 use crate::machine::{MachineInfo, MachineSources};
@@ -48,6 +48,8 @@ pub struct Options {
     pub sysfs: PathBuf,
     pub machine: MachineSources,
     pub watch: bool,
+    /// How many cgroup directories may be held open (see `discovery`).
+    pub dir_fd_budget: usize,
     pub version: String,
 }
 
@@ -60,14 +62,26 @@ struct Entry {
     spec_read: Option<Instant>,
     /// The cgroup's first process (for its network namespace), looked up with the limits.
     pid: Option<u32>,
-    /// Hybrid hosts: whether the cgroup also exists in the unified hierarchy (pressure files).
-    in_unified: bool,
+}
+
+impl CgroupData for Entry {
+    fn new(path: &str) -> Entry {
+        Entry {
+            kind: classify(path),
+            created: None,
+            spec: Spec::default(),
+            spec_read: None,
+            pid: None,
+        }
+    }
 }
 
 /// A reported cgroup with its labels, recomputed when cgroups or metadata change.
 #[derive(Debug)]
 struct Tracked {
     path: String,
+    /// Its node in the tree (valid until the tree's generation changes, when this is rebuilt).
+    slot: usize,
     /// The engine (index) and id holding its metadata, for runtime containers.
     runtime: Option<(Runtime, String)>,
     engine: Option<usize>,
@@ -77,9 +91,8 @@ struct Tracked {
 
 pub struct Collector {
     opts: Options,
-    tree: CgroupTree,
+    tree: CgroupTree<Entry>,
     reader: CgroupReader,
-    entries: HashMap<String, Entry>,
     stats: Stats,
     engines: Vec<Engine>,
     devices: DeviceNames,
@@ -102,14 +115,15 @@ impl std::fmt::Debug for Collector {
 
 impl Collector {
     pub fn new(layout: Layout, opts: Options, engines: Vec<Engine>) -> Collector {
-        let tree = CgroupTree::new(layout.hierarchies.clone(), opts.watch);
+        let reader = CgroupReader::new(layout, opts.procfs.clone());
+        let (trees, reported) = reader.trees();
+        let tree = CgroupTree::new(trees, reported, opts.watch, opts.dir_fd_budget);
         let boot_time = boot_time(&opts.procfs);
         Collector {
             devices: DeviceNames::new(opts.sysfs.clone()),
-            reader: CgroupReader::new(layout, opts.procfs.clone()),
+            reader,
             opts,
             tree,
-            entries: HashMap::new(),
             stats: Stats::default(),
             engines,
             boot_time,
@@ -133,6 +147,11 @@ impl Collector {
         self.tree.is_watching()
     }
 
+    /// How many cgroup directories are held open.
+    pub fn open_dirs(&self) -> usize {
+        self.tree.open_dirs()
+    }
+
     /// Asks each engine for its version, so `cadvisor_version_info` and the log say at once
     /// whether metadata is available.
     pub async fn probe_engines(&mut self) {
@@ -143,7 +162,7 @@ impl Collector {
 
     pub async fn collect(&mut self) -> Vec<MetricFamily> {
         let mut out = Vec::with_capacity(8);
-        self.refresh_tree();
+        self.tree.refresh();
         self.refresh_metadata().await;
         self.refresh_tracked();
         let machine_ok = self.refresh_machine();
@@ -172,29 +191,6 @@ impl Collector {
         out
     }
 
-    fn refresh_tree(&mut self) {
-        if self.tree.refresh() || self.entries.is_empty() {
-            let present: HashSet<&str> = self.tree.paths().collect();
-            self.entries
-                .retain(|path, _| present.contains(path.as_str()));
-            for path in present {
-                if !self.entries.contains_key(path) {
-                    self.entries.insert(
-                        path.to_owned(),
-                        Entry {
-                            kind: classify(path),
-                            created: None,
-                            spec: Spec::default(),
-                            spec_read: None,
-                            pid: None,
-                            in_unified: false,
-                        },
-                    );
-                }
-            }
-        }
-    }
-
     fn engine_for(&self, runtime: Runtime) -> Option<usize> {
         self.engines.iter().position(|e| e.runtime == runtime)
     }
@@ -203,8 +199,8 @@ impl Collector {
         for index in 0..self.engines.len() {
             let runtime = self.engines[index].runtime;
             let ids: HashSet<&str> = self
-                .entries
-                .values()
+                .tree
+                .data()
                 .filter_map(|entry| match &entry.kind {
                     Kind::Container { runtime: r, id } if *r == runtime => Some(id.as_str()),
                     Kind::Candidate { id } if runtime == Runtime::Docker => Some(id.as_str()),
@@ -233,8 +229,8 @@ impl Collector {
         self.tracked_key = Some(key);
         let docker = self.engine_for(Runtime::Docker);
         let mut seeds: Vec<(Tracked, Vec<(String, String)>)> = Vec::new();
-        for path in self.tree.paths() {
-            let Some(entry) = self.entries.get(path) else {
+        for (path, slot) in self.tree.paths() {
+            let Some(entry) = self.tree.node(slot).map(|node| &node.data) else {
                 continue;
             };
             let (runtime, engine) = match &entry.kind {
@@ -281,6 +277,7 @@ impl Collector {
             seeds.push((
                 Tracked {
                     path: path.to_owned(),
+                    slot,
                     runtime,
                     engine,
                     meta,
@@ -348,19 +345,20 @@ impl Collector {
         let path = container.path.as_str();
         let base = &container.base;
         let is_root = path == "/";
-        let Some(entry) = self.entries.get_mut(path) else {
+        let Some(node) = self.tree.node_mut(container.slot) else {
             return;
         };
+        let (entry, dirs) = node.split(path);
+        let reader = &mut self.reader;
         if entry
             .spec_read
             .is_none_or(|at| at.elapsed() >= self.opts.spec_max_age)
         {
-            entry.spec = self.reader.spec(path);
+            entry.spec = reader.spec(&dirs);
             entry.spec_read = Some(Instant::now());
-            entry.in_unified = self.reader.in_unified(path);
         }
         if entry.created.is_none() {
-            entry.created = self.reader.creation_time(path, self.boot_time);
+            entry.created = reader.creation_time(&dirs, self.boot_time);
         }
         let mut spec = entry.spec;
         let created = container
@@ -418,16 +416,14 @@ impl Collector {
             throttling: kinds.cpu && spec.cpu_quota != 0,
             memory: kinds.memory,
             disk_io: kinds.disk_io,
-            pressure: kinds.pressure && (self.reader.mode() != Mode::Hybrid || entry.in_unified),
+            pressure: kinds.pressure && reader.has_pressure(&dirs),
         };
-        let cached_pid = entry.pid;
         let mut stats = std::mem::take(&mut self.stats);
-        self.reader.read(path, &want, &mut stats);
+        reader.read(&dirs, &want, &mut stats);
         if kinds.network {
-            let pid = self.read_network(container, cached_pid, is_root, seen_netns, &mut stats);
-            if let Some(entry) = self.entries.get_mut(path) {
-                entry.pid = pid;
-            }
+            entry.pid = read_network(
+                reader, container, &dirs, entry.pid, is_root, seen_netns, &mut stats,
+            );
         }
         families.push(F::LastSeen, base, &[], now);
         if let (Some((_, id)), Some(engine)) = (&container.runtime, container.engine)
@@ -442,45 +438,6 @@ impl Collector {
         }
         self.push_stats(&stats, spec, base, families);
         self.stats = stats;
-    }
-
-    /// Reads the container's interfaces; returns the pid to remember for the next scrape
-    /// (a container's first process rarely changes, so `cgroup.procs` is read only when the
-    /// remembered one is gone).
-    fn read_network(
-        &mut self,
-        container: &Tracked,
-        cached_pid: Option<u32>,
-        is_root: bool,
-        seen_netns: &mut HashSet<PathBuf>,
-        stats: &mut Stats,
-    ) -> Option<u32> {
-        let meta = container.meta.as_ref();
-        if !is_root
-            && (container.runtime.is_none()
-                || meta.is_some_and(|m| m.network_mode.starts_with("container:")))
-        {
-            return None;
-        }
-        let fixed = if is_root {
-            Some(1)
-        } else {
-            meta.and_then(|m| m.pid)
-        };
-        let mut pid = fixed.or(cached_pid);
-        let mut netns = pid.and_then(|p| self.reader.netns(p));
-        if netns.is_none() && fixed.is_none() {
-            pid = self.reader.first_pid(&container.path);
-            netns = pid.and_then(|p| self.reader.netns(p));
-        }
-        let pid = pid?;
-        // One namespace is reported once: pods share the sandbox's, and host-network
-        // containers the machine's (reported on `/`).
-        let first_sighting = netns.is_some_and(|n| seen_netns.insert(n));
-        if first_sighting || is_root {
-            self.reader.network(pid, stats);
-        }
-        Some(pid)
     }
 
     fn push_stats(
@@ -716,6 +673,46 @@ impl Collector {
         }
         out
     }
+}
+
+/// Reads the container's interfaces; returns the pid to remember for the next scrape
+/// (a container's first process rarely changes, so `cgroup.procs` is read only when the
+/// remembered one is gone).
+fn read_network(
+    reader: &mut CgroupReader,
+    container: &Tracked,
+    dirs: &Dirs<'_>,
+    cached_pid: Option<u32>,
+    is_root: bool,
+    seen_netns: &mut HashSet<PathBuf>,
+    stats: &mut Stats,
+) -> Option<u32> {
+    let meta = container.meta.as_ref();
+    if !is_root
+        && (container.runtime.is_none()
+            || meta.is_some_and(|m| m.network_mode.starts_with("container:")))
+    {
+        return None;
+    }
+    let fixed = if is_root {
+        Some(1)
+    } else {
+        meta.and_then(|m| m.pid)
+    };
+    let mut pid = fixed.or(cached_pid);
+    let mut netns = pid.and_then(|p| reader.netns(p));
+    if netns.is_none() && fixed.is_none() {
+        pid = reader.first_pid(dirs);
+        netns = pid.and_then(|p| reader.netns(p));
+    }
+    let pid = pid?;
+    // One namespace is reported once: pods share the sandbox's, and host-network
+    // containers the machine's (reported on `/`).
+    let first_sighting = netns.is_some_and(|n| seen_netns.insert(n));
+    if first_sighting || is_root {
+        reader.network(pid, stats);
+    }
+    Some(pid)
 }
 
 /// The labels cAdvisor gives a container (`DefaultContainerLabels`, or `BaseContainerLabels`

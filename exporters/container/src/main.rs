@@ -384,9 +384,35 @@ fn options(flags: &Flags) -> anyhow::Result<(Layout, Options)> {
         },
         procfs,
         watch: flags.bool("cgroup.inotify"),
+        dir_fd_budget: raise_open_file_limit(),
         version: INFO.version.to_owned(),
     };
     Ok((layout, opts))
+}
+
+/// Descriptors kept free for what is not a cgroup directory: connections, the engines' sockets,
+/// the file being read, inotify, the runtime's own.
+const FD_RESERVE: u64 = 256;
+
+/// Raises the soft open-file limit to the hard one, as Go programs (cAdvisor among them) do at
+/// start-up, and returns how many cgroup directories may stay open within it.
+fn raise_open_file_limit() -> usize {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return 0;
+    };
+    let limit = if soft < hard {
+        match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            Ok(()) => hard,
+            Err(err) => {
+                tracing::debug!(soft, hard, error = %err, "cannot raise the open-file limit");
+                soft
+            }
+        }
+    } else {
+        soft
+    };
+    usize::try_from(limit.saturating_sub(FD_RESERVE)).unwrap_or(usize::MAX)
 }
 
 fn engines(flags: &Flags) -> anyhow::Result<Vec<Engine>> {
@@ -443,6 +469,7 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         cgroup_mode = collector.mode().as_str(),
         cgroups = collector.cgroup_count(),
         inotify = collector.is_watching(),
+        open_cgroup_dirs = collector.open_dirs(),
         "Starting octo-container-exporter"
     );
     let exporter = ContainerExporter {

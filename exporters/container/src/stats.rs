@@ -1,12 +1,15 @@
 //! Reading one cgroup's statistics and limits, for v1 (and hybrid) and v2, the way runc's
 //! cgroup managers (which cAdvisor uses) interpret the files.
 
-use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::io::ErrorKind;
+use std::path::PathBuf;
+
+use nix::fcntl::AtFlags;
 
 use crate::cgroup::{Controller, Layout, Mode};
+use crate::discovery::Dirs;
 use crate::parse::{self, DeviceIo, Interface};
-use crate::reader::Reader;
+use crate::reader::{Dir, Reader, Records};
 
 /// Limits, cAdvisor's `ContainerSpec`.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -126,8 +129,10 @@ pub struct CgroupReader {
     layout: Layout,
     procfs: PathBuf,
     reader: Reader,
-    dirs: [PathBuf; 4],
-    unified_dir: PathBuf,
+    /// The trees discovery follows, indexed like a cgroup's [`Dirs`].
+    trees: Vec<PathBuf>,
+    /// The directory of a cgroup held by path only (beyond the descriptor budget).
+    scratch: PathBuf,
     /// `cpuacct.usage_all` exists (one file for per-CPU, user and system time).
     usage_all: bool,
     blkio_groups: Vec<(&'static str, &'static str)>,
@@ -135,9 +140,12 @@ pub struct CgroupReader {
     pid_dir: PathBuf,
 }
 
-/// Whether the cgroup directory exists in a hierarchy.
-fn exists(dir: &Path) -> bool {
-    std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir())
+/// Which tree a file is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tree {
+    Controller(Controller),
+    /// The pressure files: the v2 tree, or the unified tree of a hybrid host.
+    Pressure,
 }
 
 impl CgroupReader {
@@ -169,11 +177,11 @@ impl CgroupReader {
             .filter(|t| *t > 0)
             .unwrap_or(100);
         CgroupReader {
+            trees: layout.tracked(),
             layout,
             procfs,
             reader: Reader::default(),
-            dirs: Default::default(),
-            unified_dir: PathBuf::new(),
+            scratch: PathBuf::new(),
             usage_all,
             blkio_groups,
             clock_ticks,
@@ -185,92 +193,112 @@ impl CgroupReader {
         self.layout.mode
     }
 
-    fn set_dirs(&mut self, path: &str) {
-        let relative = path.trim_start_matches('/');
-        if self.layout.mode == Mode::V2 {
-            let dir = &mut self.dirs[0];
-            dir.clear();
-            dir.push(&self.layout.root);
-            if !relative.is_empty() {
-                dir.push(relative);
-            }
-            return;
-        }
-        for (index, controller) in Controller::ALL.iter().enumerate() {
-            let dir = &mut self.dirs[index];
-            dir.clear();
-            if let Some(mount) = self.layout.controller(*controller) {
-                dir.push(mount);
-                if !relative.is_empty() {
-                    dir.push(relative);
-                }
-            }
-        }
-        if let Some(unified) = &self.layout.unified {
-            self.unified_dir.clear();
-            self.unified_dir.push(unified);
-            if !relative.is_empty() {
-                self.unified_dir.push(relative);
-            }
+    /// The trees discovery follows (see [`Layout::tracked`]) and how many of them are reported.
+    pub fn trees(&self) -> (Vec<PathBuf>, usize) {
+        (self.trees.clone(), self.layout.hierarchies.len())
+    }
+
+    /// The index of a tree among [`trees`](Self::trees).
+    fn hierarchy(&self, tree: Tree) -> Option<usize> {
+        match tree {
+            Tree::Controller(controller) => self.layout.hierarchy(controller),
+            Tree::Pressure => self.layout.pressure_hierarchy(),
         }
     }
 
-    /// The index in `dirs` of a controller's directory for the current cgroup.
-    fn idx(&self, controller: Controller) -> usize {
-        if self.layout.mode == Mode::V2 {
-            return 0;
+    /// One file of the cgroup, or `None` when the cgroup is not in that tree or the file
+    /// cannot be read (a cgroup removed mid-scrape, a controller file this kernel lacks).
+    fn file(&mut self, dirs: &Dirs<'_>, tree: Tree, file: &str) -> Option<&[u8]> {
+        match self.try_file(dirs, tree, file) {
+            Some(Ok(text)) => Some(text),
+            Some(Err(_)) | None => None,
         }
-        Controller::ALL
-            .iter()
-            .position(|c| *c == controller)
-            .unwrap_or(0)
+    }
+
+    /// [`file`](Self::file) with the error (`None`: the cgroup is not in that tree).
+    fn try_file(
+        &mut self,
+        dirs: &Dirs<'_>,
+        tree: Tree,
+        file: &str,
+    ) -> Option<std::io::Result<&[u8]>> {
+        let index = self.hierarchy(tree)?;
+        let path = dirs.path;
+        if !dirs.in_hierarchy(index) {
+            return None;
+        }
+        let dir = match dirs.fd(index) {
+            Some(fd) => Dir::Fd(fd),
+            None => {
+                let mount = self.trees.get(index)?;
+                self.scratch.clear();
+                self.scratch.push(mount);
+                let relative = path.trim_start_matches('/');
+                if !relative.is_empty() {
+                    self.scratch.push(relative);
+                }
+                Dir::Path(&self.scratch)
+            }
+        };
+        let result = self.reader.read_in(dir, file, Records::One);
+        if let Err(err) = &result
+            && err.kind() != ErrorKind::NotFound
+        {
+            tracing::debug!(cgroup = path, file, error = %err, "cannot read");
+        }
+        Some(result)
     }
 
     /// The creation time as cAdvisor reckons it: the oldest modification time of the cgroup's
     /// directories and of `cgroup.clone_children` (v1) / `cgroup.events` (v2), not before boot.
-    pub fn creation_time(&mut self, path: &str, boot_time: f64) -> Option<f64> {
-        self.set_dirs(path);
+    pub fn creation_time(&mut self, dirs: &Dirs<'_>, boot_time: f64) -> Option<f64> {
         let marker = if self.layout.mode == Mode::V2 {
             "cgroup.events"
         } else {
             "cgroup.clone_children"
         };
-        let dirs: Vec<&PathBuf> = if self.layout.mode == Mode::V2 {
-            vec![&self.dirs[0]]
-        } else {
-            self.dirs
-                .iter()
-                .filter(|d| !d.as_os_str().is_empty())
-                .collect()
-        };
-        let mut lowest: Option<SystemTime> = None;
-        for dir in dirs {
-            for candidate in [dir.clone(), dir.join(marker)] {
-                if let Ok(modified) = std::fs::metadata(&candidate).and_then(|m| m.modified()) {
+        let reported = self.layout.hierarchies.len();
+        let mut lowest: Option<f64> = None;
+        for index in 0..reported {
+            if !dirs.in_hierarchy(index) {
+                continue;
+            }
+            let by_path;
+            let dir = match (dirs.fd(index), self.trees.get(index)) {
+                (Some(fd), _) => Dir::Fd(fd),
+                (None, Some(mount)) => {
+                    by_path = Layout::dir(mount, dirs.path);
+                    Dir::Path(&by_path)
+                }
+                (None, None) => continue,
+            };
+            for candidate in [".", marker] {
+                if let Some(modified) = modified(dir, candidate) {
                     lowest = Some(lowest.map_or(modified, |l| l.min(modified)));
                 }
             }
         }
-        let seconds = lowest?
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .ok()?
-            .as_secs_f64();
-        Some(seconds.max(boot_time))
+        Some(lowest?.max(boot_time))
     }
 
-    /// Reads the limits of cgroup `path`.
-    pub fn spec(&mut self, path: &str) -> Spec {
-        self.set_dirs(path);
+    /// Reads the limits of the cgroup.
+    pub fn spec(&mut self, dirs: &Dirs<'_>) -> Spec {
         let mut spec = Spec::default();
+        let cpu = Tree::Controller(Controller::Cpu);
+        let memory = Tree::Controller(Controller::Memory);
+        let present = |reader: &Self, tree: Tree| {
+            reader
+                .hierarchy(tree)
+                .is_some_and(|index| dirs.in_hierarchy(index))
+        };
         if self.layout.mode == Mode::V2 {
-            let dir = self.dirs[0].clone();
-            spec.has_cpu = exists(&dir);
-            if let Some(weight) = self.reader.parse(&dir, "cpu.weight", parse::number)
+            spec.has_cpu = present(self, cpu);
+            if let Some(weight) = self.file(dirs, cpu, "cpu.weight").and_then(parse::number)
                 && (1..=10_000).contains(&weight)
             {
                 spec.cpu_shares = 2 + ((weight - 1) * 262_142) / 9_999;
             }
-            if let Some(text) = self.reader.read(&dir, "cpu.max") {
+            if let Some(text) = self.file(dirs, cpu, "cpu.max") {
                 let text = parse::trim(text);
                 let mut parts = text.split(|b| *b == b' ');
                 if let (Some(quota), Some(period)) = (parts.next(), parts.next()) {
@@ -280,81 +308,85 @@ impl CgroupReader {
                     spec.cpu_period = parse::number(period).unwrap_or(0);
                 }
             }
-            if dir.join("memory.max").is_file() {
+            // memory.max exists where the memory controller is enabled for the cgroup.
+            let limit = match self.try_file(dirs, memory, "memory.max") {
+                Some(Ok(text)) => Some(parse::number(text).unwrap_or(0)),
+                Some(Err(err)) if err.kind() != ErrorKind::NotFound => Some(0),
+                _ => None,
+            };
+            if let Some(limit) = limit {
                 spec.has_memory = true;
-                spec.memory_limit = self
-                    .reader
-                    .parse(&dir, "memory.max", parse::number)
-                    .unwrap_or(0);
+                spec.memory_limit = limit;
                 spec.memory_swap_limit = self
-                    .reader
-                    .parse(&dir, "memory.swap.max", parse::number)
+                    .file(dirs, memory, "memory.swap.max")
+                    .and_then(parse::number)
                     .unwrap_or(0);
                 spec.memory_reservation = self
-                    .reader
-                    .parse(&dir, "memory.min", parse::number)
+                    .file(dirs, memory, "memory.min")
+                    .and_then(parse::number)
                     .unwrap_or(0);
             }
             return spec;
         }
-        let cpu = self.dirs[self.idx(Controller::Cpu)].clone();
-        if !cpu.as_os_str().is_empty() && exists(&cpu) {
+        if present(self, cpu) {
             spec.has_cpu = true;
             spec.cpu_shares = self
-                .reader
-                .parse(&cpu, "cpu.shares", parse::number)
+                .file(dirs, cpu, "cpu.shares")
+                .and_then(parse::number)
                 .unwrap_or(0);
             spec.cpu_period = self
-                .reader
-                .parse(&cpu, "cpu.cfs_period_us", parse::number)
+                .file(dirs, cpu, "cpu.cfs_period_us")
+                .and_then(parse::number)
                 .unwrap_or(0);
             spec.cpu_quota = self
-                .reader
-                .parse(&cpu, "cpu.cfs_quota_us", parse::signed)
+                .file(dirs, cpu, "cpu.cfs_quota_us")
+                .and_then(parse::signed)
                 .filter(|q| *q > 0)
                 .map_or(0, |q| q as u64);
         }
-        let memory = self.dirs[self.idx(Controller::Memory)].clone();
-        if !memory.as_os_str().is_empty() && exists(&memory) {
+        if present(self, memory) {
             spec.has_memory = true;
             spec.memory_limit = self
-                .reader
-                .parse(&memory, "memory.limit_in_bytes", parse::number)
+                .file(dirs, memory, "memory.limit_in_bytes")
+                .and_then(parse::number)
                 .unwrap_or(0);
             spec.memory_swap_limit = self
-                .reader
-                .parse(&memory, "memory.memsw.limit_in_bytes", parse::number)
+                .file(dirs, memory, "memory.memsw.limit_in_bytes")
+                .and_then(parse::number)
                 .unwrap_or(0);
             spec.memory_reservation = self
-                .reader
-                .parse(&memory, "memory.soft_limit_in_bytes", parse::number)
+                .file(dirs, memory, "memory.soft_limit_in_bytes")
+                .and_then(parse::number)
                 .unwrap_or(0);
         }
         spec
     }
 
-    /// Reads the statistics of cgroup `path` into `stats` (cleared first). `quota` says whether
-    /// throttling counters are wanted; `network_pid` is the process whose network namespace
-    /// holds the container's interfaces.
-    pub fn read(&mut self, path: &str, want: &Want, stats: &mut Stats) {
+    /// Whether the cgroup's pressure files can be read (v2; hybrid: it exists in the unified
+    /// tree).
+    pub fn has_pressure(&self, dirs: &Dirs<'_>) -> bool {
+        self.hierarchy(Tree::Pressure)
+            .is_some_and(|index| dirs.in_hierarchy(index))
+    }
+
+    /// Reads the statistics of the cgroup into `stats` (cleared first).
+    pub fn read(&mut self, dirs: &Dirs<'_>, want: &Want, stats: &mut Stats) {
         stats.clear();
-        self.set_dirs(path);
         if self.layout.mode == Mode::V2 {
-            self.read_v2(path, want, stats);
+            self.read_v2(dirs, want, stats);
         } else {
-            self.read_v1(want, stats);
+            self.read_v1(dirs, want, stats);
         }
     }
 
-    fn read_v1(&mut self, want: &Want, stats: &mut Stats) {
+    fn read_v1(&mut self, dirs: &Dirs<'_>, want: &Want, stats: &mut Stats) {
         if want.cpu {
-            let cpuacct = self.idx(Controller::Cpuacct);
+            let cpuacct = Tree::Controller(Controller::Cpuacct);
             let mut per_cpu = std::mem::take(&mut stats.spare_per_cpu);
             let mut cpu = None;
             if self.usage_all {
                 if let Some((user, system)) = self
-                    .reader
-                    .read(&self.dirs[cpuacct], "cpuacct.usage_all")
+                    .file(dirs, cpuacct, "cpuacct.usage_all")
                     .and_then(|text| parse::usage_all(text, &mut per_cpu))
                 {
                     cpu = Some(Cpu {
@@ -365,14 +397,11 @@ impl CgroupReader {
                         throttling: None,
                     });
                 }
-            } else if let Some(text) = self
-                .reader
-                .read(&self.dirs[cpuacct], "cpuacct.usage_percpu")
-            {
+            } else if let Some(text) = self.file(dirs, cpuacct, "cpuacct.usage_percpu") {
                 parse::per_cpu(text, &mut per_cpu);
                 let ticks = self.clock_ticks;
                 let (mut user, mut system) = (0, 0);
-                if let Some(text) = self.reader.read(&self.dirs[cpuacct], "cpuacct.stat") {
+                if let Some(text) = self.file(dirs, cpuacct, "cpuacct.stat") {
                     for (key, value) in parse::key_values(text) {
                         let ns = value.saturating_mul(1_000_000_000 / ticks);
                         match key {
@@ -393,8 +422,8 @@ impl CgroupReader {
             if let Some(mut cpu) = cpu {
                 cpu.per_cpu_ns = per_cpu;
                 if want.throttling {
-                    let dir = self.idx(Controller::Cpu);
-                    cpu.throttling = self.reader.read(&self.dirs[dir], "cpu.stat").map(|text| {
+                    let tree = Tree::Controller(Controller::Cpu);
+                    cpu.throttling = self.file(dirs, tree, "cpu.stat").map(|text| {
                         let mut t = Throttling::default();
                         for (key, value) in parse::key_values(text) {
                             match key {
@@ -415,24 +444,26 @@ impl CgroupReader {
             }
         }
         if want.memory {
-            let dir = &self.dirs[self.idx(Controller::Memory)];
+            let tree = Tree::Controller(Controller::Memory);
             if let Some(usage) = self
-                .reader
-                .parse(dir, "memory.usage_in_bytes", parse::number)
+                .file(dirs, tree, "memory.usage_in_bytes")
+                .and_then(parse::number)
             {
                 let mut memory = Memory {
                     usage,
                     max_usage: self
-                        .reader
-                        .parse(dir, "memory.max_usage_in_bytes", parse::number),
-                    failcnt: self.reader.parse(dir, "memory.failcnt", parse::number),
+                        .file(dirs, tree, "memory.max_usage_in_bytes")
+                        .and_then(parse::number),
+                    failcnt: self
+                        .file(dirs, tree, "memory.failcnt")
+                        .and_then(parse::number),
                     kernel: self
-                        .reader
-                        .parse(dir, "memory.kmem.usage_in_bytes", parse::number),
+                        .file(dirs, tree, "memory.kmem.usage_in_bytes")
+                        .and_then(parse::number),
                     ..Memory::default()
                 };
                 let mut inactive = None;
-                if let Some(text) = self.reader.read(dir, "memory.stat") {
+                if let Some(text) = self.file(dirs, tree, "memory.stat") {
                     for (key, value) in parse::key_values(text) {
                         match key {
                             b"total_cache" => memory.cache = value,
@@ -453,14 +484,14 @@ impl CgroupReader {
             }
         }
         if want.disk_io && !self.blkio_groups.is_empty() {
-            let dir = &self.dirs[self.idx(Controller::Blkio)];
-            for &(serviced, bytes) in &self.blkio_groups {
+            let tree = Tree::Controller(Controller::Blkio);
+            for index in 0..self.blkio_groups.len() {
+                let (serviced, bytes) = self.blkio_groups[index];
                 let found = self
-                    .reader
-                    .read(dir, serviced)
+                    .file(dirs, tree, serviced)
                     .is_some_and(|text| parse::blkio(text, &mut stats.io, false));
                 if found {
-                    if let Some(text) = self.reader.read(dir, bytes) {
+                    if let Some(text) = self.file(dirs, tree, bytes) {
                         parse::blkio(text, &mut stats.io, true);
                     }
                     break;
@@ -468,15 +499,15 @@ impl CgroupReader {
                 stats.io.clear();
             }
         }
-        if want.pressure && self.layout.unified.is_some() {
-            read_pressure(&mut self.reader, &self.unified_dir, stats);
+        if want.pressure {
+            self.read_pressure(dirs, stats);
         }
     }
 
-    fn read_v2(&mut self, path: &str, want: &Want, stats: &mut Stats) {
-        let dir = &self.dirs[0];
+    fn read_v2(&mut self, dirs: &Dirs<'_>, want: &Want, stats: &mut Stats) {
+        let cpu_tree = Tree::Controller(Controller::Cpu);
         if want.cpu
-            && let Some(text) = self.reader.read(dir, "cpu.stat")
+            && let Some(text) = self.file(dirs, cpu_tree, "cpu.stat")
         {
             let mut cpu = Cpu {
                 per_cpu_ns: std::mem::take(&mut stats.spare_per_cpu),
@@ -507,38 +538,106 @@ impl CgroupReader {
             stats.cpu = Some(cpu);
         }
         if want.memory
-            && let Some(memory) = read_memory_v2(&mut self.reader, &self.procfs, path, dir)
+            && let Some(memory) = self.read_memory_v2(dirs)
         {
             stats.memory = Some(memory);
         }
         if want.disk_io
-            && let Some(text) = self.reader.read(dir, "io.stat")
+            && let Some(text) = self.file(dirs, Tree::Controller(Controller::Blkio), "io.stat")
         {
             parse::io_stat(text, &mut stats.io);
         }
         if want.pressure {
-            read_pressure(&mut self.reader, dir, stats);
+            self.read_pressure(dirs, stats);
         }
     }
 
-    /// Whether cgroup `path` exists in the unified hierarchy of a hybrid host.
-    pub fn in_unified(&mut self, path: &str) -> bool {
-        if self.layout.mode != Mode::Hybrid {
-            return false;
+    fn read_memory_v2(&mut self, dirs: &Dirs<'_>) -> Option<Memory> {
+        let tree = Tree::Controller(Controller::Memory);
+        let current = self
+            .file(dirs, tree, "memory.current")
+            .and_then(parse::number);
+        let mut memory = Memory::default();
+        let mut v2 = MemoryV2::default();
+        let mut inactive = None;
+        let mut kernel = None;
+        let (mut anon, mut file) = (0, 0);
+        let text = self.file(dirs, tree, "memory.stat")?;
+        for (key, value) in parse::key_values(text) {
+            match key {
+                b"anon" => anon = value,
+                b"file" => file = value,
+                b"file_mapped" => memory.mapped_file = value,
+                b"active_file" => memory.active_file = value,
+                b"inactive_file" => inactive = Some(value),
+                b"pgfault" => memory.pgfault = value,
+                b"pgmajfault" => memory.pgmajfault = value,
+                b"kernel" => kernel = Some(value),
+                b"file_dirty" => v2.file_dirty = value,
+                b"file_writeback" => v2.file_writeback = value,
+                b"pgscan" => v2.pgscan = value,
+                b"pgsteal" => v2.pgsteal = value,
+                b"workingset_refault_file" => v2.refault_file = value,
+                b"workingset_refault_anon" => v2.refault_anon = value,
+                _ => {}
+            }
         }
-        self.set_dirs(path);
-        exists(&self.unified_dir)
+        memory.cache = file;
+        memory.rss = anon;
+        memory.kernel = kernel;
+        match current {
+            Some(usage) => {
+                memory.usage = usage;
+                memory.max_usage = self.file(dirs, tree, "memory.peak").and_then(parse::number);
+                memory.swap = self
+                    .file(dirs, tree, "memory.swap.current")
+                    .and_then(parse::number)
+                    .unwrap_or(0);
+                if let Some(text) = self.file(dirs, tree, "memory.events") {
+                    for (key, value) in parse::key_values(text) {
+                        match key {
+                            b"high" => v2.events_high = value,
+                            b"max" => v2.events_max = value,
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            None if dirs.path == "/" => {
+                // The v2 root has no memory.current: runc reports anon + file, and swap from
+                // /proc/meminfo.
+                memory.usage = anon.saturating_add(file);
+                if let Some(text) = self.reader.read(&self.procfs, "meminfo") {
+                    let total = parse::meminfo(text, "SwapTotal").unwrap_or(0);
+                    let free = parse::meminfo(text, "SwapFree").unwrap_or(0);
+                    memory.swap = total.saturating_sub(free);
+                }
+            }
+            None => return None,
+        }
+        memory.inactive_file = inactive.unwrap_or(0);
+        memory.working_set = memory.usage.saturating_sub(memory.inactive_file);
+        memory.v2 = Some(v2);
+        Some(memory)
     }
 
-    /// The first process of cgroup `path` (for its network namespace).
-    pub fn first_pid(&mut self, path: &str) -> Option<u32> {
-        self.set_dirs(path);
-        let candidates = [self.idx(Controller::Cpu), self.idx(Controller::Memory)];
-        candidates
+    fn read_pressure(&mut self, dirs: &Dirs<'_>, stats: &mut Stats) {
+        for (index, file) in ["cpu.pressure", "memory.pressure", "io.pressure"]
             .iter()
-            .map(|i| &self.dirs[*i])
-            .filter(|d| !d.as_os_str().is_empty())
-            .find_map(|d| self.reader.parse(d, "cgroup.procs", parse::first_pid))
+            .enumerate()
+        {
+            stats.pressure[index] = self.file(dirs, Tree::Pressure, file).map(parse::pressure);
+        }
+    }
+
+    /// The first process of the cgroup (for its network namespace).
+    pub fn first_pid(&mut self, dirs: &Dirs<'_>) -> Option<u32> {
+        [Controller::Cpu, Controller::Memory]
+            .into_iter()
+            .find_map(|c| {
+                self.file(dirs, Tree::Controller(c), "cgroup.procs")
+                    .and_then(parse::first_pid)
+            })
     }
 
     /// The network namespace of `pid` (the target of `/proc/<pid>/ns/net`).
@@ -555,8 +654,11 @@ impl CgroupReader {
         self.pid_dir.push(&self.procfs);
         self.pid_dir.push(pid.to_string());
         self.pid_dir.push("net");
-        let dir = self.pid_dir.clone();
-        stats.has_network = match self.reader.read(&dir, "dev") {
+        // One line per interface, handed out a page at a time: read to the end.
+        stats.has_network = match self
+            .reader
+            .read_records(&self.pid_dir, "dev", Records::Many)
+        {
             Some(text) => parse::net_dev(text, &mut stats.network).is_some(),
             None => false,
         };
@@ -564,6 +666,15 @@ impl CgroupReader {
             stats.network.clear();
         }
     }
+}
+
+/// The modification time (unix seconds) of `name` in `dir`.
+fn modified(dir: Dir<'_>, name: &str) -> Option<f64> {
+    let stat = match dir {
+        Dir::Fd(fd) => nix::sys::stat::fstatat(fd, name, AtFlags::empty()).ok()?,
+        Dir::Path(path) => nix::sys::stat::stat(&path.join(name)).ok()?,
+    };
+    Some(stat.st_mtime as f64 + stat.st_mtime_nsec as f64 / 1e9)
 }
 
 /// What to read for one cgroup.
@@ -574,78 +685,4 @@ pub struct Want {
     pub memory: bool,
     pub disk_io: bool,
     pub pressure: bool,
-}
-
-fn read_memory_v2(reader: &mut Reader, procfs: &Path, path: &str, dir: &Path) -> Option<Memory> {
-    let current = reader.parse(dir, "memory.current", parse::number);
-    let mut memory = Memory::default();
-    let mut v2 = MemoryV2::default();
-    let mut inactive = None;
-    let mut kernel = None;
-    let (mut anon, mut file) = (0, 0);
-    let text = reader.read(dir, "memory.stat")?;
-    for (key, value) in parse::key_values(text) {
-        match key {
-            b"anon" => anon = value,
-            b"file" => file = value,
-            b"file_mapped" => memory.mapped_file = value,
-            b"active_file" => memory.active_file = value,
-            b"inactive_file" => inactive = Some(value),
-            b"pgfault" => memory.pgfault = value,
-            b"pgmajfault" => memory.pgmajfault = value,
-            b"kernel" => kernel = Some(value),
-            b"file_dirty" => v2.file_dirty = value,
-            b"file_writeback" => v2.file_writeback = value,
-            b"pgscan" => v2.pgscan = value,
-            b"pgsteal" => v2.pgsteal = value,
-            b"workingset_refault_file" => v2.refault_file = value,
-            b"workingset_refault_anon" => v2.refault_anon = value,
-            _ => {}
-        }
-    }
-    memory.cache = file;
-    memory.rss = anon;
-    memory.kernel = kernel;
-    match current {
-        Some(usage) => {
-            memory.usage = usage;
-            memory.max_usage = reader.parse(dir, "memory.peak", parse::number);
-            memory.swap = reader
-                .parse(dir, "memory.swap.current", parse::number)
-                .unwrap_or(0);
-            if let Some(text) = reader.read(dir, "memory.events") {
-                for (key, value) in parse::key_values(text) {
-                    match key {
-                        b"high" => v2.events_high = value,
-                        b"max" => v2.events_max = value,
-                        _ => {}
-                    }
-                }
-            }
-        }
-        None if path == "/" => {
-            // The v2 root has no memory.current: runc reports anon + file, and swap from
-            // /proc/meminfo.
-            memory.usage = anon.saturating_add(file);
-            if let Some(text) = reader.read(procfs, "meminfo") {
-                let total = parse::meminfo(text, "SwapTotal").unwrap_or(0);
-                let free = parse::meminfo(text, "SwapFree").unwrap_or(0);
-                memory.swap = total.saturating_sub(free);
-            }
-        }
-        None => return None,
-    }
-    memory.inactive_file = inactive.unwrap_or(0);
-    memory.working_set = memory.usage.saturating_sub(memory.inactive_file);
-    memory.v2 = Some(v2);
-    Some(memory)
-}
-
-fn read_pressure(reader: &mut Reader, dir: &Path, stats: &mut Stats) {
-    for (index, file) in ["cpu.pressure", "memory.pressure", "io.pressure"]
-        .iter()
-        .enumerate()
-    {
-        stats.pressure[index] = reader.read(dir, file).map(parse::pressure);
-    }
 }
