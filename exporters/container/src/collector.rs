@@ -172,6 +172,9 @@ impl Collector {
             .map(|d| d.as_secs())
             .unwrap_or(0) as f64;
         let mut seen_netns: HashSet<PathBuf> = HashSet::new();
+        let root = self.tree.slot("/").and_then(|slot| self.tree.node(slot));
+        self.reader
+            .begin_scrape(root.map(|node| node.dirs("/")).as_ref());
         let tracked = std::mem::take(&mut self.tracked);
         for container in &tracked {
             self.collect_one(container, now, &mut seen_netns, &mut families);

@@ -52,12 +52,20 @@ pub struct Node<T> {
 impl<T> Node<T> {
     /// The user's data, and where the cgroup's files are.
     pub fn split<'a>(&'a mut self, path: &'a str) -> (&'a mut T, Dirs<'a>) {
-        let dirs = Dirs {
-            path,
-            bits: self.bits,
-            fds: std::array::from_fn(|i| self.dirs[i].as_ref().map(OwnedFd::as_fd)),
-        };
-        (&mut self.data, dirs)
+        (&mut self.data, dirs_of(path, self.bits, &self.dirs))
+    }
+
+    /// Where the cgroup's files are.
+    pub fn dirs<'a>(&'a self, path: &'a str) -> Dirs<'a> {
+        dirs_of(path, self.bits, &self.dirs)
+    }
+}
+
+fn dirs_of<'a>(path: &'a str, bits: u32, held: &'a [Option<OwnedFd>; MAX_HIERARCHIES]) -> Dirs<'a> {
+    Dirs {
+        path,
+        bits,
+        fds: std::array::from_fn(|i| held[i].as_ref().map(OwnedFd::as_fd)),
     }
 }
 
@@ -241,6 +249,11 @@ impl<T: CgroupData> CgroupTree<T> {
             .get(slot)
             .and_then(Option::as_ref)
             .is_some_and(|node| node.bits & self.reported != 0)
+    }
+
+    /// The slot of a reported or followed path.
+    pub fn slot(&self, path: &str) -> Option<usize> {
+        self.index.get(path).copied()
     }
 
     pub fn node(&self, slot: usize) -> Option<&Node<T>> {

@@ -136,6 +136,8 @@ pub struct CgroupReader {
     /// `cpuacct.usage_all` exists (one file for per-CPU, user and system time).
     usage_all: bool,
     blkio_groups: Vec<(&'static str, &'static str)>,
+    /// Per group, whether this scrape reads it (see [`begin_scrape`](Self::begin_scrape)).
+    blkio_active: Vec<bool>,
     clock_ticks: u64,
     pid_dir: PathBuf,
 }
@@ -183,6 +185,7 @@ impl CgroupReader {
             reader: Reader::default(),
             scratch: PathBuf::new(),
             usage_all,
+            blkio_active: vec![true; blkio_groups.len()],
             blkio_groups,
             clock_ticks,
             pid_dir: PathBuf::new(),
@@ -362,6 +365,27 @@ impl CgroupReader {
         spec
     }
 
+    /// Decides, from the root cgroup, which blkio file groups are worth reading this scrape.
+    ///
+    /// A cgroup's blkio file lists a device only where the group's policy is active on that
+    /// device's queue (bfq only where bfq is the scheduler), and the cgroup's ancestors, the
+    /// root first, get a line for every device any descendant has one for. So a group whose
+    /// first file has no device line at the root has none anywhere, and runc would move past
+    /// it for every cgroup: skipping it saves an open per cgroup (on hosts without bfq, every
+    /// scrape).
+    pub fn begin_scrape(&mut self, root: Option<&Dirs<'_>>) {
+        let tree = Tree::Controller(Controller::Blkio);
+        for index in 0..self.blkio_groups.len() {
+            let (serviced, _) = self.blkio_groups[index];
+            // A root that cannot be read tells nothing: read the group everywhere.
+            self.blkio_active[index] =
+                match root.and_then(|root| self.try_file(root, tree, serviced)) {
+                    Some(Ok(text)) => parse::blkio(text, &mut Vec::new(), false),
+                    Some(Err(_)) | None => true,
+                };
+        }
+    }
+
     /// Whether the cgroup's pressure files can be read (v2; hybrid: it exists in the unified
     /// tree).
     pub fn has_pressure(&self, dirs: &Dirs<'_>) -> bool {
@@ -486,6 +510,9 @@ impl CgroupReader {
         if want.disk_io && !self.blkio_groups.is_empty() {
             let tree = Tree::Controller(Controller::Blkio);
             for index in 0..self.blkio_groups.len() {
+                if !self.blkio_active[index] {
+                    continue;
+                }
                 let (serviced, bytes) = self.blkio_groups[index];
                 let found = self
                     .file(dirs, tree, serviced)
@@ -630,14 +657,20 @@ impl CgroupReader {
         }
     }
 
-    /// The first process of the cgroup (for its network namespace).
+    /// The first process of the cgroup (for its network namespace), from the cpu hierarchy,
+    /// or the memory one if the cgroup is not in the cpu one. (A process is in one cgroup per
+    /// hierarchy, and runtimes put a container's processes in the same path in each: reading
+    /// a second hierarchy's list of an empty cgroup would only cost another open.)
     pub fn first_pid(&mut self, dirs: &Dirs<'_>) -> Option<u32> {
-        [Controller::Cpu, Controller::Memory]
+        let tree = [Controller::Cpu, Controller::Memory]
             .into_iter()
-            .find_map(|c| {
-                self.file(dirs, Tree::Controller(c), "cgroup.procs")
-                    .and_then(parse::first_pid)
-            })
+            .map(Tree::Controller)
+            .find(|tree| {
+                self.hierarchy(*tree)
+                    .is_some_and(|index| dirs.in_hierarchy(index))
+            })?;
+        self.file(dirs, tree, "cgroup.procs")
+            .and_then(parse::first_pid)
     }
 
     /// The network namespace of `pid` (the target of `/proc/<pid>/ns/net`).
@@ -685,4 +718,84 @@ pub struct Want {
     pub memory: bool,
     pub disk_io: bool,
     pub pressure: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discovery::CgroupTree;
+
+    fn write(dir: &std::path::Path, file: &str, text: &str) {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+
+    fn reading(root: &std::path::Path) -> (CgroupReader, CgroupTree<()>) {
+        let layout = Layout::detect(root).unwrap();
+        let reader = CgroupReader::new(layout, root.join("proc"));
+        let (trees, reported) = reader.trees();
+        let tree = CgroupTree::new(trees, reported, false, 100);
+        (reader, tree)
+    }
+
+    fn io_of(reader: &mut CgroupReader, tree: &CgroupTree<()>, path: &str) -> Vec<DeviceIo> {
+        let root = tree.node(tree.slot("/").unwrap()).unwrap();
+        reader.begin_scrape(Some(&root.dirs("/")));
+        let node = tree.node(tree.slot(path).unwrap()).unwrap();
+        let want = Want {
+            disk_io: true,
+            ..Want::default()
+        };
+        let mut stats = Stats::default();
+        reader.read(&node.dirs(path), &want, &mut stats);
+        stats.io
+    }
+
+    const BFQ: &str = "blkio.bfq.io_serviced_recursive";
+    const BFQ_BYTES: &str = "blkio.bfq.io_service_bytes_recursive";
+    const THROTTLE: &str = "blkio.throttle.io_serviced_recursive";
+    const THROTTLE_BYTES: &str = "blkio.throttle.io_service_bytes_recursive";
+
+    #[test]
+    fn blkio_groups_without_devices_at_the_root_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let blkio = dir.path().join("blkio");
+        for (file, text) in [
+            (BFQ, "Total 0\n"),
+            (BFQ_BYTES, "Total 0\n"),
+            (THROTTLE, "8:0 Read 3\nTotal 3\n"),
+            (THROTTLE_BYTES, "8:0 Read 4096\nTotal 4096\n"),
+        ] {
+            write(&blkio, file, text);
+        }
+        let child = blkio.join("c");
+        write(&child, THROTTLE, "8:0 Read 1\nTotal 1\n");
+        write(&child, THROTTLE_BYTES, "8:0 Read 512\nTotal 512\n");
+        // bfq is nobody's scheduler (the root lists no device), so the kernel would print no
+        // device in any cgroup's bfq file either; this line shows the file is not read.
+        write(&child, BFQ, "8:0 Read 99\nTotal 99\n");
+        write(&child, BFQ_BYTES, "8:0 Read 99\nTotal 99\n");
+        let (mut reader, tree) = reading(dir.path());
+        let io = io_of(&mut reader, &tree, "/c");
+        assert_eq!(io.len(), 1);
+        assert_eq!((io[0].ios[0], io[0].bytes[0]), (Some(1), Some(512)));
+
+        // Once a device has bfq, its group comes first again, as runc reads it.
+        write(&blkio, BFQ, "8:0 Read 99\nTotal 99\n");
+        let io = io_of(&mut reader, &tree, "/c");
+        assert_eq!((io[0].ios[0], io[0].bytes[0]), (Some(99), Some(99)));
+    }
+
+    #[test]
+    fn first_pid_from_the_cpu_hierarchy_else_the_memory_one() {
+        let dir = tempfile::tempdir().unwrap();
+        write(&dir.path().join("cpu/a"), "cgroup.procs", "41\n");
+        write(&dir.path().join("memory/a"), "cgroup.procs", "41\n");
+        write(&dir.path().join("memory/b"), "cgroup.procs", "\n42\n43\n");
+        let (mut reader, tree) = reading(dir.path());
+        for (path, pid) in [("/a", Some(41)), ("/b", Some(42))] {
+            let node = tree.node(tree.slot(path).unwrap()).unwrap();
+            assert_eq!(reader.first_pid(&node.dirs(path)), pid, "{path}");
+        }
+    }
 }
