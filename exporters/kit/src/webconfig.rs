@@ -868,6 +868,36 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn accepts_every_bcrypt_prefix_htpasswd_and_libraries_write() {
+        // htpasswd -nbBC 4 "" pw; $2a$ and $2b$ are the same hash under another prefix.
+        let y = "$2y$04$uZnwWlAU4/SFfL.goAxCpOHOGnqX0ChF5eAXf/HpjSL0MYalnyWAa";
+        let dir = tempfile::tempdir().unwrap();
+        for prefix in ["$2y$", "$2a$", "$2b$"] {
+            let hash = y.replacen("$2y$", prefix, 1);
+            let path = write(
+                dir.path(),
+                "web.yml",
+                &format!("basic_auth_users:\n  u: {hash}\n"),
+            );
+            let source = WebConfigSource::open(Some(path)).unwrap();
+            use base64::Engine as _;
+            let good = base64::engine::general_purpose::STANDARD.encode("u:pw");
+            let bad = base64::engine::general_purpose::STANDARD.encode("u:px");
+            let header = |t: &str| HeaderValue::from_str(&format!("Basic {t}")).unwrap();
+            assert_eq!(
+                source.admit(Some(&header(&good))).await,
+                Admission::Allowed,
+                "{prefix}"
+            );
+            assert_eq!(
+                source.admit(Some(&header(&bad))).await,
+                Admission::Unauthorized,
+                "{prefix}"
+            );
+        }
+    }
+
     #[test]
     fn token_bucket_refills() {
         let start = Instant::now();
