@@ -404,6 +404,19 @@ mod tests {
         assert_eq!(first_pid(b""), None);
     }
 
+    #[test]
+    fn key_value_lines() {
+        let text = b"cache 4096\n  rss   12 extra\nbad x\n\nlone\ntotal_rss 7";
+        assert_eq!(
+            key_values(text).collect::<Vec<_>>(),
+            vec![
+                (&b"cache"[..], 4096),
+                (&b"rss"[..], 12),
+                (&b"total_rss"[..], 7)
+            ]
+        );
+    }
+
     proptest! {
         #[test]
         fn parsers_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
