@@ -172,9 +172,11 @@ impl Collector {
             .map(|d| d.as_secs())
             .unwrap_or(0) as f64;
         let mut seen_netns: HashSet<PathBuf> = HashSet::new();
-        let root = self.tree.slot("/").and_then(|slot| self.tree.node(slot));
-        self.reader
-            .begin_scrape(root.map(|node| node.dirs("/")).as_ref());
+        if self.opts.kinds.disk_io {
+            let root = self.tree.slot("/").and_then(|slot| self.tree.node(slot));
+            self.reader
+                .begin_scrape(root.map(|node| node.dirs("/")).as_ref());
+        }
         let tracked = std::mem::take(&mut self.tracked);
         for container in &tracked {
             self.collect_one(container, now, &mut seen_netns, &mut families);
@@ -182,7 +184,7 @@ impl Collector {
         self.tracked = tracked;
         out.extend(families.into_vec());
         // The root cgroup must be readable; without it nothing was listed.
-        let listing_failed = self.tree.len() == 0;
+        let listing_failed = self.tree.paths().next().is_none();
         out.push(
             MetricFamily::gauge(
                 "container_scrape_error",

@@ -136,12 +136,9 @@ fn open_dir(dir: &Path) -> nix::Result<OwnedFd> {
 }
 
 /// The names of the subdirectories of the open directory `dir`.
-fn subdirectories(dir: &OwnedFd) -> nix::Result<Vec<String>> {
+fn subdirectories(dir: &OwnedFd) -> std::io::Result<Vec<String>> {
     // A duplicate shares the open directory: listing it costs no path lookup.
-    let mut listing = Dir::from_fd(
-        dir.try_clone()
-            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(Errno::EBADF as i32)))?,
-    )?;
+    let mut listing = Dir::from_fd(dir.try_clone()?)?;
     let mut names = Vec::new();
     for entry in listing.iter() {
         let entry = entry?;
@@ -349,11 +346,9 @@ impl<T: CgroupData> CgroupTree<T> {
         while let Some(path) = pending.pop() {
             let dir = crate::cgroup::Layout::dir(&mount, &path);
             self.watch(hierarchy, &dir, &path);
-            let (fd, children) = match open_dir(&dir).and_then(|fd| {
-                let children = subdirectories(&fd)?;
-                Ok((fd, children))
-            }) {
-                Ok(found) => found,
+            let opened = open_dir(&dir).map_err(std::io::Error::from);
+            let (fd, children) = match opened.and_then(|fd| Ok((subdirectories(&fd)?, fd))) {
+                Ok((children, fd)) => (fd, children),
                 // Removed meanwhile (its rmdir event follows), or not readable: not a cgroup
                 // we can report.
                 Err(_) => continue,
