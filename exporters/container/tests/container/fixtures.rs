@@ -1,7 +1,8 @@
 //! Fixture trees written in the kernel's formats: a pure cgroup v2 host carrying every
 //! runtime's path scheme (Docker with the systemd driver, containerd and CRI-O under kubepods,
-//! Podman, systemd units, `.mount` units), and a cgroup v1 host (Docker's cgroupfs driver,
-//! per-CPU accounting, blkio) with no Docker engine.
+//! Podman, systemd units, `.mount` units), a cgroup v1 host (Docker's cgroupfs driver,
+//! per-CPU accounting, blkio) with no Docker engine, and a hybrid one (pressure files from the
+//! unified tree).
 
 use std::path::{Path, PathBuf};
 
@@ -897,4 +898,71 @@ async fn v1_host_without_a_docker_engine() {
         value(&m, "container_memory_usage_bytes", &[("id", "/docker")]).is_none(),
         "raw cgroups outside the whitelist are left out with -docker_only"
     );
+}
+
+/// The three pressure files of a cgroup, `cpu` waiting `cpu_some_us` microseconds.
+fn pressure(dir: &Path, cpu_some_us: u64) {
+    for (file, some) in [
+        ("cpu.pressure", cpu_some_us),
+        ("memory.pressure", 20),
+        ("io.pressure", 30),
+    ] {
+        write(
+            dir,
+            file,
+            &format!(
+                "some avg10=0.00 avg60=0.00 avg300=0.00 total={some}\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=10\n"
+            ),
+        );
+    }
+}
+
+/// A hybrid host: v1 controllers for the statistics, and the unified tree for pressure files,
+/// followed as it changes (not only when limits are re-read).
+#[tokio::test]
+async fn hybrid_host_reads_pressure_from_the_unified_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    host(dir.path());
+    let cgroup = dir.path().join("cgroup");
+    let id = container_id("hybrid");
+    let docker = format!("/docker/{id}");
+    for path in ["/", "/docker", docker.as_str(), "/system.slice"] {
+        v1_cgroup(&cgroup, path, &[1_000_000_000, 0], 10, 1 << 20);
+    }
+    let unified = cgroup.join("unified");
+    write(&unified, "cgroup.controllers", "");
+    pressure(&unified, 7_000_000);
+    pressure(&unified.join(docker.trim_start_matches('/')), 1_500_000);
+    let mut args = common_args(dir.path(), &cgroup);
+    args.push(format!(
+        "-docker=unix://{}/missing/docker.sock",
+        dir.path().display()
+    ));
+    args.push("--cgroup.spec-max-age=1h".into());
+    let exporter = start(args).await;
+    let waiting = "container_pressure_cpu_waiting_seconds_total";
+    let (_, m) = scrape(&exporter).await;
+    assert_eq!(value(&m, waiting, &[("id", docker.as_str())]), Some(1.5));
+    assert_eq!(value(&m, waiting, &[("id", "/")]), Some(7.0));
+    assert!(value(&m, waiting, &[("id", "/system.slice")]).is_none());
+    // Cgroups only in the unified tree are not reported.
+    assert!(value(&m, "container_last_seen", &[("id", "/docker")]).is_some());
+
+    // Created and removed there while running: seen at the next scrape.
+    pressure(&unified.join("system.slice"), 2_500_000);
+    std::fs::remove_dir_all(unified.join(docker.trim_start_matches('/'))).unwrap();
+    write(&unified.join("init.scope"), "cgroup.procs", "1\n");
+    let (_, m) = scrape(&exporter).await;
+    assert_eq!(value(&m, waiting, &[("id", "/system.slice")]), Some(2.5));
+    assert!(value(&m, waiting, &[("id", docker.as_str())]).is_none());
+    assert!(
+        value(
+            &m,
+            "container_memory_usage_bytes",
+            &[("id", docker.as_str())]
+        )
+        .is_some(),
+        "still in the v1 hierarchies"
+    );
+    assert!(value(&m, "container_last_seen", &[("id", "/init.scope")]).is_none());
 }
