@@ -67,24 +67,30 @@ impl Paths {
     }
 }
 
-/// Reads a whole `/proc` or `/sys` file: open, read until end, close.
+/// Reads a whole `/proc` or `/sys` file into `bytes` (cleared first): open, read until end,
+/// close.
 ///
-/// Not `fs::read_to_string`: it asks for the file's size first (`statx`, and `lseek` in
-/// `read_to_end`), which pseudo-files report as 0 or 4096 anyway; at a few hundred files per
-/// scrape those calls were a fifth of the exporter's system calls.
-fn read_pseudo_file(path: &Path) -> std::io::Result<String> {
+/// Not `fs::read` or `File::read_to_end`: they ask for the file's size first (`statx`, then
+/// `lseek`), which pseudo-files report as 0 or 4096 anyway; at a few hundred files per scrape
+/// those calls were a fifth of the exporter's system calls.
+pub fn read_pseudo_file_into(path: &Path, bytes: &mut Vec<u8>) -> std::io::Result<()> {
     use std::io::Read as _;
+    bytes.clear();
     let mut file = std::fs::File::open(path)?;
-    let mut bytes = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
     loop {
         match file.read(&mut chunk) {
-            Ok(0) => break,
+            Ok(0) => return Ok(()),
             Ok(read) => bytes.extend_from_slice(&chunk[..read]),
             Err(err) if err.kind() == ErrorKind::Interrupted => continue,
             Err(err) => return Err(err),
         }
     }
+}
+
+fn read_pseudo_file(path: &Path) -> std::io::Result<String> {
+    let mut bytes = Vec::with_capacity(4096);
+    read_pseudo_file_into(path, &mut bytes)?;
     Ok(match String::from_utf8(bytes) {
         Ok(text) => text,
         Err(err) => String::from_utf8_lossy(err.as_bytes()).into_owned(),

@@ -7,8 +7,14 @@
 //! (`EINVAL` for `speed` on a down link, `EOPNOTSUPP`, missing, permission denied) is left out,
 //! as upstream does; an unparsable number is left out too.
 
+use std::fs::File;
 use std::io::{ErrorKind, Read};
-use std::path::{Path, PathBuf};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::PathBuf;
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 
 use octo_exporter_kit::{FlagSet, Flags, MetricFamily, MetricType};
 use regex_lite::Regex;
@@ -100,10 +106,22 @@ struct Interface {
 /// Reads a sysfs attribute the way upstream's `SysReadFile` does: one read of at most 128
 /// bytes (some drivers misbehave on longer reads), trimmed. `Ok(None)` for the errors upstream
 /// ignores (missing, permission denied, `EINVAL`, `EOPNOTSUPP`).
-fn read_attribute(path: &Path) -> Result<Option<String>, CollectorError> {
-    let result = std::fs::File::open(path).and_then(|mut file| {
+///
+/// The attribute is opened relative to the interface's directory, held open for the
+/// interface's twenty-odd attributes: `/sys/class/net/<iface>` is a symlink into
+/// `/sys/devices/...`, and resolving that whole path again for every attribute was most of
+/// this collector's kernel time.
+fn read_attribute(interface: BorrowedFd<'_>, attribute: &str) -> Result<Option<String>, Errno> {
+    let result = nix::fcntl::openat(
+        interface,
+        attribute,
+        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(std::io::Error::from)
+    .and_then(|fd| {
         let mut buffer = [0u8; 128];
-        let read = file.read(&mut buffer)?;
+        let read = File::from(fd).read(&mut buffer)?;
         Ok(String::from_utf8_lossy(&buffer[..read]).trim().to_owned())
     });
     match result {
@@ -117,7 +135,7 @@ fn read_attribute(path: &Path) -> Result<Option<String>, CollectorError> {
         {
             Ok(None)
         }
-        Err(err) => Err(CollectorError::io(path, err)),
+        Err(err) => Err(Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO))),
     }
 }
 
@@ -156,12 +174,17 @@ fn parse_go_int(text: &str) -> Option<i64> {
     i64::try_from(value).ok()
 }
 
-fn read_interface(dir: &Path, name: &str) -> Result<Interface, CollectorError> {
-    let text = |attribute: &str| -> Result<String, CollectorError> {
-        Ok(read_attribute(&dir.join(attribute))?.unwrap_or_default())
+fn read_interface(dir: BorrowedFd<'_>, name: &str) -> Result<Interface, (String, Errno)> {
+    let fail = |attribute: &str, err: Errno| (attribute.to_owned(), err);
+    let text = |attribute: &str| -> Result<String, (String, Errno)> {
+        Ok(read_attribute(dir, attribute)
+            .map_err(|err| fail(attribute, err))?
+            .unwrap_or_default())
     };
-    let number = |attribute: &str| -> Result<Option<i64>, CollectorError> {
-        Ok(read_attribute(&dir.join(attribute))?.and_then(|t| parse_go_int(&t)))
+    let number = |attribute: &str| -> Result<Option<i64>, (String, Errno)> {
+        Ok(read_attribute(dir, attribute)
+            .map_err(|err| fail(attribute, err))?
+            .and_then(|t| parse_go_int(&t)))
     };
     let mut interface = Interface {
         name: name.to_owned(),
@@ -198,14 +221,25 @@ impl Collector for NetClass {
         })?;
         let mut interfaces = Vec::new();
         for name in names {
-            let dir = self.root.join(&name);
-            // Devices are directories or symlinks to them; `bonding_masters` is a plain file.
-            if std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_file())
-                || self.ignored.is_match(&name)
-            {
+            if self.ignored.is_match(&name) {
                 continue;
             }
-            interfaces.push(read_interface(&dir, &name)?);
+            let dir = self.root.join(&name);
+            let handle = match nix::fcntl::open(
+                &dir,
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            ) {
+                Ok(handle) => handle,
+                // Devices are directories or symlinks to them; `bonding_masters` is a file.
+                Err(Errno::ENOTDIR) => continue,
+                // Removed since the listing: gone from this scrape.
+                Err(Errno::ENOENT) => continue,
+                Err(err) => return Err(CollectorError::io(&dir, err.into())),
+            };
+            let interface = read_interface(handle.as_fd(), &name)
+                .map_err(|(attribute, err)| CollectorError::io(&dir.join(attribute), err.into()))?;
+            interfaces.push(interface);
         }
 
         let mut up = MetricFamily::gauge(

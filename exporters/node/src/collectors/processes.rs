@@ -10,14 +10,13 @@
 //! not parse is skipped with a warning instead of failing the whole collector.
 
 use std::ffi::OsString;
-use std::fs::File;
-use std::io::{self, Read as _};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
 
 use super::{BuildError, Collector, CollectorError};
-use crate::paths::{Paths, read_u64};
+use crate::paths::{Paths, read_pseudo_file_into, read_u64};
 
 pub fn flags(set: FlagSet) -> FlagSet {
     set
@@ -79,12 +78,6 @@ fn vanished(err: &io::Error) -> bool {
     err.kind() == io::ErrorKind::NotFound || err.raw_os_error() == Some(libc::ESRCH)
 }
 
-fn read_into(path: &Path, buffer: &mut Vec<u8>) -> io::Result<()> {
-    buffer.clear();
-    File::open(path)?.read_to_end(buffer)?;
-    Ok(())
-}
-
 /// Numeric entries of a directory (pids or tids), with their names for building paths.
 fn numeric_entries(dir: &Path) -> io::Result<impl Iterator<Item = (u64, OsString)> + use<>> {
     Ok(std::fs::read_dir(dir)?.filter_map(|entry| {
@@ -105,7 +98,7 @@ impl Processes {
         for (pid, name) in pids {
             path.push(&name);
             path.push("stat");
-            let read = read_into(&path, &mut buffer);
+            let read = read_pseudo_file_into(&path, &mut buffer);
             path.pop();
             match read {
                 Ok(()) => {}
@@ -130,9 +123,10 @@ impl Processes {
             census.threads += threads;
             census.states.add(state);
             if threads == 1 {
-                // The only task is the process itself (a group leader that exited while other
-                // threads live stays counted until they end), so a stat of `task/` replaces
-                // listing it. Most processes, and every kernel thread, take this path.
+                // The only task is the process itself, so a stat of `task/` replaces listing
+                // it (upstream counts a thread only where `task/` lists one, and its fixture
+                // has processes without). Most processes, and every kernel thread, take this
+                // path.
                 path.push("task");
                 if path.is_dir() {
                     census.thread_states.add(state);
@@ -180,7 +174,7 @@ impl Processes {
             }
             path.push(&name);
             path.push("stat");
-            let read = read_into(path, buffer);
+            let read = read_pseudo_file_into(path, buffer);
             path.pop();
             path.pop();
             match read {
