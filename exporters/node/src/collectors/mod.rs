@@ -13,6 +13,7 @@ use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
 use crate::paths::Paths;
 
 mod compat;
+mod field_filter;
 #[cfg(test)]
 pub(crate) mod testing;
 
@@ -118,7 +119,7 @@ pub enum BuildError {
     Invalid(String),
 }
 
-type Build = fn(&Flags, &Paths) -> Result<Box<dyn Collector>, BuildError>;
+pub(crate) type Build = fn(&Flags, &Paths) -> Result<Box<dyn Collector>, BuildError>;
 
 /// A collector as the command line knows it.
 pub struct Registration {

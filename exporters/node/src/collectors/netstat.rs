@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
-use regex_lite::Regex;
 
+use super::field_filter::FieldFilter;
 use super::netdev::compile_regex;
 use super::{BuildError, Collector, CollectorError};
 use crate::paths::{Paths, read_optional, read_string};
@@ -31,7 +31,7 @@ pub fn build(flags: &Flags, paths: &Paths) -> Result<Box<dyn Collector>, BuildEr
         .value("collector.netstat.fields")
         .unwrap_or(DEFAULT_FIELDS);
     Ok(Box::new(Netstat {
-        fields: compile_regex("collector.netstat.fields", pattern)?,
+        fields: FieldFilter::new(compile_regex("collector.netstat.fields", pattern)?),
         netstat: paths.proc("net/netstat"),
         snmp: paths.proc("net/snmp"),
         snmp6: paths.proc("net/snmp6"),
@@ -39,7 +39,7 @@ pub fn build(flags: &Flags, paths: &Paths) -> Result<Box<dyn Collector>, BuildEr
 }
 
 struct Netstat {
-    fields: Regex,
+    fields: FieldFilter,
     netstat: PathBuf,
     snmp: PathBuf,
     snmp6: PathBuf,
@@ -172,7 +172,7 @@ nonsense
         .unwrap();
         std::fs::write(net.join("snmp"), SNMP).unwrap();
         let collector = Netstat {
-            fields: Regex::new(DEFAULT_FIELDS).unwrap(),
+            fields: FieldFilter::new(regex_lite::Regex::new(DEFAULT_FIELDS).unwrap()),
             netstat: net.join("netstat"),
             snmp: net.join("snmp"),
             snmp6: net.join("snmp6"),

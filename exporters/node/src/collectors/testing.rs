@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
+use octo_exporter_kit::{FlagSet, MetricFamily};
 
-use super::{BuildError, Collector, CollectorError};
+use super::CollectorError;
 use crate::paths::Paths;
 
 /// Writes a fixture file, creating its directories.
@@ -37,7 +37,7 @@ pub fn lines(families: &[MetricFamily], root: &str) -> Vec<String> {
 /// Builds a collector with its flags and `args` against a sysfs root, and runs one update.
 pub fn run_on_sysfs(
     flags: fn(FlagSet) -> FlagSet,
-    build: fn(&Flags, &Paths) -> Result<Box<dyn Collector>, BuildError>,
+    build: super::Build,
     sys: &Path,
     args: &[&str],
 ) -> (Result<(), CollectorError>, Vec<String>) {

@@ -7,6 +7,7 @@ use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
 use procfs_core::{FromBufRead, VmStat};
 use regex_lite::Regex;
 
+use super::field_filter::FieldFilter;
 use super::{BuildError, Collector, CollectorError};
 use crate::paths::{Paths, read_string};
 
@@ -29,13 +30,13 @@ pub fn build(flags: &Flags, paths: &Paths) -> Result<Box<dyn Collector>, BuildEr
     })?;
     Ok(Box::new(Vmstat {
         path: paths.proc("vmstat"),
-        fields,
+        fields: FieldFilter::new(fields),
     }))
 }
 
 struct Vmstat {
     path: PathBuf,
-    fields: Regex,
+    fields: FieldFilter,
 }
 
 impl Collector for Vmstat {
@@ -71,7 +72,7 @@ mod tests {
         std::fs::write(dir.path().join("vmstat"), text).unwrap();
         let collector = Vmstat {
             path: dir.path().join("vmstat"),
-            fields: Regex::new(pattern).unwrap(),
+            fields: FieldFilter::new(Regex::new(pattern).unwrap()),
         };
         let mut out = Vec::new();
         collector.update(&mut out).map(|()| out)
