@@ -20,21 +20,13 @@ pub const APP_PASSWORD: &str = "s3cret-app-pass";
 pub fn shared_mariadb() -> &'static MariaDb {
     static SHARED: OnceLock<MariaDb> = OnceLock::new();
     SHARED.get_or_init(|| {
-        std::thread::spawn(|| {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime to start MariaDB");
-            runtime.block_on(async {
-                let db = MariaDb::start().await.expect("MariaDB starts");
-                db.create_user(APP_USER, APP_PASSWORD, "ALL")
-                    .await
-                    .expect("creating the app's database user");
-                db
-            })
+        octo_testbed::start_on_own_runtime(async {
+            let db = MariaDb::start().await.expect("MariaDB starts");
+            db.create_user(APP_USER, APP_PASSWORD, "ALL")
+                .await
+                .expect("creating the app's database user");
+            db
         })
-        .join()
-        .expect("the MariaDB starter thread")
     })
 }
 

@@ -25,7 +25,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use octo_exporter_kit::{
     DashStyle, Exporter, ExporterInfo, FlagSet, Flags, HandlerMetrics, HttpError, MetricFamily,
-    Reply, ScrapeRequest, WebOptions, logging,
+    Reply, ScrapeRequest, WebOptions,
 };
 
 use crate::cgroup::Layout;
@@ -483,8 +483,7 @@ fn main() -> std::process::ExitCode {
     let flags = flag_set()
         .parse(go_flag_args(std::env::args_os().collect()))
         .unwrap_or_else(|err| err.exit());
-    logging::init(&flags);
-    octo_exporter_kit::run_main(run(flags))
+    octo_exporter_kit::run_exporter(flags, run)
 }
 
 #[cfg(test)]

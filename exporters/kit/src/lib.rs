@@ -67,6 +67,18 @@ impl ExporterInfo {
     }
 }
 
+/// An exporter's `main` once its command line is parsed: logging as the flags say, then
+/// [`run_main`] on `run(flags)`.
+pub fn run_exporter<R, F, E>(flags: Flags, run: R) -> std::process::ExitCode
+where
+    R: FnOnce(Flags) -> F,
+    F: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    logging::init(&flags);
+    run_main(run(flags))
+}
+
 /// Runs an exporter's asynchronous main function on a single-threaded runtime (an exporter does
 /// little at a time; one thread keeps its memory small), and turns its result into the exit
 /// status: 0, or 1 with the error logged. Blocking work left running at exit (a statfs stuck on

@@ -18,7 +18,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use octo_exporter_kit::{
     Exporter, ExporterInfo, FlagSet, Flags, HandlerMetrics, HttpError, MetricFamily, Reply,
-    ScrapeRequest, WebOptions, logging,
+    ScrapeRequest, WebOptions,
 };
 
 use crate::collector::{Collector, Endpoints, Settings};
@@ -234,9 +234,7 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
 }
 
 fn main() -> std::process::ExitCode {
-    let flags = flag_set().parse_env_or_exit();
-    logging::init(&flags);
-    octo_exporter_kit::run_main(run(flags))
+    octo_exporter_kit::run_exporter(flag_set().parse_env_or_exit(), run)
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use anyhow::{Context as _, bail};
 use futures_util::future::join_all;
 use octo_exporter_kit::{
     DashStyle, Exporter, ExporterInfo, FlagSet, Flags, HandlerMetrics, HttpError, MetricFamily,
-    ScrapeRequest, WebOptions, logging,
+    ScrapeRequest, WebOptions,
 };
 
 use crate::stub_status::StubStatus;
@@ -310,9 +310,7 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
 }
 
 fn main() -> std::process::ExitCode {
-    let flags = flag_set().parse_env_or_exit();
-    logging::init(&flags);
-    octo_exporter_kit::run_main(run(flags))
+    octo_exporter_kit::run_exporter(flag_set().parse_env_or_exit(), run)
 }
 
 #[cfg(test)]

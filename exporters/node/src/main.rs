@@ -12,7 +12,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use octo_exporter_kit::{
     Exporter, ExporterInfo, FlagSet, Flags, HandlerMetrics, HttpError, MetricFamily, ScrapeRequest,
-    WebOptions, logging,
+    WebOptions,
 };
 
 use crate::collectors::Enabled;
@@ -138,9 +138,7 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
 }
 
 fn main() -> std::process::ExitCode {
-    let flags = flag_set().parse_env_or_exit();
-    logging::init(&flags);
-    octo_exporter_kit::run_main(run(flags))
+    octo_exporter_kit::run_exporter(flag_set().parse_env_or_exit(), run)
 }
 
 #[cfg(test)]

@@ -121,3 +121,22 @@ pub(crate) fn temp_dir(prefix: &str) -> Result<tempfile::TempDir, TestbedError> 
             source,
         })
 }
+
+/// Runs `start` to completion on a runtime of its own, on a thread of its own, and returns what
+/// it gives: for a service that a whole test binary shares (kept in a `OnceLock`), whose
+/// tests each run on their own runtime, so none of theirs can start it.
+pub fn start_on_own_runtime<T, F>(start: F) -> T
+where
+    T: Send + 'static,
+    F: Future<Output = T> + Send + 'static,
+{
+    std::thread::spawn(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime to start a shared service")
+            .block_on(start)
+    })
+    .join()
+    .expect("the thread starting a shared service")
+}

@@ -18,23 +18,16 @@ pub const MONITOR_GRANTS: &str = "PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SE
 pub fn shared() -> &'static MariaDb {
     static SHARED: OnceLock<MariaDb> = OnceLock::new();
     SHARED.get_or_init(|| {
-        std::thread::spawn(|| {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime to start MariaDB");
-            runtime
-                .block_on(MariaDb::start_with(MariaDbOptions {
-                    data_dir: Some(
-                        PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-                            .join("octo-mysqld-shared-mariadb"),
-                    ),
-                    ..MariaDbOptions::default()
-                }))
-                .expect("MariaDB starts (Debian package mariadb-server)")
+        octo_testbed::start_on_own_runtime(async {
+            MariaDb::start_with(MariaDbOptions {
+                data_dir: Some(
+                    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("octo-mysqld-shared-mariadb"),
+                ),
+                ..MariaDbOptions::default()
+            })
+            .await
+            .expect("MariaDB starts (Debian package mariadb-server)")
         })
-        .join()
-        .expect("starting MariaDB")
     })
 }
 
