@@ -300,16 +300,7 @@ async fn sigterm_finishes_the_scrape_in_flight_then_exits_zero() {
 }
 
 fn run(args: &[&str]) -> (i32, String) {
-    let output = std::process::Command::new(OURS)
-        .args(args)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.code().unwrap_or(-1), text)
+    octo_testbed::run_to_exit(OURS, args)
 }
 
 #[test]

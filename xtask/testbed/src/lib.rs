@@ -140,3 +140,19 @@ where
     .join()
     .expect("the thread starting a shared service")
 }
+
+/// Runs `program` with `args` to its end and returns its exit status (-1 when a signal ended
+/// it) and everything it wrote, stdout then stderr: what a user at a shell would see.
+pub fn run_to_exit(program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> (i32, String) {
+    let program = program.as_ref();
+    let output = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|err| panic!("running {}: {err}", program.to_string_lossy()));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code().unwrap_or(-1), text)
+}

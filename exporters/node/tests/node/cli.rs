@@ -6,16 +6,7 @@ use octo_testbed::metrics::parse;
 use super::support::{OURS, start};
 
 fn run(args: &[&str]) -> (i32, String) {
-    let output = std::process::Command::new(OURS)
-        .args(args)
-        .output()
-        .expect("running octo-node-exporter");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.code().unwrap_or(-1), text)
+    octo_testbed::run_to_exit(OURS, args)
 }
 
 #[test]
