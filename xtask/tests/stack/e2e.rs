@@ -40,6 +40,25 @@ where
     }
 }
 
+/// Waits until the app's `/readyz` answers `expected` (0 stands for no answer at all).
+async fn readiness_becomes(http: &reqwest::Client, ready: &str, expected: u16, timeout: Duration) {
+    let what = format!("{ready} answering {expected}");
+    eventually(&what, timeout, || async {
+        let status = http
+            .get(ready)
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0);
+        if status == expected {
+            Ok(())
+        } else {
+            Err(status.to_string())
+        }
+    })
+    .await
+}
+
 async fn alert_state(stack: &Stack, name: &str, label: &str, value: &str) -> Option<String> {
     let alerts = stack.prometheus.alerts().await.ok()?;
     alerts
@@ -268,24 +287,7 @@ async fn stack_end_to_end() {
     // Fault 2: the database stops.
     stack.mariadb.stop();
     let ready = format!("http://127.0.0.1:{}/readyz", stack.options.ports.apps[0]);
-    eventually(
-        "app readiness fails without the database",
-        Duration::from_secs(30),
-        || async {
-            let status = http
-                .get(&ready)
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
-                .unwrap_or(0);
-            if status == 503 {
-                Ok(())
-            } else {
-                Err(status.to_string())
-            }
-        },
-    )
-    .await;
+    readiness_becomes(&http, &ready, 503, Duration::from_secs(30)).await;
     for _ in 0..10 {
         let status = http
             .get(stack.url("/usuarios"))
@@ -298,24 +300,7 @@ async fn stack_end_to_end() {
     let mysql_instance = format!("127.0.0.1:{}", stack.options.ports.mysqld_exporter);
     pending_then_firing(&stack, "MySQLDown", "instance", &mysql_instance).await;
     stack.restart_mariadb().await.expect("MariaDB restarts");
-    eventually(
-        "app readiness recovers",
-        Duration::from_secs(60),
-        || async {
-            let status = http
-                .get(&ready)
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
-                .unwrap_or(0);
-            if status == 200 {
-                Ok(())
-            } else {
-                Err(status.to_string())
-            }
-        },
-    )
-    .await;
+    readiness_becomes(&http, &ready, 200, Duration::from_secs(60)).await;
     resolved(&stack, "MySQLDown", "instance", &mysql_instance).await;
     send_traffic(&stack, &http, 1).await;
 
