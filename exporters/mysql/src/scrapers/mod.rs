@@ -530,6 +530,56 @@ pub fn int_flag(flags: &Flags, name: &str) -> Result<i64, String> {
         .map(|v| v.unwrap_or(0))
 }
 
+/// One counter family per value column of a table.
+pub struct CounterColumn {
+    pub name: &'static str,
+    pub help: &'static str,
+    /// What the column's value is divided by, as upstream divides (1000 for milliseconds to
+    /// seconds), usually 1.
+    pub divisor: f64,
+}
+
+/// Scrapes a table whose first `labels.len()` columns name a row and whose following columns
+/// are counters, `columns[i]` from column `labels.len() + i`; a value that is not a number fails
+/// the scraper, as upstream's row scan does.
+pub async fn scrape_counter_columns(
+    db: &mut Db,
+    what: &'static str,
+    sql: &str,
+    labels: &[&'static str],
+    columns: &[CounterColumn],
+    out: &mut Vec<MetricFamily>,
+) -> Result<(), ScrapeError> {
+    let mut families: Vec<MetricFamily> = columns
+        .iter()
+        .map(|column| MetricFamily::counter(column.name, column.help))
+        .collect();
+    let mut bad = None;
+    db.for_each_row(what, sql, |_, row| {
+        let values: Vec<String> = (0..labels.len())
+            .map(|i| row.as_ref(i).map(crate::parse::text).unwrap_or_default())
+            .collect();
+        let pairs: Vec<(&str, &str)> = labels
+            .iter()
+            .zip(&values)
+            .map(|(label, value)| (*label, value.as_str()))
+            .collect();
+        for (i, (family, column)) in families.iter_mut().zip(columns).enumerate() {
+            let index = labels.len() + i;
+            match row.as_ref(index).and_then(crate::parse::number) {
+                Some(value) => family.push(&pairs, value / column.divisor),
+                None => bad = Some(format!("{what}: column {index} is not a number")),
+            }
+        }
+    })
+    .await?;
+    if let Some(message) = bad {
+        return Err(ScrapeError::Data(message));
+    }
+    out.extend(families);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
