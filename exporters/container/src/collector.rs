@@ -13,6 +13,7 @@ use octo_exporter_kit::{MetricFamily, SharedLabels, shared_labels};
 
 use crate::cgroup::{Layout, Mode};
 use crate::classify::{Kind, Runtime, classify, under_kubepods};
+use crate::cri::CriBundles;
 use crate::discovery::{CgroupData, CgroupTree, Dirs};
 use crate::docker::Metadata;
 use crate::families::{F, Families, spec_memory};
@@ -95,12 +96,13 @@ pub struct Collector {
     reader: CgroupReader,
     stats: Stats,
     engines: Vec<Engine>,
+    cri: CriBundles,
     devices: DeviceNames,
     boot_time: f64,
     machine: Option<MachineInfo>,
     machine_read: Option<Instant>,
     tracked: Vec<Tracked>,
-    tracked_key: Option<(u64, Vec<u64>)>,
+    tracked_key: Option<(u64, Vec<u64>, u64)>,
     cpu_names: Vec<String>,
 }
 
@@ -114,7 +116,7 @@ impl std::fmt::Debug for Collector {
 }
 
 impl Collector {
-    pub fn new(layout: Layout, opts: Options, engines: Vec<Engine>) -> Collector {
+    pub fn new(layout: Layout, opts: Options, engines: Vec<Engine>, cri: CriBundles) -> Collector {
         let reader = CgroupReader::new(layout, opts.procfs.clone());
         let (trees, reported) = reader.trees();
         let tree = CgroupTree::new(trees, reported, opts.watch, opts.dir_fd_budget);
@@ -126,6 +128,7 @@ impl Collector {
             tree,
             stats: Stats::default(),
             engines,
+            cri,
             boot_time,
             machine: None,
             machine_read: None,
@@ -216,6 +219,21 @@ impl Collector {
             engine.update(&ids).await;
             engine.refresh_health().await;
         }
+        let cri_ids: HashSet<(Runtime, &str)> = self
+            .tree
+            .paths()
+            .filter_map(|(path, slot)| match &self.tree.node(slot)?.data.kind {
+                Kind::Container {
+                    runtime: runtime @ (Runtime::Containerd | Runtime::Crio),
+                    id,
+                } => Some((*runtime, id.as_str())),
+                Kind::Candidate { id } if under_kubepods(path) => {
+                    Some((Runtime::Containerd, id.as_str()))
+                }
+                _ => None,
+            })
+            .collect();
+        self.cri.update(&cri_ids);
     }
 
     /// Decides what each cgroup is reported as, and its labels: cAdvisor gives every series
@@ -227,6 +245,7 @@ impl Collector {
                 .iter()
                 .map(Engine::generation)
                 .collect::<Vec<_>>(),
+            self.cri.generation(),
         );
         if self.tracked_key.as_ref() == Some(&key) {
             return;
@@ -276,6 +295,7 @@ impl Collector {
             }
             let meta = match (&runtime, engine) {
                 (Some((_, id)), Some(e)) => self.engines[e].get(id).cloned(),
+                (Some((runtime, id)), None) => self.cri.get(*runtime, id).cloned(),
                 _ => None,
             };
             let labels = container_labels(path, runtime.as_ref(), meta.as_deref(), &self.opts);

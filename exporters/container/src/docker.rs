@@ -305,6 +305,26 @@ impl EngineClient {
     }
 }
 
+/// The `NAME=value` variables whose names start with one of `prefixes` (cAdvisor's
+/// `-env_metadata_whitelist`), names lower-cased, sorted, first of a name kept.
+pub fn whitelisted_envs<'a>(
+    variables: impl Iterator<Item = &'a str>,
+    prefixes: &[String],
+) -> Vec<(String, String)> {
+    let mut envs: Vec<(String, String)> = variables
+        .filter_map(|variable| variable.split_once('='))
+        .filter(|(key, _)| {
+            prefixes
+                .iter()
+                .any(|prefix| !prefix.is_empty() && key.starts_with(prefix.as_str()))
+        })
+        .map(|(key, value)| (key.to_ascii_lowercase(), value.to_owned()))
+        .collect();
+    envs.sort();
+    envs.dedup_by(|a, b| a.0 == b.0);
+    envs
+}
+
 fn metadata_from(inspect: Inspect, env_prefixes: &[String]) -> Option<Metadata> {
     let state = inspect.state?;
     if !state.running {
@@ -321,25 +341,15 @@ fn metadata_from(inspect: Inspect, env_prefixes: &[String]) -> Option<Metadata> 
         labels.push(("restartcount".to_owned(), inspect.restart_count.to_string()));
         labels.sort();
     }
-    let mut envs: Vec<(String, String)> = Vec::new();
-    for variable in config
-        .as_ref()
-        .and_then(|c| c.env.as_ref())
-        .into_iter()
-        .flatten()
-    {
-        let Some((key, value)) = variable.split_once('=') else {
-            continue;
-        };
-        if env_prefixes
-            .iter()
-            .any(|prefix| !prefix.is_empty() && key.starts_with(prefix.as_str()))
-        {
-            envs.push((key.to_ascii_lowercase(), value.to_owned()));
-        }
-    }
-    envs.sort();
-    envs.dedup_by(|a, b| a.0 == b.0);
+    let envs = whitelisted_envs(
+        config
+            .as_ref()
+            .and_then(|c| c.env.as_ref())
+            .into_iter()
+            .flatten()
+            .map(String::as_str),
+        env_prefixes,
+    );
     let has_healthcheck = state.health.is_some()
         || config
             .as_ref()

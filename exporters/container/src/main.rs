@@ -8,6 +8,7 @@
 mod cgroup;
 mod classify;
 mod collector;
+mod cri;
 mod discovery;
 mod docker;
 mod families;
@@ -31,6 +32,7 @@ use octo_exporter_kit::{
 use crate::cgroup::Layout;
 use crate::classify::Runtime;
 use crate::collector::{Collector, Kinds, Options};
+use crate::cri::{BundleRoots, CriBundles};
 use crate::docker::EngineClient;
 use crate::machine::MachineSources;
 use crate::metadata::Engine;
@@ -171,6 +173,8 @@ fn flag_set() -> FlagSet {
         .value("path.procfs", Some("/proc"), "procfs mount point")
         .value("path.sysfs", Some("/sys"), "sysfs mount point (block device names, system UUID)")
         .value("path.os-release", Some("/etc/os-release"), "os-release file for cadvisor_version_info's osVersion")
+        .value("path.containerd-state", Some("/run/containerd"), "containerd's state directory: the pod, namespace, container and image of its containers come from their bundles (io.containerd.runtime.v2.task/<namespace>/<id>/config.json); empty disables")
+        .value("path.crio-storage", Some("/run/containers/storage,/var/lib/containers/storage"), "CRI-O's storage roots, comma-separated: the Kubernetes labels of its containers come from overlay-containers/<id>/userdata/config.json; empty disables")
         .value("cgroup.spec-max-age", Some("1m"), "How long limits (cpu shares, quota, memory limits) read from a cgroup are reused; 0 reads them on every scrape")
         .bool("cgroup.inotify", true, "Follow cgroup creation and removal with inotify instead of walking the hierarchies on every scrape");
     let set = set.heading(
@@ -415,11 +419,35 @@ fn raise_open_file_limit() -> usize {
     usize::try_from(limit.saturating_sub(FD_RESERVE)).unwrap_or(usize::MAX)
 }
 
-fn engines(flags: &Flags) -> anyhow::Result<Vec<Engine>> {
-    let mut env_prefixes = comma_list(flags.value("env_metadata_whitelist").unwrap_or(""));
-    env_prefixes.extend(comma_list(
+fn env_prefixes(flags: &Flags) -> Vec<String> {
+    let mut prefixes = comma_list(flags.value("env_metadata_whitelist").unwrap_or(""));
+    prefixes.extend(comma_list(
         flags.value("docker_env_metadata_whitelist").unwrap_or(""),
     ));
+    prefixes
+}
+
+fn cri_bundles(flags: &Flags) -> CriBundles {
+    let containerd_state = flags
+        .value("path.containerd-state")
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    let crio_storage = comma_list(flags.value("path.crio-storage").unwrap_or(""))
+        .into_iter()
+        .map(PathBuf::from)
+        .collect();
+    CriBundles::new(
+        BundleRoots {
+            containerd_state,
+            crio_storage,
+        },
+        env_prefixes(flags),
+    )
+}
+
+fn engines(flags: &Flags) -> anyhow::Result<Vec<Engine>> {
+    let env_prefixes = env_prefixes(flags);
     let timeout = Duration::from_secs(2);
     let mut engines = Vec::new();
     for (flag, runtime) in [("docker", Runtime::Docker), ("podman", Runtime::Podman)] {
@@ -462,7 +490,7 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
             "-docker-tls is not supported: octo-container-exporter talks to the Engine API on its unix socket"
         );
     }
-    let mut collector = Collector::new(layout, opts, engines(&flags)?);
+    let mut collector = Collector::new(layout, opts, engines(&flags)?, cri_bundles(&flags));
     collector.probe_engines().await;
     tracing::info!(
         version = INFO.version,

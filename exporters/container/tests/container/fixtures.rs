@@ -275,6 +275,14 @@ fn common_args(root: &Path, cgroup: &Path) -> Vec<String> {
         format!("--path.procfs={}", root.join("proc").display()),
         format!("--path.sysfs={}", root.join("sys").display()),
         format!("-machine_id_file={}", root.join("machine-id").display()),
+        format!(
+            "--path.containerd-state={}",
+            root.join("run/containerd").display()
+        ),
+        format!(
+            "--path.crio-storage={}",
+            root.join("var/lib/containers/storage").display()
+        ),
     ]
 }
 
@@ -302,6 +310,22 @@ async fn pure_v2_host_with_every_runtime_path_scheme() {
     k8s.network_mode = format!("container:{}", tree.docker);
     let engine = EngineDouble::start(vec![web, k8s]).await;
     std::fs::write(tree.dir.path().join("machine-id"), "machine-abc\n").unwrap();
+    // The bundle containerd writes for a pod's container: the OCI spec, with the CRI's
+    // annotations.
+    write(
+        &tree.dir.path().join(format!(
+            "run/containerd/io.containerd.runtime.v2.task/k8s.io/{}",
+            tree.containerd
+        )),
+        "config.json",
+        r#"{"ociVersion":"1.1.0","process":{"env":["PATH=/usr/bin","APP_TIER=api"]},
+           "annotations":{"io.kubernetes.cri.container-type":"container",
+           "io.kubernetes.cri.container-name":"api",
+           "io.kubernetes.cri.sandbox-name":"api-6c9f7-kq2",
+           "io.kubernetes.cri.sandbox-namespace":"shop",
+           "io.kubernetes.cri.sandbox-uid":"11-22",
+           "io.kubernetes.cri.image-name":"registry/api:3"}}"#,
+    );
     let mut args = common_args(tree.dir.path(), &tree.cgroup());
     args.push(format!("-docker={}", engine.endpoint()));
     args.push(format!(
@@ -460,7 +484,8 @@ async fn pure_v2_host_with_every_runtime_path_scheme() {
         .is_none()
     );
 
-    // containerd under kubepods, no containerd client: id alone, name = id (cAdvisor's alias order).
+    // containerd under kubepods: pod, namespace, container and image from its bundle, the
+    // kubelet's labels as cAdvisor shows them; name = id (cAdvisor's alias order).
     let containerd = tree.path("containerd");
     assert_eq!(
         value(
@@ -469,13 +494,18 @@ async fn pure_v2_host_with_every_runtime_path_scheme() {
             &[
                 ("id", &containerd),
                 ("name", &tree.containerd),
-                ("image", "")
+                ("image", "registry/api:3"),
+                ("pod", "api-6c9f7-kq2"),
+                ("namespace", "shop"),
+                ("container", "api"),
+                ("container_label_io_kubernetes_pod_uid", "11-22"),
+                ("container_env_app_tier", "api"),
             ]
         ),
         Some((10u64 << 20) as f64)
     );
-    // CRI-O and Podman without their engines: reported by id; CRI-O's sandbox and .mount
-    // units are not reported.
+    // CRI-O without a bundle and Podman without its engine: reported by id; CRI-O's sandbox
+    // and .mount units are not reported.
     let crio = tree.path("crio");
     let podman = tree.path("podman");
     assert!(
