@@ -149,10 +149,14 @@ pub fn run_to_exit(program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> (i32,
         .args(args)
         .output()
         .unwrap_or_else(|err| panic!("running {}: {err}", program.to_string_lossy()));
-    let text = format!(
+    (output.status.code().unwrap_or(-1), combined_output(&output))
+}
+
+/// What a finished command wrote, stdout then stderr, as text.
+pub fn combined_output(output: &std::process::Output) -> String {
+    format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.code().unwrap_or(-1), text)
+    )
 }

@@ -204,11 +204,7 @@ async fn install(data_dir: &Path, work: &Path) -> Result<(), TestbedError> {
     if !output.status.success() {
         return Err(TestbedError::Start {
             service: "mariadb-install-db".into(),
-            detail: format!(
-                "{}\n{}",
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            ),
+            detail: crate::combined_output(&output),
         });
     }
     Ok(())

@@ -234,11 +234,7 @@ pub fn promtool_check(text: &str) -> Result<Vec<String>, TestbedError> {
             context: "running promtool".into(),
             source,
         })?;
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let report = crate::combined_output(&output);
     match output.status.code() {
         Some(0) => Ok(Vec::new()),
         Some(3) => Ok(report
@@ -265,11 +261,7 @@ pub fn promtool(args: &[&str], files: &[&Path]) -> Result<String, TestbedError> 
             context: "running promtool".into(),
             source,
         })?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let text = crate::combined_output(&output);
     if output.status.success() {
         Ok(text)
     } else {

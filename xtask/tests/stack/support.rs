@@ -24,11 +24,7 @@ pub fn run_ok(command: &mut Command, what: &str) -> String {
     let output = command
         .output()
         .unwrap_or_else(|err| panic!("{what}: could not run {:?}: {err}", command.get_program()));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let text = octo_testbed::combined_output(&output);
     assert!(
         output.status.success(),
         "{what} failed ({}):\n{text}",
