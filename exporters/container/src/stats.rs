@@ -218,6 +218,11 @@ impl CgroupReader {
         }
     }
 
+    /// A one-number file of the cgroup, `None` when absent or not a number.
+    fn number(&mut self, dirs: &Dirs<'_>, tree: Tree, file: &str) -> Option<u64> {
+        self.file(dirs, tree, file).and_then(parse::number)
+    }
+
     /// [`file`](Self::file) with the error (`None`: the cgroup is not in that tree).
     fn try_file(
         &mut self,
@@ -296,7 +301,7 @@ impl CgroupReader {
         };
         if self.layout.mode == Mode::V2 {
             spec.has_cpu = present(self, cpu);
-            if let Some(weight) = self.file(dirs, cpu, "cpu.weight").and_then(parse::number)
+            if let Some(weight) = self.number(dirs, cpu, "cpu.weight")
                 && (1..=10_000).contains(&weight)
             {
                 spec.cpu_shares = 2 + ((weight - 1) * 262_142) / 9_999;
@@ -320,27 +325,15 @@ impl CgroupReader {
             if let Some(limit) = limit {
                 spec.has_memory = true;
                 spec.memory_limit = limit;
-                spec.memory_swap_limit = self
-                    .file(dirs, memory, "memory.swap.max")
-                    .and_then(parse::number)
-                    .unwrap_or(0);
-                spec.memory_reservation = self
-                    .file(dirs, memory, "memory.min")
-                    .and_then(parse::number)
-                    .unwrap_or(0);
+                spec.memory_swap_limit = self.number(dirs, memory, "memory.swap.max").unwrap_or(0);
+                spec.memory_reservation = self.number(dirs, memory, "memory.min").unwrap_or(0);
             }
             return spec;
         }
         if present(self, cpu) {
             spec.has_cpu = true;
-            spec.cpu_shares = self
-                .file(dirs, cpu, "cpu.shares")
-                .and_then(parse::number)
-                .unwrap_or(0);
-            spec.cpu_period = self
-                .file(dirs, cpu, "cpu.cfs_period_us")
-                .and_then(parse::number)
-                .unwrap_or(0);
+            spec.cpu_shares = self.number(dirs, cpu, "cpu.shares").unwrap_or(0);
+            spec.cpu_period = self.number(dirs, cpu, "cpu.cfs_period_us").unwrap_or(0);
             spec.cpu_quota = self
                 .file(dirs, cpu, "cpu.cfs_quota_us")
                 .and_then(parse::signed)
@@ -350,16 +343,13 @@ impl CgroupReader {
         if present(self, memory) {
             spec.has_memory = true;
             spec.memory_limit = self
-                .file(dirs, memory, "memory.limit_in_bytes")
-                .and_then(parse::number)
+                .number(dirs, memory, "memory.limit_in_bytes")
                 .unwrap_or(0);
             spec.memory_swap_limit = self
-                .file(dirs, memory, "memory.memsw.limit_in_bytes")
-                .and_then(parse::number)
+                .number(dirs, memory, "memory.memsw.limit_in_bytes")
                 .unwrap_or(0);
             spec.memory_reservation = self
-                .file(dirs, memory, "memory.soft_limit_in_bytes")
-                .and_then(parse::number)
+                .number(dirs, memory, "memory.soft_limit_in_bytes")
                 .unwrap_or(0);
         }
         spec
@@ -469,21 +459,12 @@ impl CgroupReader {
         }
         if want.memory {
             let tree = Tree::Controller(Controller::Memory);
-            if let Some(usage) = self
-                .file(dirs, tree, "memory.usage_in_bytes")
-                .and_then(parse::number)
-            {
+            if let Some(usage) = self.number(dirs, tree, "memory.usage_in_bytes") {
                 let mut memory = Memory {
                     usage,
-                    max_usage: self
-                        .file(dirs, tree, "memory.max_usage_in_bytes")
-                        .and_then(parse::number),
-                    failcnt: self
-                        .file(dirs, tree, "memory.failcnt")
-                        .and_then(parse::number),
-                    kernel: self
-                        .file(dirs, tree, "memory.kmem.usage_in_bytes")
-                        .and_then(parse::number),
+                    max_usage: self.number(dirs, tree, "memory.max_usage_in_bytes"),
+                    failcnt: self.number(dirs, tree, "memory.failcnt"),
+                    kernel: self.number(dirs, tree, "memory.kmem.usage_in_bytes"),
                     ..Memory::default()
                 };
                 let mut inactive = None;
@@ -581,9 +562,7 @@ impl CgroupReader {
 
     fn read_memory_v2(&mut self, dirs: &Dirs<'_>) -> Option<Memory> {
         let tree = Tree::Controller(Controller::Memory);
-        let current = self
-            .file(dirs, tree, "memory.current")
-            .and_then(parse::number);
+        let current = self.number(dirs, tree, "memory.current");
         let mut memory = Memory::default();
         let mut v2 = MemoryV2::default();
         let mut inactive = None;
@@ -615,11 +594,8 @@ impl CgroupReader {
         match current {
             Some(usage) => {
                 memory.usage = usage;
-                memory.max_usage = self.file(dirs, tree, "memory.peak").and_then(parse::number);
-                memory.swap = self
-                    .file(dirs, tree, "memory.swap.current")
-                    .and_then(parse::number)
-                    .unwrap_or(0);
+                memory.max_usage = self.number(dirs, tree, "memory.peak");
+                memory.swap = self.number(dirs, tree, "memory.swap.current").unwrap_or(0);
                 if let Some(text) = self.file(dirs, tree, "memory.events") {
                     for (key, value) in parse::key_values(text) {
                         match key {

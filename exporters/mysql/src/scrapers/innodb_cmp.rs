@@ -2,7 +2,7 @@
 
 use octo_exporter_kit::MetricFamily;
 
-use super::{CounterColumn, Db, ScrapeFuture, Scraper, scrape_counter_columns};
+use super::{CounterColumn, CounterTable, Db, NonNumber, ScrapeFuture, Scraper};
 
 pub struct InnodbCmp;
 
@@ -37,6 +37,14 @@ const COLUMNS: [CounterColumn; 5] = [
     },
 ];
 
+const TABLE: CounterTable = CounterTable {
+    what: "information_schema.innodb_cmp",
+    sql: QUERY,
+    labels: &["page_size"],
+    columns: &COLUMNS,
+    non_number: NonNumber::FailsScraper,
+};
+
 impl Scraper for InnodbCmp {
     fn name(&self) -> &'static str {
         "info_schema.innodb_cmp"
@@ -47,13 +55,6 @@ impl Scraper for InnodbCmp {
     }
 
     fn scrape<'a>(&'a self, db: &'a mut Db, out: &'a mut Vec<MetricFamily>) -> ScrapeFuture<'a> {
-        Box::pin(scrape_counter_columns(
-            db,
-            "information_schema.innodb_cmp",
-            QUERY,
-            &["page_size"],
-            &COLUMNS,
-            out,
-        ))
+        Box::pin(TABLE.scrape(db, out))
     }
 }

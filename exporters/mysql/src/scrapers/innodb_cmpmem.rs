@@ -2,7 +2,7 @@
 
 use octo_exporter_kit::MetricFamily;
 
-use super::{CounterColumn, Db, ScrapeFuture, Scraper, scrape_counter_columns};
+use super::{CounterColumn, CounterTable, Db, NonNumber, ScrapeFuture, Scraper};
 
 pub struct InnodbCmpMem;
 
@@ -32,6 +32,14 @@ const COLUMNS: [CounterColumn; 4] = [
     },
 ];
 
+const TABLE: CounterTable = CounterTable {
+    what: "information_schema.innodb_cmpmem",
+    sql: QUERY,
+    labels: &["page_size", "buffer_pool"],
+    columns: &COLUMNS,
+    non_number: NonNumber::FailsScraper,
+};
+
 impl Scraper for InnodbCmpMem {
     fn name(&self) -> &'static str {
         "info_schema.innodb_cmpmem"
@@ -42,13 +50,6 @@ impl Scraper for InnodbCmpMem {
     }
 
     fn scrape<'a>(&'a self, db: &'a mut Db, out: &'a mut Vec<MetricFamily>) -> ScrapeFuture<'a> {
-        Box::pin(scrape_counter_columns(
-            db,
-            "information_schema.innodb_cmpmem",
-            QUERY,
-            &["page_size", "buffer_pool"],
-            &COLUMNS,
-            out,
-        ))
+        Box::pin(TABLE.scrape(db, out))
     }
 }

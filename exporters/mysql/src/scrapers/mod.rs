@@ -539,45 +539,69 @@ pub struct CounterColumn {
     pub divisor: f64,
 }
 
-/// Scrapes a table whose first `labels.len()` columns name a row and whose following columns
-/// are counters, `columns[i]` from column `labels.len() + i`; a value that is not a number fails
-/// the scraper, as upstream's row scan does.
-pub async fn scrape_counter_columns(
-    db: &mut Db,
-    what: &'static str,
-    sql: &str,
-    labels: &[&'static str],
-    columns: &[CounterColumn],
-    out: &mut Vec<MetricFamily>,
-) -> Result<(), ScrapeError> {
-    let mut families: Vec<MetricFamily> = columns
-        .iter()
-        .map(|column| MetricFamily::counter(column.name, column.help))
-        .collect();
-    let mut bad = None;
-    db.for_each_row(what, sql, |_, row| {
-        let values: Vec<String> = (0..labels.len())
-            .map(|i| row.as_ref(i).map(crate::parse::text).unwrap_or_default())
-            .collect();
-        let pairs: Vec<(&str, &str)> = labels
+/// What a counter column's value that is not a number (NULL, text) does.
+pub enum NonNumber {
+    /// Fails the scraper, as upstream's row scan into an integer does.
+    FailsScraper,
+    /// Counts as 0, where upstream's query cannot yield anything else.
+    Zero,
+}
+
+/// A table whose first `labels.len()` columns name a row and whose following columns are
+/// counters, `columns[i]` from column `labels.len() + i`.
+pub struct CounterTable {
+    pub what: &'static str,
+    pub sql: &'static str,
+    pub labels: &'static [&'static str],
+    pub columns: &'static [CounterColumn],
+    pub non_number: NonNumber,
+}
+
+impl CounterTable {
+    pub async fn scrape(
+        &self,
+        db: &mut Db,
+        out: &mut Vec<MetricFamily>,
+    ) -> Result<(), ScrapeError> {
+        let labels = self.labels;
+        let mut families: Vec<MetricFamily> = self
+            .columns
             .iter()
-            .zip(&values)
-            .map(|(label, value)| (*label, value.as_str()))
+            .map(|column| MetricFamily::counter(column.name, column.help))
             .collect();
-        for (i, (family, column)) in families.iter_mut().zip(columns).enumerate() {
-            let index = labels.len() + i;
-            match row.as_ref(index).and_then(crate::parse::number) {
-                Some(value) => family.push(&pairs, value / column.divisor),
-                None => bad = Some(format!("{what}: column {index} is not a number")),
+        let mut bad = None;
+        db.for_each_row(self.what, self.sql, |_, row| {
+            let values: Vec<String> = (0..labels.len())
+                .map(|i| row.as_ref(i).map(crate::parse::text).unwrap_or_default())
+                .collect();
+            let pairs: Vec<(&str, &str)> = labels
+                .iter()
+                .zip(&values)
+                .map(|(label, value)| (*label, value.as_str()))
+                .collect();
+            for (i, (family, column)) in families.iter_mut().zip(self.columns).enumerate() {
+                let index = labels.len() + i;
+                let value = match (
+                    row.as_ref(index).and_then(crate::parse::number),
+                    &self.non_number,
+                ) {
+                    (Some(value), _) => value,
+                    (None, NonNumber::Zero) => 0.0,
+                    (None, NonNumber::FailsScraper) => {
+                        bad = Some(format!("{}: column {index} is not a number", self.what));
+                        continue;
+                    }
+                };
+                family.push(&pairs, value / column.divisor);
             }
+        })
+        .await?;
+        if let Some(message) = bad {
+            return Err(ScrapeError::Data(message));
         }
-    })
-    .await?;
-    if let Some(message) = bad {
-        return Err(ScrapeError::Data(message));
+        out.extend(families);
+        Ok(())
     }
-    out.extend(families);
-    Ok(())
 }
 
 #[cfg(test)]

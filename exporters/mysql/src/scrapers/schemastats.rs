@@ -4,10 +4,37 @@
 use octo_exporter_kit::MetricFamily;
 
 use super::statistics::userstat_enabled;
-use super::{Db, ScrapeFuture, Scraper};
-use crate::parse::{number, text};
+use super::{CounterColumn, CounterTable, Db, NonNumber, ScrapeFuture, Scraper};
 
 pub struct SchemaStats;
+
+const COLUMNS: [CounterColumn; 3] = [
+    CounterColumn {
+        name: "mysql_info_schema_schema_statistics_rows_read_total",
+        help: "The number of rows read from the schema.",
+        divisor: 1.0,
+    },
+    CounterColumn {
+        name: "mysql_info_schema_schema_statistics_rows_changed_total",
+        help: "The number of rows changed in the schema.",
+        divisor: 1.0,
+    },
+    CounterColumn {
+        name: "mysql_info_schema_schema_statistics_rows_changed_x_indexes_total",
+        help: "The number of rows changed in the schema, multiplied by the number of indexes changed.",
+        divisor: 1.0,
+    },
+];
+
+const TABLE: CounterTable = CounterTable {
+    what: "information_schema.table_statistics",
+    sql: "SELECT TABLE_SCHEMA, SUM(ROWS_READ), SUM(ROWS_CHANGED), SUM(ROWS_CHANGED_X_INDEXES) \
+          FROM information_schema.TABLE_STATISTICS GROUP BY TABLE_SCHEMA",
+    labels: &["schema"],
+    columns: &COLUMNS,
+    // A NULL (nothing counted yet) reads as 0.
+    non_number: NonNumber::Zero,
+};
 
 impl Scraper for SchemaStats {
     fn name(&self) -> &'static str {
@@ -19,35 +46,7 @@ impl Scraper for SchemaStats {
             if userstat_enabled(db).await? != Some(true) {
                 return Ok(());
             }
-            let mut families = [
-                MetricFamily::counter(
-                    "mysql_info_schema_schema_statistics_rows_read_total",
-                    "The number of rows read from the schema.",
-                ),
-                MetricFamily::counter(
-                    "mysql_info_schema_schema_statistics_rows_changed_total",
-                    "The number of rows changed in the schema.",
-                ),
-                MetricFamily::counter(
-                    "mysql_info_schema_schema_statistics_rows_changed_x_indexes_total",
-                    "The number of rows changed in the schema, multiplied by the number of indexes changed.",
-                ),
-            ];
-            db.for_each_row(
-                "information_schema.table_statistics",
-                "SELECT TABLE_SCHEMA, SUM(ROWS_READ), SUM(ROWS_CHANGED), SUM(ROWS_CHANGED_X_INDEXES) \
-                 FROM information_schema.TABLE_STATISTICS GROUP BY TABLE_SCHEMA",
-                |_, row| {
-                    let schema = row.as_ref(0).map(text).unwrap_or_default();
-                    for (i, family) in families.iter_mut().enumerate() {
-                        let value = row.as_ref(i + 1).and_then(number).unwrap_or(0.0);
-                        family.push(&[("schema", &schema)], value);
-                    }
-                },
-            )
-            .await?;
-            out.extend(families);
-            Ok(())
+            TABLE.scrape(db, out).await
         })
     }
 }
