@@ -219,21 +219,24 @@ impl Collector {
             engine.update(&ids).await;
             engine.refresh_health().await;
         }
-        let cri_ids: HashSet<(Runtime, &str)> = self
-            .tree
-            .paths()
-            .filter_map(|(path, slot)| match &self.tree.node(slot)?.data.kind {
-                Kind::Container {
-                    runtime: runtime @ (Runtime::Containerd | Runtime::Crio),
-                    id,
-                } => Some((*runtime, id.as_str())),
-                Kind::Candidate { id } if under_kubepods(path) => {
-                    Some((Runtime::Containerd, id.as_str()))
-                }
-                _ => None,
-            })
-            .collect();
-        self.cri.update(&cri_ids);
+        let generation = self.tree.generation();
+        if self.cri.needs_update(generation) {
+            let cri_ids: HashMap<&str, Runtime> = self
+                .tree
+                .paths()
+                .filter_map(|(path, slot)| match &self.tree.node(slot)?.data.kind {
+                    Kind::Container {
+                        runtime: runtime @ (Runtime::Containerd | Runtime::Crio),
+                        id,
+                    } => Some((id.as_str(), *runtime)),
+                    Kind::Candidate { id } if under_kubepods(path) => {
+                        Some((id.as_str(), Runtime::Containerd))
+                    }
+                    _ => None,
+                })
+                .collect();
+            self.cri.update(generation, &cri_ids);
+        }
     }
 
     /// Decides what each cgroup is reported as, and its labels: cAdvisor gives every series
@@ -295,7 +298,7 @@ impl Collector {
             }
             let meta = match (&runtime, engine) {
                 (Some((_, id)), Some(e)) => self.engines[e].get(id).cloned(),
-                (Some((runtime, id)), None) => self.cri.get(*runtime, id).cloned(),
+                (Some((_, id)), None) => self.cri.get(id).cloned(),
                 _ => None,
             };
             let labels = container_labels(path, runtime.as_ref(), meta.as_deref(), &self.opts);

@@ -12,7 +12,7 @@
 //! `container_label_io_kubernetes_*` and from which the `pod`, `namespace` and `container`
 //! labels come, are rebuilt from the annotations.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -53,8 +53,12 @@ enum Cached {
 pub struct CriBundles {
     roots: BundleRoots,
     env_prefixes: Vec<String>,
-    cache: HashMap<(Runtime, String), Cached>,
+    /// By container id (unique across runtimes: 64 hex digits).
+    cache: HashMap<String, Cached>,
     generation: u64,
+    /// The cgroup tree's generation at the last update: until it changes, only ids waiting
+    /// for their bundle need looking at.
+    tree_generation: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,6 +82,7 @@ impl CriBundles {
             env_prefixes,
             cache: HashMap::new(),
             generation: 0,
+            tree_generation: None,
         }
     }
 
@@ -86,23 +91,34 @@ impl CriBundles {
         self.generation
     }
 
-    pub fn get(&self, runtime: Runtime, id: &str) -> Option<&Arc<Metadata>> {
-        match self.cache.get(&(runtime, id.to_owned())) {
+    pub fn get(&self, id: &str) -> Option<&Arc<Metadata>> {
+        match self.cache.get(id) {
             Some(Cached::Known(meta)) => Some(meta),
             _ => None,
         }
     }
 
-    /// Reads the bundles of ids not seen before and forgets ids no longer present.
-    pub fn update(&mut self, present: &HashSet<(Runtime, &str)>) {
+    /// Whether [`update`](Self::update) has anything to do: the cgroups changed since the last
+    /// one, or an id without a bundle is due to be looked for again.
+    pub fn needs_update(&self, tree_generation: u64) -> bool {
+        self.tree_generation != Some(tree_generation)
+            || self
+                .cache
+                .values()
+                .any(|c| matches!(c, Cached::Unknown(at) if at.elapsed() >= RETRY_UNKNOWN))
+    }
+
+    /// Reads the bundles of ids not seen before and forgets ids no longer present;
+    /// `present` is every containerd and CRI-O container with its runtime.
+    pub fn update(&mut self, tree_generation: u64, present: &HashMap<&str, Runtime>) {
+        self.tree_generation = Some(tree_generation);
         let before = self.cache.len();
-        self.cache
-            .retain(|(runtime, id), _| present.contains(&(*runtime, id.as_str())));
+        self.cache.retain(|id, _| present.contains_key(id.as_str()));
         if self.cache.len() != before {
             self.generation += 1;
         }
-        for &(runtime, id) in present {
-            let due = match self.cache.get(&(runtime, id.to_owned())) {
+        for (&id, &runtime) in present {
+            let due = match self.cache.get(id) {
                 None => true,
                 Some(Cached::Unknown(at)) => at.elapsed() >= RETRY_UNKNOWN,
                 Some(Cached::Known(_)) => false,
@@ -117,7 +133,7 @@ impl CriBundles {
                 }
                 None => Cached::Unknown(Instant::now()),
             };
-            self.cache.insert((runtime, id.to_owned()), entry);
+            self.cache.insert(id.to_owned(), entry);
         }
     }
 
@@ -301,14 +317,15 @@ mod tests {
                 "io.kubernetes.container.name":"nginx"}}"#,
         );
         let mut cri = bundles(dir.path());
-        let present: HashSet<(Runtime, &str)> = [
-            (Runtime::Containerd, CONTAINERD_ID),
-            (Runtime::Crio, CRIO_ID),
+        let present: HashMap<&str, Runtime> = [
+            (CONTAINERD_ID, Runtime::Containerd),
+            (CRIO_ID, Runtime::Crio),
         ]
         .into_iter()
         .collect();
-        cri.update(&present);
-        let app = cri.get(Runtime::Containerd, CONTAINERD_ID).unwrap();
+        cri.update(1, &present);
+        assert!(!cri.needs_update(1));
+        let app = cri.get(CONTAINERD_ID).unwrap();
         assert_eq!(app.name, CONTAINERD_ID);
         assert_eq!(app.image, "registry.local/octo/app:1.0");
         assert_eq!(
@@ -318,7 +335,7 @@ mod tests {
         assert_eq!(app.label("io.kubernetes.pod.namespace"), Some("octo"));
         assert_eq!(app.label("io.kubernetes.container.name"), Some("octo-app"));
         assert_eq!(app.envs, vec![("app_mode".to_owned(), "prod".to_owned())]);
-        let web = cri.get(Runtime::Crio, CRIO_ID).unwrap();
+        let web = cri.get(CRIO_ID).unwrap();
         assert_eq!(web.name, "k8s_nginx_web-0_octo_1a2b_0");
         assert_eq!(web.image, "docker.io/library/nginx:1.25");
         assert_eq!(web.label("io.kubernetes.pod.uid"), Some("1a2b"));
@@ -326,8 +343,9 @@ mod tests {
 
         // Gone from the cgroups, gone from the cache.
         let generation = cri.generation();
-        cri.update(&HashSet::new());
-        assert!(cri.get(Runtime::Crio, CRIO_ID).is_none());
+        assert!(cri.needs_update(2));
+        cri.update(2, &HashMap::new());
+        assert!(cri.get(CRIO_ID).is_none());
         assert!(cri.generation() > generation);
     }
 
@@ -344,8 +362,11 @@ mod tests {
                 "io.kubernetes.cri.sandbox-namespace":"octo"}}"#,
         );
         let mut cri = bundles(dir.path());
-        cri.update(&[(Runtime::Containerd, CONTAINERD_ID)].into_iter().collect());
-        let pause = cri.get(Runtime::Containerd, CONTAINERD_ID).unwrap();
+        cri.update(
+            1,
+            &[(CONTAINERD_ID, Runtime::Containerd)].into_iter().collect(),
+        );
+        let pause = cri.get(CONTAINERD_ID).unwrap();
         assert_eq!(pause.label("io.kubernetes.pod.name"), Some("web-0"));
         assert_eq!(pause.label("io.kubernetes.container.name"), None);
     }
@@ -365,16 +386,16 @@ mod tests {
             &" ".repeat(usize::try_from(MAX_BUNDLE).unwrap() + 10),
         );
         let mut cri = bundles(dir.path());
-        let present: HashSet<(Runtime, &str)> = ["garbage", "wrong-type", "huge", "absent"]
+        let present: HashMap<&str, Runtime> = ["garbage", "wrong-type", "huge", "absent"]
             .into_iter()
-            .map(|id| (Runtime::Crio, id))
+            .map(|id| (id, Runtime::Crio))
             .collect();
-        cri.update(&present);
-        for (_, id) in &present {
-            assert!(cri.get(Runtime::Crio, id).is_none(), "{id}");
+        cri.update(1, &present);
+        for id in present.keys() {
+            assert!(cri.get(id).is_none(), "{id}");
         }
         // Docker's and Podman's ids have no bundle here: their engines answer for them.
-        cri.update(&[(Runtime::Docker, "x")].into_iter().collect());
-        assert!(cri.get(Runtime::Docker, "x").is_none());
+        cri.update(2, &[("x", Runtime::Docker)].into_iter().collect());
+        assert!(cri.get("x").is_none());
     }
 }

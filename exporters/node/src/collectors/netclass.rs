@@ -111,7 +111,10 @@ struct Interface {
 /// interface's twenty-odd attributes: `/sys/class/net/<iface>` is a symlink into
 /// `/sys/devices/...`, and resolving that whole path again for every attribute was most of
 /// this collector's kernel time.
-fn read_attribute(interface: BorrowedFd<'_>, attribute: &str) -> Result<Option<String>, Errno> {
+fn read_attribute(
+    interface: BorrowedFd<'_>,
+    attribute: &str,
+) -> Result<Option<String>, std::io::Error> {
     let result = nix::fcntl::openat(
         interface,
         attribute,
@@ -135,7 +138,7 @@ fn read_attribute(interface: BorrowedFd<'_>, attribute: &str) -> Result<Option<S
         {
             Ok(None)
         }
-        Err(err) => Err(Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO))),
+        Err(err) => Err(err),
     }
 }
 
@@ -174,14 +177,15 @@ fn parse_go_int(text: &str) -> Option<i64> {
     i64::try_from(value).ok()
 }
 
-fn read_interface(dir: BorrowedFd<'_>, name: &str) -> Result<Interface, (String, Errno)> {
-    let fail = |attribute: &str, err: Errno| (attribute.to_owned(), err);
-    let text = |attribute: &str| -> Result<String, (String, Errno)> {
+/// An interface's attributes; on an error worth failing for, the attribute and the error.
+fn read_interface(dir: BorrowedFd<'_>, name: &str) -> Result<Interface, (String, std::io::Error)> {
+    let fail = |attribute: &str, err| (attribute.to_owned(), err);
+    let text = |attribute: &str| -> Result<String, (String, std::io::Error)> {
         Ok(read_attribute(dir, attribute)
             .map_err(|err| fail(attribute, err))?
             .unwrap_or_default())
     };
-    let number = |attribute: &str| -> Result<Option<i64>, (String, Errno)> {
+    let number = |attribute: &str| -> Result<Option<i64>, (String, std::io::Error)> {
         Ok(read_attribute(dir, attribute)
             .map_err(|err| fail(attribute, err))?
             .and_then(|t| parse_go_int(&t)))
@@ -238,7 +242,7 @@ impl Collector for NetClass {
                 Err(err) => return Err(CollectorError::io(&dir, err.into())),
             };
             let interface = read_interface(handle.as_fd(), &name)
-                .map_err(|(attribute, err)| CollectorError::io(&dir.join(attribute), err.into()))?;
+                .map_err(|(attribute, err)| CollectorError::io(&dir.join(attribute), err))?;
             interfaces.push(interface);
         }
 
