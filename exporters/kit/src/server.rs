@@ -457,11 +457,18 @@ async fn handle<E: Exporter>(
     shared: &Shared<E>,
     request: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
-    let mut response = match shared
-        .web
-        .admit(request.headers().get(header::AUTHORIZATION))
-        .await
-    {
+    // One look at the configuration files per request, for admission and headers alike.
+    let config = shared.web.current();
+    let admission = match &config {
+        Ok(config) => {
+            shared
+                .web
+                .admit_under(config, request.headers().get(header::AUTHORIZATION))
+                .await
+        }
+        Err(_) => Admission::Broken,
+    };
+    let mut response = match admission {
         Admission::Allowed => route(shared, &request).await,
         Admission::Broken => text_response(500, "Internal Server Error\n"),
         Admission::RateLimited => text_response(429, "Too Many Requests\n"),
@@ -473,7 +480,7 @@ async fn handle<E: Exporter>(
             response
         }
     };
-    if let Ok(config) = shared.web.current() {
+    if let Ok(config) = &config {
         for (name, value) in &config.headers {
             response.headers_mut().insert(name.clone(), value.clone());
         }

@@ -624,12 +624,22 @@ impl WebConfigSource {
         loaded.config.clone()
     }
 
-    /// Applies the rate limit and basic authentication to a request, in the toolkit's order.
+    /// Applies the rate limit and basic authentication to a request, in the toolkit's order,
+    /// under the current configuration.
     pub async fn admit(&self, authorization: Option<&HeaderValue>) -> Admission {
-        let config = match self.current() {
-            Ok(config) => config,
-            Err(_) => return Admission::Broken,
-        };
+        match self.current() {
+            Ok(config) => self.admit_under(&config, authorization).await,
+            Err(_) => Admission::Broken,
+        }
+    }
+
+    /// [`admit`](Self::admit) under a configuration the caller already has from
+    /// [`current`](Self::current) (which checks the files for changes).
+    pub async fn admit_under(
+        &self,
+        config: &WebConfig,
+        authorization: Option<&HeaderValue>,
+    ) -> Admission {
         if let Some((interval, burst)) = config.rate_limit {
             let mut limiter = lock(&self.limiter);
             let bucket = limiter.get_or_insert_with(|| TokenBucket::new(interval, burst));
