@@ -15,16 +15,12 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
 use crate::classify::Runtime;
 use crate::docker::{Metadata, whitelisted_envs};
-
-/// How long an id without a readable bundle stays unknown before it is looked for again (the
-/// cgroup can appear a moment before the runtime writes the bundle).
-const RETRY_UNKNOWN: Duration = Duration::from_secs(30);
+use crate::metadata::IdCache;
 
 /// Bundles larger than this are not read: a runtime's `config.json` is tens of kilobytes.
 const MAX_BUNDLE: u64 = 4 * 1024 * 1024;
@@ -44,18 +40,11 @@ pub struct BundleRoots {
 }
 
 #[derive(Debug)]
-enum Cached {
-    Known(Arc<Metadata>),
-    Unknown(Instant),
-}
-
-#[derive(Debug)]
 pub struct CriBundles {
     roots: BundleRoots,
     env_prefixes: Vec<String>,
     /// By container id (unique across runtimes: 64 hex digits).
-    cache: HashMap<String, Cached>,
-    generation: u64,
+    cache: IdCache,
     /// The cgroup tree's generation at the last update: until it changes, only ids waiting
     /// for their bundle need looking at.
     tree_generation: Option<u64>,
@@ -80,60 +69,36 @@ impl CriBundles {
         CriBundles {
             roots,
             env_prefixes,
-            cache: HashMap::new(),
-            generation: 0,
+            cache: IdCache::default(),
             tree_generation: None,
         }
     }
 
     /// Bumped whenever cached metadata changes (labels must then be recomputed).
     pub fn generation(&self) -> u64 {
-        self.generation
+        self.cache.generation()
     }
 
     pub fn get(&self, id: &str) -> Option<&Arc<Metadata>> {
-        match self.cache.get(id) {
-            Some(Cached::Known(meta)) => Some(meta),
-            _ => None,
-        }
+        self.cache.get(id)
     }
 
     /// Whether [`update`](Self::update) has anything to do: the cgroups changed since the last
     /// one, or an id without a bundle is due to be looked for again.
     pub fn needs_update(&self, tree_generation: u64) -> bool {
-        self.tree_generation != Some(tree_generation)
-            || self
-                .cache
-                .values()
-                .any(|c| matches!(c, Cached::Unknown(at) if at.elapsed() >= RETRY_UNKNOWN))
+        self.tree_generation != Some(tree_generation) || self.cache.retry_due()
     }
 
     /// Reads the bundles of ids not seen before and forgets ids no longer present;
     /// `present` is every containerd and CRI-O container with its runtime.
     pub fn update(&mut self, tree_generation: u64, present: &HashMap<&str, Runtime>) {
         self.tree_generation = Some(tree_generation);
-        let before = self.cache.len();
-        self.cache.retain(|id, _| present.contains_key(id.as_str()));
-        if self.cache.len() != before {
-            self.generation += 1;
-        }
+        self.cache.retain(|id| present.contains_key(id));
         for (&id, &runtime) in present {
-            let due = match self.cache.get(id) {
-                None => true,
-                Some(Cached::Unknown(at)) => at.elapsed() >= RETRY_UNKNOWN,
-                Some(Cached::Known(_)) => false,
-            };
-            if !due {
-                continue;
+            if self.cache.due(id) {
+                let found = self.read(runtime, id);
+                self.cache.record(id, found);
             }
-            let entry = match self.read(runtime, id) {
-                Some(meta) => {
-                    self.generation += 1;
-                    Cached::Known(Arc::new(meta))
-                }
-                None => Cached::Unknown(Instant::now()),
-            };
-            self.cache.insert(id.to_owned(), entry);
         }
     }
 

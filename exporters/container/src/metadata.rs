@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use crate::classify::Runtime;
 use crate::docker::{EngineClient, EngineError, Metadata};
 
-/// How long an id the engine did not know stays unknown before it is asked again (a cgroup can
-/// appear a moment before its engine registers the container).
+/// How long an id without metadata stays unknown before it is looked up again (a cgroup can
+/// appear a moment before its runtime registers the container).
 const RETRY_UNKNOWN: Duration = Duration::from_secs(30);
 /// How long an unreachable engine is left alone.
 const RETRY_UNREACHABLE: Duration = Duration::from_secs(10);
@@ -19,6 +19,81 @@ const RETRY_UNREACHABLE: Duration = Duration::from_secs(10);
 enum Cached {
     Known(Arc<Metadata>),
     Unknown(Instant),
+}
+
+/// Metadata by container id, as one source (an engine, the CRI bundles) found it: what it
+/// knows, and which ids it had nothing for, looked up again after [`RETRY_UNKNOWN`].
+#[derive(Debug, Default)]
+pub struct IdCache {
+    entries: HashMap<String, Cached>,
+    generation: u64,
+}
+
+impl IdCache {
+    /// Bumped whenever what is known changes (labels must then be recomputed).
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Arc<Metadata>> {
+        match self.entries.get(id) {
+            Some(Cached::Known(meta)) => Some(meta),
+            _ => None,
+        }
+    }
+
+    /// Whether the source was asked and had nothing for this id.
+    pub fn is_unknown(&self, id: &str) -> bool {
+        matches!(self.entries.get(id), Some(Cached::Unknown(_)))
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        self.entries.contains_key(id)
+    }
+
+    pub fn known(&self) -> impl Iterator<Item = &Arc<Metadata>> {
+        self.entries.values().filter_map(|c| match c {
+            Cached::Known(meta) => Some(meta),
+            Cached::Unknown(_) => None,
+        })
+    }
+
+    /// Whether an id without metadata is due to be looked up again.
+    pub fn retry_due(&self) -> bool {
+        self.entries
+            .values()
+            .any(|c| matches!(c, Cached::Unknown(at) if at.elapsed() >= RETRY_UNKNOWN))
+    }
+
+    /// Forgets the ids `present` no longer has.
+    pub fn retain(&mut self, present: impl Fn(&str) -> bool) {
+        let before = self.entries.len();
+        self.entries.retain(|id, _| present(id));
+        if self.entries.len() != before {
+            self.generation += 1;
+        }
+    }
+
+    /// Whether `id` needs looking up: never seen, or unknown for long enough.
+    pub fn due(&self, id: &str) -> bool {
+        match self.entries.get(id) {
+            None => true,
+            Some(Cached::Unknown(at)) => at.elapsed() >= RETRY_UNKNOWN,
+            Some(Cached::Known(_)) => false,
+        }
+    }
+
+    /// Records what a lookup gave: metadata, or nothing.
+    pub fn record(&mut self, id: &str, found: Option<Metadata>) {
+        let entry = match found {
+            Some(meta) => {
+                self.generation += 1;
+                Cached::Known(Arc::new(meta))
+            }
+            None => Cached::Unknown(Instant::now()),
+        };
+        self.entries.insert(id.to_owned(), entry);
+    }
 }
 
 #[derive(Debug)]
@@ -34,11 +109,10 @@ pub struct Engine {
     pub runtime: Runtime,
     client: EngineClient,
     env_prefixes: Vec<String>,
-    cache: HashMap<String, Cached>,
+    cache: IdCache,
     reachability: Reachability,
     version: Option<String>,
     healthy: HashSet<String>,
-    generation: u64,
 }
 
 impl Engine {
@@ -47,17 +121,16 @@ impl Engine {
             runtime,
             client,
             env_prefixes,
-            cache: HashMap::new(),
+            cache: IdCache::default(),
             reachability: Reachability::Untried,
             version: None,
             healthy: HashSet::new(),
-            generation: 0,
         }
     }
 
     /// Bumped whenever cached metadata changes (labels must then be recomputed).
     pub fn generation(&self) -> u64 {
-        self.generation
+        self.cache.generation()
     }
 
     /// The engine's version, once it has answered.
@@ -66,15 +139,12 @@ impl Engine {
     }
 
     pub fn get(&self, id: &str) -> Option<&Arc<Metadata>> {
-        match self.cache.get(id) {
-            Some(Cached::Known(meta)) => Some(meta),
-            _ => None,
-        }
+        self.cache.get(id)
     }
 
     /// Whether the engine answered that it has no running container with this id.
     pub fn denies(&self, id: &str) -> bool {
-        matches!(self.cache.get(id), Some(Cached::Unknown(_)))
+        self.cache.is_unknown(id)
     }
 
     /// Whether the container's health check passes: `None` without a health check.
@@ -136,20 +206,12 @@ impl Engine {
 
     /// Inspects ids not seen before and forgets ids no longer present.
     pub async fn update(&mut self, present: &HashSet<&str>) {
-        let before = self.cache.len();
-        self.cache.retain(|id, _| present.contains(id.as_str()));
+        self.cache.retain(|id| present.contains(id));
         self.healthy.retain(|id| present.contains(id.as_str()));
-        if self.cache.len() != before {
-            self.generation += 1;
-        }
         let mut wanted: Vec<&str> = present
             .iter()
             .copied()
-            .filter(|id| match self.cache.get(*id) {
-                None => true,
-                Some(Cached::Unknown(at)) => at.elapsed() >= RETRY_UNKNOWN,
-                Some(Cached::Known(_)) => false,
-            })
+            .filter(|id| self.cache.due(id))
             .collect();
         if wanted.is_empty() || !self.usable() {
             return;
@@ -163,19 +225,15 @@ impl Engine {
         }
         for id in wanted {
             match self.client.inspect(id, &self.env_prefixes).await {
-                Ok(Some(meta)) => {
+                Ok(found) => {
                     self.note_up();
-                    if meta.healthy_at_inspect == Some(true) {
+                    if found
+                        .as_ref()
+                        .is_some_and(|m| m.healthy_at_inspect == Some(true))
+                    {
                         self.healthy.insert(id.to_owned());
                     }
-                    self.cache
-                        .insert(id.to_owned(), Cached::Known(Arc::new(meta)));
-                    self.generation += 1;
-                }
-                Ok(None) => {
-                    self.note_up();
-                    self.cache
-                        .insert(id.to_owned(), Cached::Unknown(Instant::now()));
+                    self.cache.record(id, found);
                 }
                 Err(err) => {
                     let unreachable = err.is_unreachable();
@@ -183,8 +241,7 @@ impl Engine {
                     if unreachable {
                         return;
                     }
-                    self.cache
-                        .insert(id.to_owned(), Cached::Unknown(Instant::now()));
+                    self.cache.record(id, None);
                 }
             }
         }
@@ -193,10 +250,7 @@ impl Engine {
     /// Refreshes which containers are healthy: one list call, made only while some known
     /// container has a health check.
     pub async fn refresh_health(&mut self) {
-        let any = self
-            .cache
-            .values()
-            .any(|c| matches!(c, Cached::Known(m) if m.has_healthcheck));
+        let any = self.cache.known().any(|m| m.has_healthcheck);
         if !any || !self.usable() {
             return;
         }
@@ -205,7 +259,7 @@ impl Engine {
                 self.note_up();
                 self.healthy = ids
                     .into_iter()
-                    .filter(|id| self.cache.contains_key(id))
+                    .filter(|id| self.cache.contains(id))
                     .collect();
             }
             Err(err) => self.note_error(&err),
