@@ -228,13 +228,6 @@ impl MetricFamily {
             value: count,
         });
     }
-
-    /// Adds `label=value` to every sample (const labels such as nginx's `addr`).
-    pub fn add_label_to_all(&mut self, name: &str, value: &str) {
-        for sample in &mut self.samples {
-            sample.labels.push((name.to_owned(), value.to_owned()));
-        }
-    }
 }
 
 /// Encodes families in text format 0.0.4 the way client_golang's gatherer does: families sorted

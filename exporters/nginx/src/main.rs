@@ -175,7 +175,7 @@ impl NginxExporter {
             labels
         };
         type Field = fn(&StubStatus) -> u64;
-        let families: [(MetricFamily, Field); 7] = [
+        let mut stats: [(MetricFamily, Field); 7] = [
             (
                 MetricFamily::gauge("nginx_connections_active", "Active client connections"),
                 |s| s.active,
@@ -214,7 +214,6 @@ impl NginxExporter {
         ];
         let mut up = MetricFamily::gauge("nginx_up", "Status of the last metric scrape");
         let mut out: Vec<MetricFamily> = Vec::with_capacity(8);
-        let mut stats: Vec<(MetricFamily, Field)> = families.into_iter().collect();
         for (target, result) in self.targets.iter().zip(results) {
             let labels = labels_for(target);
             up.push_owned(labels.clone(), if result.is_some() { 1.0 } else { 0.0 });
