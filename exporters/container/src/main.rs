@@ -18,7 +18,6 @@ mod parse;
 mod reader;
 mod stats;
 
-use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -76,78 +75,10 @@ const DEFAULT_DISABLED: &str = "advtcp,cpu_topology,cpuset,hugetlb,memory_numa,p
 /// The kinds this exporter produces; the others are accepted and produce nothing.
 const PRODUCED_KINDS: [&str; 6] = ["cpu", "percpu", "memory", "diskIO", "network", "pressure"];
 
-/// Boolean flags: Go's `flag` package knows them, so `-docker_only -port 8080` means two flags.
-const BOOL_FLAGS: [&str; 21] = [
-    "docker_only",
-    "raw_cgroup_name_labels",
-    "disable_root_cgroup_stats",
-    "store_container_labels",
-    "cgroup.inotify",
-    "allow_dynamic_housekeeping",
-    "storage_driver_secure",
-    "profiling",
-    "enable_load_reader",
-    "log_cadvisor_usage",
-    "docker-tls",
-    "logtostderr",
-    "alsologtostderr",
-    "skip_headers",
-    "skip_log_headers",
-    "add_dir_header",
-    "one_output",
-    "web.disable-exporter-metrics",
-    "web.systemd-socket",
-    "help",
-    "version",
-];
-
-/// Rewrites a Go `flag` command line (`-x`, `-x=v`, `-x v`, single or double dash) into the
-/// kit's double-dash form. Done here rather than with the kit's single-dash mode because only a
-/// parser that knows which flags are booleans can tell `-docker_only -port 8080` (two flags)
-/// from `-port 8080`.
-fn go_flag_args(args: Vec<OsString>) -> Vec<OsString> {
-    let mut out = Vec::with_capacity(args.len());
-    let mut value_next = false;
-    let mut rest_verbatim = false;
-    for (index, arg) in args.into_iter().enumerate() {
-        if index == 0 || value_next || rest_verbatim {
-            value_next = false;
-            out.push(arg);
-            continue;
-        }
-        let Some(text) = arg.to_str() else {
-            out.push(arg);
-            continue;
-        };
-        if text == "--" {
-            rest_verbatim = true;
-            out.push(arg);
-            continue;
-        }
-        let body = text
-            .strip_prefix("--")
-            .or_else(|| text.strip_prefix('-'))
-            .filter(|b| b.as_bytes().first().is_some_and(u8::is_ascii_alphabetic));
-        let Some(body) = body else {
-            out.push(arg);
-            continue;
-        };
-        if body == "h" {
-            out.push(arg);
-            continue;
-        }
-        let name = body.split('=').next().unwrap_or(body);
-        let is_bool = BOOL_FLAGS.contains(&name) || name.starts_with("no-");
-        value_next = !body.contains('=') && !is_bool;
-        out.push(OsString::from(format!("--{body}")));
-    }
-    out
-}
-
 fn flag_set() -> FlagSet {
     let set = INFO
         .flag_set("Exports container metrics from cgroups, as cAdvisor's Prometheus endpoint does.")
-        .dash_style(DashStyle::DoubleOnly)
+        .dash_style(DashStyle::AcceptSingle)
         .heading("cAdvisor")
         .value("port", Some("8080"), "port to listen (used unless --web.listen-address is given)")
         .value("listen_ip", Some(""), "IP to listen on, defaults to all IPs")
@@ -508,10 +439,7 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
 }
 
 fn main() -> std::process::ExitCode {
-    let flags = flag_set()
-        .parse(go_flag_args(std::env::args_os().collect()))
-        .unwrap_or_else(|err| err.exit());
-    octo_exporter_kit::run_exporter(flags, run)
+    octo_exporter_kit::run_exporter(flag_set().parse_env_or_exit(), run)
 }
 
 #[cfg(test)]
@@ -519,9 +447,9 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Flags {
-        let mut all = vec![OsString::from("octo-container-exporter")];
-        all.extend(args.iter().map(OsString::from));
-        flag_set().parse(go_flag_args(all)).unwrap()
+        let mut all = vec!["octo-container-exporter"];
+        all.extend_from_slice(args);
+        flag_set().parse(all).unwrap()
     }
 
     #[test]
@@ -554,9 +482,9 @@ mod tests {
         let v6 = web_options(&parse(&["-listen_ip=::1", "-port=81"])).unwrap();
         assert_eq!(v6.listen_addresses, vec!["[::1]:81"]);
         let bad = |args: &[&str]| {
-            let mut all = vec![OsString::from("x")];
-            all.extend(args.iter().map(OsString::from));
-            flag_set().parse(go_flag_args(all)).is_err()
+            let mut all = vec!["x"];
+            all.extend_from_slice(args);
+            flag_set().parse(all).is_err()
         };
         assert!(bad(&["-no_such_flag"]));
         assert!(bad(&["-docker_only=maybe"]));
@@ -574,12 +502,32 @@ mod tests {
         assert_eq!(flags.value("v"), Some("3"));
     }
 
+    /// cAdvisor's and klog's boolean flags and the kit's: Go's `flag` package knows them, so
+    /// `-docker_only -port 8080` means two flags.
+    const BOOL_FLAGS: [&str; 18] = [
+        "docker_only",
+        "raw_cgroup_name_labels",
+        "disable_root_cgroup_stats",
+        "store_container_labels",
+        "cgroup.inotify",
+        "allow_dynamic_housekeeping",
+        "storage_driver_secure",
+        "profiling",
+        "enable_load_reader",
+        "log_cadvisor_usage",
+        "docker-tls",
+        "logtostderr",
+        "alsologtostderr",
+        "skip_headers",
+        "skip_log_headers",
+        "add_dir_header",
+        "one_output",
+        "web.disable-exporter-metrics",
+    ];
+
     #[test]
     fn every_listed_bool_flag_is_a_bool() {
-        for name in BOOL_FLAGS
-            .iter()
-            .filter(|n| !["help", "version", "web.systemd-socket"].contains(n))
-        {
+        for name in BOOL_FLAGS {
             let flags = parse(&[&format!("-{name}"), "-port", "81"]);
             assert!(flags.bool(name), "{name}");
             assert_eq!(flags.value("port"), Some("81"), "{name}");

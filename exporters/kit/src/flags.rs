@@ -218,7 +218,7 @@ impl FlagSet {
         let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
         let args = match self.dash_style {
             DashStyle::DoubleOnly => args,
-            DashStyle::AcceptSingle => double_dash_long_flags(args, &self.bools),
+            DashStyle::AcceptSingle => double_dash_long_flags(args, &self.command, &self.bools),
         };
         let matches = self
             .command
@@ -243,10 +243,21 @@ impl FlagSet {
     }
 }
 
-/// Rewrites `-name...` to `--name...` for Go `flag`-style command lines; `-h` and anything after
-/// a bare `--` stay as they are. The argument after a flag without `=` is its value, unless the
-/// flag is a boolean (`-docker_only -port 8080` is two flags, as in Go).
-fn double_dash_long_flags(args: Vec<OsString>, bools: &[(String, bool)]) -> Vec<OsString> {
+/// Rewrites `-name...` to `--name...` for Go `flag`-style command lines; anything after a bare
+/// `--` stays as it is. A one-letter `-x` is rewritten only when a long flag `x` is declared
+/// (klog's `-v 3`), so short flags such as `-h` keep working. The argument after a flag without
+/// `=` is its value, unless the flag is a boolean (`-docker_only -port 8080` is two flags, as in
+/// Go).
+fn double_dash_long_flags(
+    args: Vec<OsString>,
+    command: &Command,
+    bools: &[(String, bool)],
+) -> Vec<OsString> {
+    let is_declared_long = |name: &str| {
+        command
+            .get_arguments()
+            .any(|arg| arg.get_long() == Some(name))
+    };
     let takes_value = |flag: &str| {
         let name = flag.trim_start_matches('-');
         let name = name.strip_prefix("no-").unwrap_or(name);
@@ -270,10 +281,12 @@ fn double_dash_long_flags(args: Vec<OsString>, bools: &[(String, bool)]) -> Vec<
             rewritten.push(arg);
             continue;
         }
-        let single_dash_long = text.starts_with('-')
-            && !text.starts_with("--")
-            && text.len() > 2
-            && text.as_bytes()[1].is_ascii_alphabetic();
+        let single_dash_long = match text.strip_prefix('-') {
+            Some(name) if name.as_bytes().first().is_some_and(u8::is_ascii_alphabetic) => {
+                name.len() > 1 || is_declared_long(name)
+            }
+            _ => false,
+        };
         if single_dash_long {
             expecting_value = takes_value(text);
             rewritten.push(OsString::from(format!("-{text}")));
@@ -548,6 +561,32 @@ mod tests {
         assert!(f.bool("collector.wifi"));
         assert!(!f.bool("collector.cpu"));
         assert_eq!(f.value("web.telemetry-path"), Some("/x"));
+    }
+
+    #[test]
+    fn single_dash_one_letter_only_when_declared_long() {
+        let with_v = || {
+            set()
+                .value("v", Some("2"), "verbosity")
+                .dash_style(DashStyle::AcceptSingle)
+        };
+        let f = with_v()
+            .parse(["test", "-v", "3", "-collector.wifi"])
+            .unwrap();
+        assert_eq!(f.value("v"), Some("3"));
+        assert!(f.bool("collector.wifi"));
+        let f = with_v().parse(["test", "-v=4"]).unwrap();
+        assert_eq!(f.value("v"), Some("4"));
+        assert!(matches!(
+            set()
+                .dash_style(DashStyle::AcceptSingle)
+                .parse(["test", "-v", "3"]),
+            Err(FlagError::Invalid(_))
+        ));
+        assert!(matches!(
+            with_v().parse(["test", "-h"]),
+            Err(FlagError::Display(_))
+        ));
     }
 
     #[test]
