@@ -11,11 +11,10 @@
 use std::path::{Path, PathBuf};
 
 use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
-use regex_lite::Regex;
 
 use super::thermal_zone::numbered_entries;
 use super::{BuildError, Collector, CollectorError};
-use crate::paths::{Paths, read_u64};
+use crate::paths::{Paths, read_trimmed, read_u64};
 
 pub fn flags(set: FlagSet) -> FlagSet {
     set
@@ -24,14 +23,11 @@ pub fn flags(set: FlagSet) -> FlagSet {
 pub fn build(_flags: &Flags, paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
     Ok(Box::new(Edac {
         mc_dir: paths.sys("devices/system/edac/mc"),
-        channel_file: Regex::new(r"ch([0-9]+)_ce_count")
-            .map_err(|err| BuildError::Invalid(err.to_string()))?,
     }))
 }
 
 struct Edac {
     mc_dir: PathBuf,
-    channel_file: Regex,
 }
 
 /// The leading digits of what follows `mc`/`csrow` (upstream's `([0-9]*)` capture).
@@ -42,12 +38,17 @@ fn leading_digits(text: &str) -> &str {
     &text[..end]
 }
 
+/// The channel number of a `ch<N>_ce_count` file.
+fn ce_count_channel(file: &str) -> Option<&str> {
+    let digits = file.strip_prefix("ch")?.strip_suffix("_ce_count")?;
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then_some(digits)
+}
+
 /// `ch0_dimm_label` as upstream labels it: `#` removed, `_` before `csrow` and `channel`;
 /// `unknown` when the file cannot be read.
 fn dimm_label(csrow: &Path, channel: &str) -> String {
-    match std::fs::read_to_string(csrow.join(format!("ch{channel}_dimm_label"))) {
+    match read_trimmed(&csrow.join(format!("ch{channel}_dimm_label"))) {
         Ok(text) => text
-            .trim()
             .replace('#', "")
             .replace("csrow", "_csrow")
             .replace("channel", "_channel"),
@@ -131,34 +132,28 @@ impl Edac {
                 .push(&labels, read_u64(&csrow_dir.join("ce_count"))? as f64);
             f.csrow_ue
                 .push(&labels, read_u64(&csrow_dir.join("ue_count"))? as f64);
-            let mut channel_files: Vec<String> = std::fs::read_dir(&csrow_dir)
+            let mut files: Vec<String> = std::fs::read_dir(&csrow_dir)
                 .map(|entries| {
                     entries
                         .filter_map(Result::ok)
                         .filter_map(|e| e.file_name().into_string().ok())
-                        .filter(|n| n.starts_with("ch") && n.ends_with("_ce_count"))
                         .collect()
                 })
                 .unwrap_or_default();
-            channel_files.sort();
-            for file in channel_files {
-                let Some(channel) = self
-                    .channel_file
-                    .captures(&file)
-                    .and_then(|c| c.get(1))
-                    .map(|m| m.as_str().to_owned())
-                else {
-                    continue;
-                };
-                let label = dimm_label(&csrow_dir, &channel);
+            files.sort();
+            for (file, channel) in files
+                .iter()
+                .filter_map(|file| Some((file, ce_count_channel(file)?)))
+            {
+                let label = dimm_label(&csrow_dir, channel);
                 let labels = [
                     ("controller", controller),
                     ("csrow", csrow),
-                    ("channel", channel.as_str()),
+                    ("channel", channel),
                     ("dimm_label", label.as_str()),
                 ];
                 f.channel_ce
-                    .push(&labels, read_u64(&csrow_dir.join(&file))? as f64);
+                    .push(&labels, read_u64(&csrow_dir.join(file))? as f64);
                 match read_u64(&csrow_dir.join(format!("ch{channel}_ue_count"))) {
                     Ok(value) => f.channel_ue.push(&labels, value as f64),
                     Err(err) => tracing::debug!(%err, "no uncorrectable count for this channel"),

@@ -1,9 +1,10 @@
-//! A field-name filter that remembers its answers.
+//! A name filter that remembers its answers.
 //!
 //! `netstat` and `vmstat` match a few hundred kernel field names against their `fields` regex
-//! on every scrape, and the names are the same each time (they change only with the kernel).
-//! regex-lite has no DFA, so matching was a sixth of the exporter's user time; a lookup in a
-//! small map is not.
+//! on every scrape, and [`DeviceFilter`](super::netdev::DeviceFilter) matches device names,
+//! mount points and file system types; the names are the same each time (they change only with
+//! the kernel or the machine's devices). regex-lite has no DFA, so matching was a sixth of the
+//! exporter's user time; a lookup in a small map is not.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -27,7 +27,7 @@ use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
 
 use super::netdev::DeviceFilter;
 use super::{BuildError, Collector, CollectorError};
-use crate::paths::Paths;
+use crate::paths::{Paths, read_string};
 
 const DEFAULT_MOUNT_POINTS_EXCLUDE: &str =
     "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
@@ -571,25 +571,21 @@ struct Filesystem {
 impl Filesystem {
     fn mounts(&self) -> Result<Vec<Mount>, CollectorError> {
         let primary = self.paths.proc("1/mountinfo");
-        let text = match std::fs::read(&primary) {
-            Ok(bytes) => bytes,
-            Err(err)
+        // read_string turns non-UTF-8 bytes in names into U+FFFD, as upstream's labels.
+        let text = match read_string(&primary) {
+            Ok(text) => text,
+            Err(CollectorError::Io { source, .. })
                 if matches!(
-                    err.kind(),
+                    source.kind(),
                     ErrorKind::NotFound | ErrorKind::PermissionDenied
                 ) =>
             {
-                tracing::debug!(err = %err, "Reading root mounts failed, falling back to self mounts");
-                let fallback = self.paths.proc("self/mountinfo");
-                std::fs::read(&fallback).map_err(|err| CollectorError::io(&fallback, err))?
+                tracing::debug!(err = %source, "Reading root mounts failed, falling back to self mounts");
+                read_string(&self.paths.proc("self/mountinfo"))?
             }
-            Err(err) => return Err(CollectorError::io(&primary, err)),
+            Err(err) => return Err(err),
         };
-        // Non-UTF-8 bytes in names become U+FFFD, as upstream's labels.
-        Ok(parse_mountinfo(
-            &String::from_utf8_lossy(&text),
-            &self.paths,
-        ))
+        Ok(parse_mountinfo(&text, &self.paths))
     }
 }
 

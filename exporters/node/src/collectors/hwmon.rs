@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use octo_exporter_kit::{FlagSet, Flags, MetricFamily, MetricType};
 use regex_lite::Regex;
 
+use super::netdev::DeviceFilter;
 use super::{BuildError, Collector, CollectorError};
 use crate::paths::Paths;
 
@@ -47,60 +48,19 @@ pub fn flags(set: FlagSet) -> FlagSet {
 pub fn build(flags: &Flags, paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
     Ok(Box::new(Hwmon {
         class_dir: paths.sys("class/hwmon"),
-        chips: NameFilter::from_flags(
+        chips: DeviceFilter::from_flags(
             flags,
-            "collector.hwmon.chip-include",
             "collector.hwmon.chip-exclude",
+            "collector.hwmon.chip-include",
         )?,
-        sensors: NameFilter::from_flags(
+        sensors: DeviceFilter::from_flags(
             flags,
-            "collector.hwmon.sensor-include",
             "collector.hwmon.sensor-exclude",
+            "collector.hwmon.sensor-include",
         )?,
         sensor_file: Regex::new(r"^(?P<type>[^0-9]+)(?P<id>[0-9]*)?(_(?P<property>.+))?$")
             .map_err(|err| BuildError::Invalid(err.to_string()))?,
     }))
-}
-
-/// node_exporter's `deviceFilter`: an unanchored exclude or include regular expression.
-pub(crate) struct NameFilter {
-    exclude: Option<Regex>,
-    include: Option<Regex>,
-}
-
-impl NameFilter {
-    /// Reads an include/exclude pair of flags; both given, or an invalid expression, is refused.
-    pub(crate) fn from_flags(
-        flags: &Flags,
-        include_flag: &str,
-        exclude_flag: &str,
-    ) -> Result<NameFilter, BuildError> {
-        let compile = |flag: &str| -> Result<Option<Regex>, BuildError> {
-            match flags.value(flag).filter(|v| !v.is_empty()) {
-                None => Ok(None),
-                Some(pattern) => Regex::new(pattern).map(Some).map_err(|err| {
-                    BuildError::Invalid(format!("--{flag}: invalid regular expression: {err}"))
-                }),
-            }
-        };
-        let include = compile(include_flag)?;
-        let exclude = compile(exclude_flag)?;
-        if include.is_some() && exclude.is_some() {
-            return Err(BuildError::Invalid(format!(
-                "--{include_flag} and --{exclude_flag} are mutually exclusive"
-            )));
-        }
-        Ok(NameFilter { exclude, include })
-    }
-
-    pub(crate) fn is_active(&self) -> bool {
-        self.exclude.is_some() || self.include.is_some()
-    }
-
-    pub(crate) fn ignored(&self, name: &str) -> bool {
-        self.exclude.as_ref().is_some_and(|re| re.is_match(name))
-            || self.include.as_ref().is_some_and(|re| !re.is_match(name))
-    }
 }
 
 /// Reads a sysfs attribute the way procfs' `SysReadFile` does: one `read(2)` of at most 128
@@ -246,8 +206,8 @@ const SENSOR_TYPES: &[&str] = &[
 
 struct Hwmon {
     class_dir: PathBuf,
-    chips: NameFilter,
-    sensors: NameFilter,
+    chips: DeviceFilter,
+    sensors: DeviceFilter,
     sensor_file: Regex,
 }
 

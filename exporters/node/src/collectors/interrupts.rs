@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
-use regex_lite::Regex;
 
+use super::netdev::DeviceFilter;
 use super::{BuildError, Collector, CollectorError};
 use crate::paths::{Paths, read_string};
 
@@ -34,58 +34,17 @@ pub fn flags(set: FlagSet) -> FlagSet {
     .bool(INCLUDE_ZEROS, true, "Include interrupts that have a zero value")
 }
 
-/// An include or exclude pattern on names, compiled once (upstream's `deviceFilter`).
-pub(crate) enum NameFilter {
-    All,
-    Include(Regex),
-    Exclude(Regex),
-}
-
-impl NameFilter {
-    /// Builds the filter from an include/exclude flag pair; both given, or a bad regex, is an
-    /// error naming the flag. Patterns are used as given (unanchored), as upstream does.
-    pub(crate) fn from_flags(
-        flags: &Flags,
-        include_flag: &str,
-        exclude_flag: &str,
-    ) -> Result<Self, BuildError> {
-        let include = flags.value(include_flag).filter(|v| !v.is_empty());
-        let exclude = flags.value(exclude_flag).filter(|v| !v.is_empty());
-        let compile = |flag: &str, pattern: &str| {
-            Regex::new(pattern).map_err(|err| {
-                BuildError::Invalid(format!("invalid regular expression for --{flag}: {err}"))
-            })
-        };
-        match (include, exclude) {
-            (Some(_), Some(_)) => Err(BuildError::Invalid(format!(
-                "--{include_flag} and --{exclude_flag} are mutually exclusive"
-            ))),
-            (Some(pattern), None) => Ok(NameFilter::Include(compile(include_flag, pattern)?)),
-            (None, Some(pattern)) => Ok(NameFilter::Exclude(compile(exclude_flag, pattern)?)),
-            (None, None) => Ok(NameFilter::All),
-        }
-    }
-
-    pub(crate) fn ignored(&self, name: &str) -> bool {
-        match self {
-            NameFilter::All => false,
-            NameFilter::Include(regex) => !regex.is_match(name),
-            NameFilter::Exclude(regex) => regex.is_match(name),
-        }
-    }
-}
-
 pub fn build(flags: &Flags, paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
     Ok(Box::new(Interrupts {
         path: paths.proc("interrupts"),
-        filter: NameFilter::from_flags(flags, INCLUDE, EXCLUDE)?,
+        filter: DeviceFilter::from_flags(flags, EXCLUDE, INCLUDE)?,
         include_zeros: flags.bool(INCLUDE_ZEROS),
     }))
 }
 
 struct Interrupts {
     path: PathBuf,
-    filter: NameFilter,
+    filter: DeviceFilter,
     include_zeros: bool,
 }
 
@@ -228,7 +187,7 @@ ERR:          0
         assert!(parse("").is_err());
     }
 
-    fn run(filter: NameFilter, include_zeros: bool, text: &str) -> (Vec<MetricFamily>, bool) {
+    fn run(filter: DeviceFilter, include_zeros: bool, text: &str) -> (Vec<MetricFamily>, bool) {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("interrupts"), text).unwrap();
         let collector = Interrupts {
@@ -243,22 +202,22 @@ ERR:          0
 
     #[test]
     fn filters_apply_to_type_info_and_devices() {
-        let (out, ok) = run(NameFilter::All, true, X86);
+        let (out, ok) = run(DeviceFilter::default(), true, X86);
         assert!(ok);
         assert_eq!(out[0].samples.len(), 8);
-        let (out, _) = run(NameFilter::All, false, X86);
+        let (out, _) = run(DeviceFilter::default(), false, X86);
         assert_eq!(out[0].samples.len(), 5);
-        let include = NameFilter::Include(Regex::new("^NMI;").unwrap());
+        let include = DeviceFilter::new(None, Some((INCLUDE, "^NMI;"))).unwrap();
         let (out, _) = run(include, true, X86);
         assert_eq!(out[0].samples.len(), 2);
-        let exclude = NameFilter::Exclude(Regex::new("mmc0").unwrap());
+        let exclude = DeviceFilter::new(Some((EXCLUDE, "mmc0")), None).unwrap();
         let (out, _) = run(exclude, true, X86);
         assert_eq!(out[0].samples.len(), 6);
     }
 
     #[test]
     fn a_bad_value_is_an_error() {
-        let (_, ok) = run(NameFilter::All, true, "CPU0\n 1: many edge x\n");
+        let (_, ok) = run(DeviceFilter::default(), true, "CPU0\n 1: many edge x\n");
         assert!(!ok);
     }
 

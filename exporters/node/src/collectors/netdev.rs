@@ -24,6 +24,7 @@ use std::path::PathBuf;
 use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
 use regex_lite::Regex;
 
+use super::field_filter::FieldFilter;
 use super::{BuildError, Collector, CollectorError};
 use crate::paths::{Paths, read_optional, read_string};
 
@@ -95,10 +96,10 @@ pub(crate) fn compile_regex(flag: &str, pattern: &str) -> Result<Regex, BuildErr
 
 /// upstream's `deviceFilter`: a name is ignored when it matches the exclude pattern or does not
 /// match the include pattern.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub(crate) struct DeviceFilter {
-    exclude: Option<Regex>,
-    include: Option<Regex>,
+    exclude: Option<FieldFilter>,
+    include: Option<FieldFilter>,
 }
 
 impl DeviceFilter {
@@ -114,13 +115,11 @@ impl DeviceFilter {
                 "--{exclude_flag} and --{include_flag} are mutually exclusive"
             )));
         }
+        let compile =
+            |(flag, pattern): (&str, &str)| compile_regex(flag, pattern).map(FieldFilter::new);
         Ok(DeviceFilter {
-            exclude: exclude
-                .map(|(flag, pattern)| compile_regex(flag, pattern))
-                .transpose()?,
-            include: include
-                .map(|(flag, pattern)| compile_regex(flag, pattern))
-                .transpose()?,
+            exclude: exclude.map(compile).transpose()?,
+            include: include.map(compile).transpose()?,
         })
     }
 
@@ -134,6 +133,11 @@ impl DeviceFilter {
             flags.value(exclude_flag).map(|p| (exclude_flag, p)),
             flags.value(include_flag).map(|p| (include_flag, p)),
         )
+    }
+
+    /// Whether a pattern was given; callers skip building the name to match when not.
+    pub(crate) fn is_active(&self) -> bool {
+        self.exclude.is_some() || self.include.is_some()
     }
 
     pub(crate) fn ignored(&self, name: &str) -> bool {
@@ -192,24 +196,26 @@ impl Collector for NetDev {
             (Source::Netlink, None) => Vec::new(),
         };
 
-        let mut families: Vec<MetricFamily> = Vec::new();
+        // One source and one naming per collector: every device has the same keys in the same
+        // order, so the first device's keys name the families and values go in by position.
+        let mut families: Vec<MetricFamily> =
+            devices.first().map_or_else(Vec::new, |(_, counters)| {
+                counters
+                    .iter()
+                    .map(|(key, _)| {
+                        MetricFamily::counter(
+                            format!("node_network_{key}_total"),
+                            format!("Network device statistic {key}."),
+                        )
+                    })
+                    .collect()
+            });
         for (device, counters) in &devices {
             let ifalias = match &self.ifalias_root {
                 Some(root) => read_ifalias(root, device)?,
                 None => None,
             };
-            for (key, value) in counters {
-                let name = format!("node_network_{key}_total");
-                let family = match families.iter_mut().position(|f| f.name == name) {
-                    Some(index) => &mut families[index],
-                    None => {
-                        families.push(MetricFamily::counter(
-                            name,
-                            format!("Network device statistic {key}."),
-                        ));
-                        families.last_mut().expect("just pushed")
-                    }
-                };
+            for (family, (_, value)) in families.iter_mut().zip(counters) {
                 match &ifalias {
                     Some(alias) => {
                         family.push(&[("device", device), ("ifalias", alias)], *value as f64)

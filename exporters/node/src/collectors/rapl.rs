@@ -17,7 +17,7 @@ use regex_lite::Regex;
 
 use super::textfile::go_clean_path;
 use super::{BuildError, Collector, CollectorError};
-use crate::paths::Paths;
+use crate::paths::{Paths, read_trimmed};
 
 const ZONE_LABEL_FLAG: &str = "collector.rapl.enable-zone-label";
 
@@ -65,41 +65,47 @@ fn index_and_name(seen: &HashMap<String, u64>, name: &str) -> (u64, String) {
     (seen.get(name).copied().unwrap_or(0), name.to_owned())
 }
 
-fn io_to_collector(path: &Path, err: std::io::Error) -> CollectorError {
-    match err.kind() {
-        ErrorKind::NotFound => CollectorError::NoData,
-        ErrorKind::PermissionDenied => {
-            tracing::debug!(path = %path.display(), "Can't access powercap files");
+/// A failed read with one of `kinds` means no data (upstream: missing powercap files, and files
+/// unreadable for lack of permission); other failures stay failures.
+fn no_data_when(err: CollectorError, kinds: &[ErrorKind]) -> CollectorError {
+    match &err {
+        CollectorError::Io { path, source } if kinds.contains(&source.kind()) => {
+            if source.kind() == ErrorKind::PermissionDenied {
+                tracing::debug!(path = %path, "Can't access powercap files");
+            }
             CollectorError::NoData
         }
-        _ => CollectorError::io(path, err),
+        _ => err,
     }
 }
 
 fn read_counter(path: &Path) -> Result<u64, CollectorError> {
-    let text = std::fs::read_to_string(path).map_err(|err| io_to_collector(path, err))?;
+    let text = read_trimmed(path)
+        .map_err(|err| no_data_when(err, &[ErrorKind::NotFound, ErrorKind::PermissionDenied]))?;
     parse_counter(path, &text)
 }
 
 /// `energy_uj`: unreadable for lack of permission is "no data"; missing is an error there.
 fn read_energy(path: &Path) -> Result<u64, CollectorError> {
-    let text = std::fs::read_to_string(path).map_err(|err| match err.kind() {
-        ErrorKind::PermissionDenied => io_to_collector(path, err),
-        _ => CollectorError::io(path, err),
-    })?;
+    let text =
+        read_trimmed(path).map_err(|err| no_data_when(err, &[ErrorKind::PermissionDenied]))?;
     parse_counter(path, &text)
 }
 
-fn parse_counter(path: &Path, text: &str) -> Result<u64, CollectorError> {
-    text.trim()
+fn parse_counter(path: &Path, trimmed: &str) -> Result<u64, CollectorError> {
+    trimmed
         .parse()
-        .map_err(|_| CollectorError::parse(path, format!("{:?} is not a counter", text.trim())))
+        .map_err(|_| CollectorError::parse(path, format!("{trimmed:?} is not a counter")))
 }
 
 impl Rapl {
     fn zones(&self) -> Result<Vec<Zone>, CollectorError> {
-        let entries = std::fs::read_dir(&self.powercap)
-            .map_err(|err| io_to_collector(&self.powercap, err))?;
+        let entries = std::fs::read_dir(&self.powercap).map_err(|err| {
+            no_data_when(
+                CollectorError::io(&self.powercap, err),
+                &[ErrorKind::NotFound, ErrorKind::PermissionDenied],
+            )
+        })?;
         let mut names: Vec<String> = entries
             .filter_map(Result::ok)
             .filter_map(|e| e.file_name().into_string().ok())
@@ -109,10 +115,10 @@ impl Rapl {
         let mut zones = Vec::new();
         for entry in names {
             let dir = self.powercap.join(&entry);
-            let Ok(raw_name) = std::fs::read_to_string(dir.join("name")) else {
+            let Ok(raw_name) = read_trimmed(&dir.join("name")) else {
                 continue; // not a zone (the `intel-rapl` control type itself)
             };
-            let (index, name) = index_and_name(&seen, raw_name.trim());
+            let (index, name) = index_and_name(&seen, &raw_name);
             // Upstream requires the range file of every zone.
             read_counter(&dir.join("max_energy_range_uj"))?;
             seen.insert(name.clone(), index + 1);

@@ -15,7 +15,7 @@ use nix::sys::statvfs::FsFlags;
 use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
 
 use super::{BuildError, Collector, CollectorError};
-use crate::paths::{Paths, read_optional};
+use crate::paths::{Paths, read_optional, read_string};
 
 pub fn flags(set: FlagSet) -> FlagSet {
     set
@@ -120,7 +120,7 @@ impl Collector for Selinux {
         let enabled = match &mount {
             None => false,
             Some(_) => {
-                let label = std::fs::read_to_string(&self.current_label).unwrap_or_default();
+                let label = read_string(&self.current_label).unwrap_or_default();
                 label.trim_end_matches('\0') != "kernel"
             }
         };
@@ -142,7 +142,7 @@ impl Collector for Selinux {
             )
             .with(&[], config_mode(&config)),
         );
-        let enforce = std::fs::read_to_string(mount.join("enforce")).ok();
+        let enforce = read_string(&mount.join("enforce")).ok();
         out.push(
             MetricFamily::gauge(
                 "node_selinux_current_mode",
