@@ -6,7 +6,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use octo_testbed::{Stack, StackOptions, StackPorts};
 
-use crate::{bench::workspace_root, cargo, run_checked, setup};
+use crate::bench::{target_dir, workspace_root};
+use crate::{cargo, run_checked, setup};
 
 /// The binaries the stack runs.
 const PACKAGES: &[&str] = &[
@@ -27,16 +28,13 @@ pub async fn run() -> anyhow::Result<()> {
     }
     run_checked(build, "cargo build --release")?;
 
-    let root = workspace_root();
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
+    let target_dir = target_dir();
     let mariadb_data = target_dir.join("octo-stack/mariadb");
     std::fs::create_dir_all(mariadb_data.parent().unwrap_or(&target_dir))
         .context("creating the stack's data directory")?;
     println!("up: starting the stack");
     let stack = Stack::start(StackOptions {
-        repo: root,
+        repo: workspace_root(),
         bin_dir: target_dir.join("release"),
         ports: StackPorts::native(),
         scrape_interval: Duration::from_secs(15),

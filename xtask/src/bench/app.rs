@@ -7,7 +7,7 @@
 //! Figures, not assertions. `--scrapes N` sets each wrk run to N/50 seconds (3 to 60; the
 //! default 500 gives 10 s).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -16,7 +16,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use octo_testbed::{ExporterProcess, MariaDb, Nginx, free_port, require_program};
 
-use super::workspace_root;
+use super::{Profile, build, client, status_kib};
 
 /// The seed's Flask app on this 2-core machine (given figures): list pages and inserts per second.
 const FLASK_LIST_PER_SECOND: f64 = 110.0;
@@ -63,33 +63,6 @@ struct Run {
     peak_rss_mib: Vec<f64>,
 }
 
-fn build() -> anyhow::Result<PathBuf> {
-    println!("bench: building octo-app (release)...");
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "build",
-            "--quiet",
-            "--release",
-            "-p",
-            "octo-app",
-            "--bin",
-            "octo-app",
-        ])
-        .status()
-        .context("running cargo build")?;
-    if !status.success() {
-        bail!("building octo-app failed");
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"));
-    let path = target.join("release").join("octo-app");
-    if !path.is_file() {
-        bail!("{} was not built", path.display());
-    }
-    Ok(path)
-}
-
 async fn instance(binary: &Path, url: &str, name: &str) -> anyhow::Result<ExporterProcess> {
     ExporterProcess::start(
         name,
@@ -108,17 +81,6 @@ async fn instance(binary: &Path, url: &str, name: &str) -> anyhow::Result<Export
     .with_context(|| format!("starting octo-app {name}"))
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find_map(|line| line.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 /// Samples the resident memory of `pids` every 100 ms until stopped; returns the peaks.
 struct RssSampler {
     stop: Arc<AtomicBool>,
@@ -135,7 +97,7 @@ impl RssSampler {
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     for (pid, peak) in pids.iter().zip(peaks.iter()) {
-                        peak.fetch_max(rss_kib(*pid), Ordering::Relaxed);
+                        peak.fetch_max(status_kib(*pid, "VmRSS:"), Ordering::Relaxed);
                     }
                     std::thread::sleep(Duration::from_millis(100));
                 }
@@ -237,11 +199,7 @@ fn wrk(
 }
 
 async fn seed_users(base: &str, count: usize) -> anyhow::Result<()> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()?;
+    let client = client(Duration::from_secs(10))?;
     for n in 0..count {
         let response = client
             .post(format!("{base}/api/usuarios"))
@@ -260,7 +218,7 @@ async fn seed_users(base: &str, count: usize) -> anyhow::Result<()> {
 
 pub async fn run(requests: usize) -> anyhow::Result<()> {
     let seconds = (requests / 50).clamp(3, 60) as u64;
-    let binary = build()?;
+    let binary = build("octo-app", Profile::Release)?;
     let wrk_program = require_program("wrk", "wrk")?;
     println!("bench: starting MariaDB...");
     let mariadb = MariaDb::start().await?;

@@ -8,13 +8,15 @@
 //! on error.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use octo_testbed::ExporterProcess;
 
-use super::{client, percentile, scrape, status_kib, workspace_root};
+use super::{
+    CpuTime, Profile, SCRAPE_CLIENT_TIMEOUT, build, client, percentile, scrape, series_count,
+    status_kib,
+};
 
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 const SIZES: [usize; 3] = [10, 100, 1000];
@@ -23,7 +25,7 @@ pub async fn run(scrapes: usize) -> anyhow::Result<()> {
     if !nix::unistd::geteuid().is_root() {
         bail!("the container benchmark creates cgroups: run it as root");
     }
-    let binary = build()?;
+    let binary = build("octo-container-exporter", Profile::SmallStatic)?;
     let hierarchies = hierarchies()?;
     let parent = format!("octo-bench-{}.slice", std::process::id());
     println!(
@@ -95,41 +97,9 @@ pub async fn run(scrapes: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Builds as shipped (size-optimised, static), honouring `CARGO_TARGET_DIR`.
-fn build() -> anyhow::Result<PathBuf> {
-    let triple = "x86_64-unknown-linux-gnu";
-    let binary = "octo-container-exporter";
-    println!("bench: building {binary} (profile small, static)...");
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--quiet", "--profile", "small", "--target", triple])
-        .args(["-p", binary, "--bin", binary])
-        .env("RUSTFLAGS", "-C target-feature=+crt-static")
-        .status()
-        .context("running cargo build")?;
-    if !status.success() {
-        bail!("building {binary} failed");
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"));
-    let path = target.join(triple).join("small").join(binary);
-    if !path.is_file() {
-        bail!("{} was not built", path.display());
-    }
-    Ok(path)
-}
-
-/// Where to create cgroups: the v2 root, or the v1 controllers the exporter reads.
+/// Where to create cgroups: the v2 root, or the v1 hierarchies the exporter reads.
 fn hierarchies() -> anyhow::Result<Vec<PathBuf>> {
-    let root = Path::new(CGROUP_ROOT);
-    if root.join("cgroup.controllers").is_file() {
-        return Ok(vec![root.to_owned()]);
-    }
-    let found: Vec<PathBuf> = ["cpu", "cpuacct", "memory", "blkio"]
-        .iter()
-        .map(|c| root.join(c))
-        .filter(|p| p.join("cgroup.procs").is_file())
-        .collect();
+    let found = octo_testbed::cgroups::hierarchies(Path::new(CGROUP_ROOT));
     if found.is_empty() {
         bail!("no cgroup hierarchy under {CGROUP_ROOT}");
     }
@@ -184,19 +154,6 @@ struct Row {
     series: usize,
 }
 
-/// User and system CPU seconds of a process.
-fn cpu_split(pid: u32) -> anyhow::Result<(f64, f64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .with_context(|| format!("reading /proc/{pid}/stat"))?;
-    let after = &stat[stat.rfind(')').context("malformed stat")? + 2..];
-    let fields: Vec<&str> = after.split(' ').collect();
-    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)?.unwrap_or(100) as f64;
-    let field = |i: usize| -> anyhow::Result<f64> {
-        Ok(fields.get(i).context("short stat")?.parse::<f64>()? / ticks)
-    };
-    Ok((field(11)?, field(12)?))
-}
-
 async fn measure(binary: &Path, size: usize, scrapes: usize) -> anyhow::Result<Row> {
     let exporter = ExporterProcess::start(
         "octo-container-exporter",
@@ -212,14 +169,11 @@ async fn measure(binary: &Path, size: usize, scrapes: usize) -> anyhow::Result<R
     .await
     .context("starting octo-container-exporter")?;
     let pid = exporter.pid().context("the exporter is not running")?;
-    let client = client()?;
+    let client = client(SCRAPE_CLIENT_TIMEOUT)?;
     let url = exporter.url("/metrics");
     let (_, plain) = scrape(&client, &url, false).await?;
     let text = String::from_utf8_lossy(&plain);
-    let series = text
-        .lines()
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .count();
+    let series = series_count(&text);
     let total_cgroups = text
         .lines()
         .filter(|l| l.starts_with("container_last_seen{"))
@@ -227,7 +181,7 @@ async fn measure(binary: &Path, size: usize, scrapes: usize) -> anyhow::Result<R
     for _ in 0..20 {
         scrape(&client, &url, true).await?;
     }
-    let (user_before, system_before) = cpu_split(pid)?;
+    let cpu_before = CpuTime::of(pid)?;
     let mut latencies = Vec::with_capacity(scrapes);
     let mut gzip_bytes = 0;
     let started = Instant::now();
@@ -236,7 +190,7 @@ async fn measure(binary: &Path, size: usize, scrapes: usize) -> anyhow::Result<R
         latencies.push(latency);
         gzip_bytes = body.len();
     }
-    let (user_after, system_after) = cpu_split(pid)?;
+    let cpu_after = CpuTime::of(pid)?;
     println!(
         "bench: {size} cgroups: {scrapes} scrapes in {:.1}s",
         started.elapsed().as_secs_f64()
@@ -245,8 +199,8 @@ async fn measure(binary: &Path, size: usize, scrapes: usize) -> anyhow::Result<R
         cgroups: size,
         total_cgroups,
         scrapes,
-        user: user_after - user_before,
-        system: system_after - system_before,
+        user: cpu_after.user_seconds() - cpu_before.user_seconds(),
+        system: cpu_after.system_seconds() - cpu_before.system_seconds(),
         latencies,
         rss_kib: status_kib(pid, "VmRSS:"),
         peak_kib: status_kib(pid, "VmHWM:"),

@@ -11,7 +11,6 @@ pub mod nginx;
 pub mod node;
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -20,35 +19,47 @@ use octo_testbed::ExporterProcess;
 /// Scrapes each side this many times unless told otherwise.
 pub const DEFAULT_SCRAPES: usize = 500;
 
-/// Builds an exporter for measurement: size-optimised, statically linked (see `docs/benchmarks.md`
-/// for why), in its own target directory so test builds stay untouched.
-pub fn build_release(package: &str, binary: &str) -> anyhow::Result<PathBuf> {
-    let triple = "x86_64-unknown-linux-gnu";
-    println!("bench: building {binary} (profile small, static)...");
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "build",
-            "--quiet",
-            "--profile",
-            "small",
-            "--target",
-            triple,
-            "-p",
-            package,
-            "--bin",
-            binary,
-        ])
-        .env("RUSTFLAGS", "-C target-feature=+crt-static")
+/// How long a scrape may take before the harness's client gives up.
+const SCRAPE_CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The target the exporters are built for, so that `+crt-static` links them statically.
+const TARGET_TRIPLE: &str = "x86_64-unknown-linux-gnu";
+
+/// How a benchmarked binary is built.
+pub enum Profile {
+    /// As the exporters ship: size-optimised and statically linked (see `docs/benchmarks.md` for
+    /// why), under a target triple of its own so test builds stay untouched.
+    SmallStatic,
+    /// Plain `--release`, as the app is deployed.
+    Release,
+}
+
+/// Builds the binary named after its package and returns its path.
+pub fn build(package: &str, profile: Profile) -> anyhow::Result<PathBuf> {
+    let mut command = crate::cargo();
+    command.args(["build", "--quiet"]);
+    let output_dir = match profile {
+        Profile::SmallStatic => {
+            println!("bench: building {package} (profile small, static)...");
+            command
+                .args(["--profile", "small", "--target", TARGET_TRIPLE])
+                .env("RUSTFLAGS", "-C target-feature=+crt-static");
+            target_dir().join(TARGET_TRIPLE).join("small")
+        }
+        Profile::Release => {
+            println!("bench: building {package} (release)...");
+            command.arg("--release");
+            target_dir().join("release")
+        }
+    };
+    let status = command
+        .args(["-p", package, "--bin", package])
         .status()
         .context("running cargo build")?;
     if !status.success() {
-        bail!("building {binary} failed");
+        bail!("building {package} failed");
     }
-    let path = workspace_root()
-        .join("target")
-        .join(triple)
-        .join("small")
-        .join(binary);
+    let path = output_dir.join(package);
     if !path.is_file() {
         bail!("{} was not built", path.display());
     }
@@ -58,6 +69,13 @@ pub fn build_release(package: &str, binary: &str) -> anyhow::Result<PathBuf> {
 pub fn workspace_root() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}
+
+/// Cargo's target directory: `CARGO_TARGET_DIR`, or the workspace's `target`.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
 }
 
 /// One side of a comparison.
@@ -79,17 +97,52 @@ struct Figures {
     errors: usize,
 }
 
-fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .with_context(|| format!("reading /proc/{pid}/stat"))?;
-    let after = &stat[stat.rfind(')').context("malformed stat")? + 2..];
-    let fields: Vec<&str> = after.split(' ').collect();
-    let utime: f64 = fields[11].parse()?;
-    let stime: f64 = fields[12].parse()?;
-    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)?.unwrap_or(100) as f64;
-    Ok((utime + stime) / ticks)
+/// A process's CPU time so far, from `/proc/<pid>/stat`.
+struct CpuTime {
+    user_ticks: f64,
+    system_ticks: f64,
+    ticks_per_second: f64,
 }
 
+impl CpuTime {
+    fn of(pid: u32) -> anyhow::Result<CpuTime> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .with_context(|| format!("reading /proc/{pid}/stat"))?;
+        // The command name, in parentheses, may hold spaces: fields are counted after it.
+        let after = stat
+            .rfind(')')
+            .and_then(|i| stat.get(i + 2..))
+            .context("malformed /proc stat line")?;
+        let fields: Vec<&str> = after.split(' ').collect();
+        let field = |index: usize, name: &str| -> anyhow::Result<f64> {
+            Ok(fields
+                .get(index)
+                .with_context(|| format!("no {name} in /proc/{pid}/stat"))?
+                .parse()?)
+        };
+        Ok(CpuTime {
+            user_ticks: field(11, "utime")?,
+            system_ticks: field(12, "stime")?,
+            ticks_per_second: nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)?.unwrap_or(100)
+                as f64,
+        })
+    }
+
+    /// User plus system seconds.
+    fn seconds(&self) -> f64 {
+        (self.user_ticks + self.system_ticks) / self.ticks_per_second
+    }
+
+    fn user_seconds(&self) -> f64 {
+        self.user_ticks / self.ticks_per_second
+    }
+
+    fn system_seconds(&self) -> f64 {
+        self.system_ticks / self.ticks_per_second
+    }
+}
+
+/// A `kB` figure of `/proc/<pid>/status` (`key` is `VmRSS:`, `VmHWM:`...); 0 when unreadable.
 fn status_kib(pid: u32, key: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -101,14 +154,18 @@ fn status_kib(pid: u32, key: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn client() -> anyhow::Result<reqwest::Client> {
+/// An HTTP client for loopback, giving up on a request after `timeout`.
+fn client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
+    // Feature unification may give reqwest TLS without a provider; ring is the workspace's.
     let _ = rustls::crypto::ring::default_provider().install_default();
     Ok(reqwest::Client::builder()
         .no_proxy()
-        .timeout(Duration::from_secs(30))
+        .timeout(timeout)
         .build()?)
 }
 
+/// One scrape as Prometheus sends it (gzip only when `gzip`); returns the latency and the body
+/// as received.
 async fn scrape(
     client: &reqwest::Client,
     url: &str,
@@ -135,6 +192,13 @@ async fn scrape(
     Ok((elapsed, body.to_vec()))
 }
 
+/// The samples in exposition text: its lines that are neither empty nor comments.
+fn series_count(text: &str) -> usize {
+    text.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .count()
+}
+
 /// Scrapes both contenders alternately and prints the comparison.
 pub async fn compare(
     ours: Contender<'_>,
@@ -142,18 +206,14 @@ pub async fn compare(
     scrapes: usize,
     warmup: usize,
 ) -> anyhow::Result<()> {
-    let client = client()?;
+    let client = client(SCRAPE_CLIENT_TIMEOUT)?;
     let sides = [&ours, &theirs];
     let mut figures = [Figures::default(), Figures::default()];
     for (side, fig) in sides.iter().zip(figures.iter_mut()) {
         let url = side.process.url(&side.path);
         let (_, plain) = scrape(&client, &url, false).await?;
         fig.plain_bytes = plain.len();
-        let text = String::from_utf8_lossy(&plain);
-        fig.series = text
-            .lines()
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .count();
+        fig.series = series_count(&String::from_utf8_lossy(&plain));
         for _ in 0..warmup {
             scrape(&client, &url, true).await?;
         }
@@ -165,7 +225,7 @@ pub async fn compare(
             .pid()
             .context("upstream exporter is not running")?,
     ];
-    let cpu_before = [cpu_seconds(pids[0])?, cpu_seconds(pids[1])?];
+    let cpu_before = [CpuTime::of(pids[0])?, CpuTime::of(pids[1])?];
     for _ in 0..scrapes {
         for (index, side) in sides.iter().enumerate() {
             let url = side.process.url(&side.path);
@@ -179,7 +239,7 @@ pub async fn compare(
         }
     }
     for (index, pid) in pids.iter().enumerate() {
-        figures[index].cpu_seconds = cpu_seconds(*pid)? - cpu_before[index];
+        figures[index].cpu_seconds = CpuTime::of(*pid)?.seconds() - cpu_before[index].seconds();
         figures[index].rss_kib = status_kib(*pid, "VmRSS:");
         figures[index].peak_rss_kib = status_kib(*pid, "VmHWM:");
     }

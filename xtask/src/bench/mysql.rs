@@ -8,13 +8,13 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use octo_testbed::{ExporterProcess, MariaDb};
 
-use super::{Contender, build_release, compare};
+use super::{Contender, CpuTime, Profile, SCRAPE_CLIENT_TIMEOUT, build, client, compare, scrape};
 
 pub async fn run(scrapes: usize) -> anyhow::Result<()> {
-    let ours_binary = build_release("octo-mysqld-exporter", "octo-mysqld-exporter")?;
+    let ours_binary = build("octo-mysqld-exporter", Profile::SmallStatic)?;
     let upstream_binary =
         octo_testbed::require_program("prometheus-mysqld-exporter", "prometheus-mysqld-exporter")?;
     let db = MariaDb::start().await.context("starting MariaDB")?;
@@ -64,11 +64,7 @@ pub async fn run(scrapes: usize) -> anyhow::Result<()> {
     .await?;
 
     let server = db.pid().context("mariadbd is not running")?;
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(30))
-        .build()?;
+    let client = client(SCRAPE_CLIENT_TIMEOUT)?;
     let connections_before = connections(&db).await?;
     let (ours_cpu, ours_wall) = database_cpu(&client, &ours, server, scrapes).await?;
     let connections_between = connections(&db).await?;
@@ -118,21 +114,21 @@ async fn database_cpu(
     scrapes: usize,
 ) -> anyhow::Result<(f64, Duration)> {
     let url = exporter.url("/metrics");
-    scrape(client, &url).await?;
-    let before = process_cpu_seconds(server)?;
+    scrape(client, &url, false).await?;
+    let before = CpuTime::of(server)?.seconds();
     let started = Instant::now();
     for _ in 0..scrapes {
-        scrape(client, &url).await?;
+        scrape(client, &url, false).await?;
     }
     let wall = started.elapsed();
-    Ok((process_cpu_seconds(server)? - before, wall))
+    Ok((CpuTime::of(server)?.seconds() - before, wall))
 }
 
 /// mariadbd's own CPU per second while nobody scrapes (InnoDB's background threads).
 async fn idle_cpu(server: u32, over: Duration) -> anyhow::Result<f64> {
-    let before = process_cpu_seconds(server)?;
+    let before = CpuTime::of(server)?.seconds();
     tokio::time::sleep(over).await;
-    Ok((process_cpu_seconds(server)? - before) / over.as_secs_f64())
+    Ok((CpuTime::of(server)?.seconds() - before) / over.as_secs_f64())
 }
 
 /// The server's `Connections` status counter (connection attempts since start).
@@ -146,30 +142,4 @@ async fn connections(db: &MariaDb) -> anyhow::Result<f64> {
         .nth(1)
         .and_then(|v| v.parse().ok())
         .with_context(|| format!("unexpected answer {output:?}"))
-}
-
-async fn scrape(client: &reqwest::Client, url: &str) -> anyhow::Result<String> {
-    let response = client
-        .get(url)
-        .header("x-prometheus-scrape-timeout-seconds", "10")
-        .send()
-        .await?;
-    if !response.status().is_success() {
-        bail!("{url} answered {}", response.status());
-    }
-    Ok(response.text().await?)
-}
-
-fn process_cpu_seconds(pid: u32) -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .with_context(|| format!("reading /proc/{pid}/stat"))?;
-    let after = stat
-        .rfind(')')
-        .and_then(|i| stat.get(i + 2..))
-        .context("malformed /proc stat line")?;
-    let fields: Vec<&str> = after.split(' ').collect();
-    let utime: f64 = fields.get(11).context("no utime")?.parse()?;
-    let stime: f64 = fields.get(12).context("no stime")?.parse()?;
-    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)?.unwrap_or(100) as f64;
-    Ok((utime + stime) / ticks)
 }

@@ -6,10 +6,10 @@ use std::path::Path;
 use anyhow::Context as _;
 use octo_testbed::{ExporterProcess, Nginx, require_program};
 
-use super::{Contender, build_release, compare};
+use super::{Contender, Profile, build, compare};
 
 pub async fn run(scrapes: usize) -> anyhow::Result<()> {
-    let ours_binary = build_release("octo-nginx-exporter", "octo-nginx-exporter")?;
+    let ours_binary = build("octo-nginx-exporter", Profile::SmallStatic)?;
     let upstream_binary =
         require_program("prometheus-nginx-exporter", "prometheus-nginx-exporter")?;
     let nginx = Nginx::start().await?;

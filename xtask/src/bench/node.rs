@@ -14,7 +14,7 @@ use octo_testbed::{ExporterProcess, require_program};
 
 use octo_testbed::upstream::node::{COLLECTORS_SHARED_WITH_1_5, comparable_flags};
 
-use super::{Contender, build_release, compare};
+use super::{Contender, Profile, build, compare};
 
 fn flags(textfiles: &Path, collectors: &[String]) -> Vec<String> {
     let names: Vec<&str> = collectors.iter().map(String::as_str).collect();
@@ -51,9 +51,9 @@ fn write_textfiles(dir: &Path) -> anyhow::Result<()> {
 }
 
 pub async fn run(scrapes: usize) -> anyhow::Result<()> {
-    let ours_binary = build_release("octo-node-exporter", "octo-node-exporter")?;
+    let ours_binary = build("octo-node-exporter", Profile::SmallStatic)?;
     let upstream_binary = require_program("prometheus-node-exporter", "prometheus-node-exporter")?;
-    let textfiles = tempfile_dir()?;
+    let textfiles = octo_testbed::temp_dir("octo-bench-node-")?;
     write_textfiles(textfiles.path())?;
     let args = flags(textfiles.path(), &collectors());
     println!(
@@ -95,25 +95,4 @@ pub async fn run(scrapes: usize) -> anyhow::Result<()> {
         20,
     )
     .await
-}
-
-/// A temporary directory removed when the benchmark ends.
-fn tempfile_dir() -> anyhow::Result<TempDir> {
-    let path = std::env::temp_dir().join(format!("octo-bench-node-{}", std::process::id()));
-    std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
-    Ok(TempDir(path))
-}
-
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }

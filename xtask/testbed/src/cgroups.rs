@@ -21,26 +21,36 @@ fn write(path: &Path, value: &str) -> std::io::Result<()> {
     std::fs::write(path, value)
 }
 
+fn is_unified(cgroupfs: &Path) -> bool {
+    cgroupfs.join("cgroup.controllers").is_file()
+}
+
+/// Where cgroups go under `cgroupfs`: the v2 root, or each mounted v1 hierarchy of the
+/// controllers the container exporter reads, once each. Empty when there is none.
+pub fn hierarchies(cgroupfs: &Path) -> Vec<PathBuf> {
+    if is_unified(cgroupfs) {
+        return vec![cgroupfs.to_owned()];
+    }
+    let mut hierarchies: Vec<PathBuf> = Vec::new();
+    for controller in V1_CONTROLLERS {
+        let hierarchy = cgroupfs.join(controller);
+        // Co-mounted hierarchies (cpu,cpuacct) appear under both names; use each once.
+        let real = std::fs::canonicalize(&hierarchy).unwrap_or(hierarchy.clone());
+        if hierarchy.join("cgroup.procs").is_file() && !hierarchies.contains(&real) {
+            hierarchies.push(real);
+        }
+    }
+    hierarchies
+}
+
 impl ServiceCgroups {
     /// Creates `/<root>` in every hierarchy, or explains why it cannot.
     pub fn create(cgroupfs: &Path, root: &str) -> Result<ServiceCgroups, String> {
         if !crate::running_as_root() {
             return Err("not running as root".into());
         }
-        let unified = cgroupfs.join("cgroup.controllers").is_file();
-        let mut hierarchies: Vec<PathBuf> = Vec::new();
-        if unified {
-            hierarchies.push(cgroupfs.to_owned());
-        } else {
-            for controller in V1_CONTROLLERS {
-                let hierarchy = cgroupfs.join(controller);
-                // Co-mounted hierarchies (cpu,cpuacct) appear under both names; use each once.
-                let real = std::fs::canonicalize(&hierarchy).unwrap_or(hierarchy.clone());
-                if hierarchy.join("cgroup.procs").is_file() && !hierarchies.contains(&real) {
-                    hierarchies.push(real);
-                }
-            }
-        }
+        let unified = is_unified(cgroupfs);
+        let hierarchies = hierarchies(cgroupfs);
         if hierarchies.is_empty() {
             return Err(format!(
                 "no cgroup hierarchy found under {}",

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use crate::process::{Service, wait_ready};
-use crate::{TestbedError, free_port, http_get, temp_dir};
+use crate::process::{Service, wait_http_ok};
+use crate::{TestbedError, free_port, temp_dir};
 
 /// A running exporter, answering on `http://127.0.0.1:<port>`.
 #[derive(Debug)]
@@ -73,11 +73,7 @@ impl ExporterProcess {
         let mut service = Service::spawn(name, command, &dir.path().join("exporter.log"))?
             .with_stop_signal(nix::sys::signal::Signal::SIGTERM, Duration::from_secs(15));
         let url = format!("http://127.0.0.1:{port}{ready_path}");
-        wait_ready(&mut service, Duration::from_secs(30), || {
-            let url = url.clone();
-            async move { matches!(http_get(&url).await, Ok((200, _))) }
-        })
-        .await?;
+        wait_http_ok(&mut service, Duration::from_secs(30), &url).await?;
         Ok(ExporterProcess {
             service,
             port,

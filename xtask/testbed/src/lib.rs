@@ -79,29 +79,35 @@ pub fn running_as_root() -> bool {
 
 /// A GET on loopback, returning status and body.
 pub async fn http_get(url: &str) -> Result<(u16, String), TestbedError> {
+    get_with(&loopback_client(url)?, url).await
+}
+
+/// A client for GETs on loopback (`url` only names the request in the error).
+pub(crate) fn loopback_client(url: &str) -> Result<reqwest::Client, TestbedError> {
     // Feature unification may give reqwest TLS without a provider; ring is the workspace's.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::builder()
+    reqwest::Client::builder()
         .no_proxy()
         .timeout(std::time::Duration::from_secs(10))
         .build()
         .map_err(|err| TestbedError::Http {
             url: url.into(),
             detail: err.to_string(),
-        })?;
-    let response = client
-        .get(url)
-        .send()
-        .await
-        .map_err(|err| TestbedError::Http {
-            url: url.into(),
-            detail: err.to_string(),
-        })?;
-    let status = response.status().as_u16();
-    let body = response.text().await.map_err(|err| TestbedError::Http {
+        })
+}
+
+/// [`http_get`] with `client`.
+pub(crate) async fn get_with(
+    client: &reqwest::Client,
+    url: &str,
+) -> Result<(u16, String), TestbedError> {
+    let http_error = |err: reqwest::Error| TestbedError::Http {
         url: url.into(),
         detail: err.to_string(),
-    })?;
+    };
+    let response = client.get(url).send().await.map_err(http_error)?;
+    let status = response.status().as_u16();
+    let body = response.text().await.map_err(http_error)?;
     Ok((status, body))
 }
 
@@ -112,7 +118,9 @@ pub(crate) fn write_file(path: &Path, contents: &str) -> Result<(), TestbedError
     })
 }
 
-pub(crate) fn temp_dir(prefix: &str) -> Result<tempfile::TempDir, TestbedError> {
+/// A fresh directory under the system's temporary directory, removed with everything in it when
+/// dropped.
+pub fn temp_dir(prefix: &str) -> Result<tempfile::TempDir, TestbedError> {
     tempfile::Builder::new()
         .prefix(prefix)
         .tempdir()

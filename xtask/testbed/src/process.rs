@@ -250,3 +250,16 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// [`wait_ready`] until a GET on `url` answers 200, through one client for every poll.
+pub async fn wait_http_ok(
+    service: &mut Service,
+    timeout: Duration,
+    url: &str,
+) -> Result<(), TestbedError> {
+    let client = crate::loopback_client(url)?;
+    wait_ready(service, timeout, || async {
+        matches!(crate::get_with(&client, url).await, Ok((200, _)))
+    })
+    .await
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use crate::process::{Service, wait_ready};
+use crate::process::{Service, wait_http_ok};
 use crate::{TestbedError, free_port, http_get, require_program, temp_dir, write_file};
 
 /// A running Prometheus.
@@ -57,11 +57,7 @@ impl Prometheus {
         let mut service =
             Service::spawn("prometheus", command, &dir.path().join("prometheus.log"))?;
         let ready = format!("http://127.0.0.1:{port}/-/ready");
-        wait_ready(&mut service, Duration::from_secs(60), || {
-            let ready = ready.clone();
-            async move { matches!(http_get(&ready).await, Ok((200, _))) }
-        })
-        .await?;
+        wait_http_ok(&mut service, Duration::from_secs(60), &ready).await?;
         Ok(Prometheus { service, port, dir })
     }
 

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 use crate::cgroups::ServiceCgroups;
-use crate::process::{Service, wait_ready};
+use crate::process::{Service, wait_http_ok};
 use crate::{
-    ExporterProcess, MariaDb, MariaDbOptions, Nginx, Prometheus, TestbedError, free_port, http_get,
+    ExporterProcess, MariaDb, MariaDbOptions, Nginx, Prometheus, TestbedError, free_port,
     require_program, temp_dir, write_file,
 };
 
@@ -697,10 +697,6 @@ async fn start_alertmanager(
         .arg("--log.level=warn");
     let mut service = Service::spawn("alertmanager", command, &dir.join("alertmanager.log"))?;
     let ready = format!("http://127.0.0.1:{}/-/ready", ports.alertmanager);
-    wait_ready(&mut service, Duration::from_secs(30), || {
-        let ready = ready.clone();
-        async move { matches!(http_get(&ready).await, Ok((200, _))) }
-    })
-    .await?;
+    wait_http_ok(&mut service, Duration::from_secs(30), &ready).await?;
     Ok(service)
 }
