@@ -24,7 +24,7 @@ use tokio::sync::watch;
 
 use crate::config::{self, ClientConfig, Credentials, Endpoint};
 use crate::connection::{ConnectOptions, pool};
-use crate::scrapers::{Db, Scraper, ServerInfo};
+use crate::scrapers::{CollectionFacts, Db, Scraper, ServerInfo};
 
 /// The scrape budget when the request carries no timeout header (a person with curl).
 const DEFAULT_BUDGET: Duration = Duration::from_secs(10);
@@ -349,7 +349,11 @@ fn note_outcome(target: &Target, collector: &str, error: Option<String>) {
 }
 
 /// Opens a connection (or takes an idle one) and learns the server version, within `deadline`.
-async fn connect(target: &Target, deadline: Instant) -> Result<Db, String> {
+async fn connect(
+    target: &Target,
+    collection: &Arc<CollectionFacts>,
+    deadline: Instant,
+) -> Result<Db, String> {
     let budget = deadline.saturating_duration_since(Instant::now());
     let connect_budget = target
         .config
@@ -365,6 +369,7 @@ async fn connect(target: &Target, deadline: Instant) -> Result<Db, String> {
         Ok(Ok(Some(version))) => Ok(Db {
             server: ServerInfo::from_version(&version),
             conn,
+            collection: collection.clone(),
         }),
         Ok(Ok(None)) => Err("SELECT @@version returned nothing".into()),
         Ok(Err(err)) => Err(err.to_string()),
@@ -382,7 +387,8 @@ async fn collect(
 ) -> Collected {
     let started = Instant::now();
     let mut outcomes = outcomes();
-    let first = connect(target, deadline).await;
+    let facts = Arc::new(CollectionFacts::default());
+    let first = connect(target, &facts, deadline).await;
     let connect_seconds = started.elapsed().as_secs_f64();
     let first = match first {
         Ok(db) => {
@@ -414,21 +420,17 @@ async fn collect(
         .connect
         .max_open_connections
         .clamp(1, jobs.len().max(1));
-    let next_job = AtomicUsize::new(0);
+    let shared = Lanes {
+        target,
+        settings,
+        jobs,
+        next_job: AtomicUsize::new(0),
+        server,
+        facts,
+        deadline,
+    };
     let mut first = Some(first);
-    let lane_futures: Vec<_> = (0..lanes)
-        .map(|_| {
-            run_lane(
-                target,
-                settings,
-                &jobs,
-                &next_job,
-                first.take(),
-                &server,
-                deadline,
-            )
-        })
-        .collect();
+    let lane_futures: Vec<_> = (0..lanes).map(|_| shared.run(first.take())).collect();
     let results = futures_util::future::join_all(lane_futures).await;
     let mut families = vec![up_family(true)];
     let mut any_failed = false;
@@ -439,7 +441,7 @@ async fn collect(
         lane_outcomes.extend(lane_results);
     }
     // Same order as upstream's flag order, whatever lane ran them.
-    lane_outcomes.sort_by_key(|(name, ..)| jobs.iter().position(|j| j.name() == *name));
+    lane_outcomes.sort_by_key(|(name, ..)| shared.jobs.iter().position(|j| j.name() == *name));
     for (name, seconds, error) in lane_outcomes {
         let collector = format!("collect.{name}");
         outcomes.record(collector.clone(), seconds, error.is_none());
@@ -463,83 +465,98 @@ async fn collect(
 
 type LaneResult = (Vec<MetricFamily>, Vec<(&'static str, f64, Option<String>)>);
 
-/// Takes scrapers off the shared list until none is left. A lane without a connection gets one
-/// when it picks its first scraper, and a new one after a scraper broke or timed out.
-async fn run_lane(
-    target: &Target,
-    settings: &Settings,
-    jobs: &[&dyn Scraper],
-    next_job: &AtomicUsize,
-    mut db: Option<Db>,
-    server: &ServerInfo,
+/// What the lanes of one collection share.
+struct Lanes<'a> {
+    target: &'a Target,
+    settings: &'a Settings,
+    jobs: Vec<&'a dyn Scraper>,
+    next_job: AtomicUsize,
+    server: ServerInfo,
+    facts: Arc<CollectionFacts>,
     deadline: Instant,
-) -> LaneResult {
-    let mut families = Vec::new();
-    let mut results = Vec::new();
-    loop {
-        let index = next_job.fetch_add(1, Ordering::Relaxed);
-        let Some(scraper) = jobs.get(index) else {
-            break;
-        };
-        let started = Instant::now();
-        let mut connection = match db.take() {
-            Some(connection) => connection,
-            None => {
-                let budget = deadline.saturating_duration_since(Instant::now());
-                match tokio::time::timeout(budget, target.pool.get_conn()).await {
-                    Ok(Ok(conn)) => Db {
-                        conn,
-                        server: server.clone(),
-                    },
-                    Ok(Err(err)) => {
-                        results.push((
-                            scraper.name(),
-                            started.elapsed().as_secs_f64(),
-                            Some(err.to_string()),
-                        ));
-                        continue;
-                    }
-                    Err(_) => {
-                        results.push((
-                            scraper.name(),
-                            started.elapsed().as_secs_f64(),
-                            Some("no connection before the scrape deadline".into()),
-                        ));
-                        continue;
+}
+
+impl Lanes<'_> {
+    /// Takes scrapers off the shared list until none is left. A lane without a connection gets
+    /// one when it picks its first scraper, and a new one after a scraper broke or timed out.
+    async fn run(&self, mut db: Option<Db>) -> LaneResult {
+        let Lanes {
+            target,
+            settings,
+            jobs,
+            next_job,
+            server,
+            facts,
+            deadline,
+        } = self;
+        let mut families = Vec::new();
+        let mut results = Vec::new();
+        loop {
+            let index = next_job.fetch_add(1, Ordering::Relaxed);
+            let Some(scraper) = jobs.get(index) else {
+                break;
+            };
+            let started = Instant::now();
+            let mut connection = match db.take() {
+                Some(connection) => connection,
+                None => {
+                    let budget = deadline.saturating_duration_since(Instant::now());
+                    match tokio::time::timeout(budget, target.pool.get_conn()).await {
+                        Ok(Ok(conn)) => Db {
+                            conn,
+                            server: server.clone(),
+                            collection: facts.clone(),
+                        },
+                        Ok(Err(err)) => {
+                            results.push((
+                                scraper.name(),
+                                started.elapsed().as_secs_f64(),
+                                Some(err.to_string()),
+                            ));
+                            continue;
+                        }
+                        Err(_) => {
+                            results.push((
+                                scraper.name(),
+                                started.elapsed().as_secs_f64(),
+                                Some("no connection before the scrape deadline".into()),
+                            ));
+                            continue;
+                        }
                     }
                 }
-            }
-        };
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let budget = settings
-            .query_timeout
-            .map_or(remaining, |t| t.min(remaining));
-        let mut scratch = Vec::new();
-        let outcome =
-            tokio::time::timeout(budget, scraper.scrape(&mut connection, &mut scratch)).await;
-        let seconds = started.elapsed().as_secs_f64();
-        match outcome {
-            Ok(Ok(())) => {
-                families.extend(scratch);
-                results.push((scraper.name(), seconds, None));
-                db = Some(connection);
-            }
-            Ok(Err(err)) => {
-                let keep = !err.breaks_connection();
-                results.push((scraper.name(), seconds, Some(err.to_string())));
-                if keep {
+            };
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let budget = settings
+                .query_timeout
+                .map_or(remaining, |t| t.min(remaining));
+            let mut scratch = Vec::new();
+            let outcome =
+                tokio::time::timeout(budget, scraper.scrape(&mut connection, &mut scratch)).await;
+            let seconds = started.elapsed().as_secs_f64();
+            match outcome {
+                Ok(Ok(())) => {
+                    families.extend(scratch);
+                    results.push((scraper.name(), seconds, None));
                     db = Some(connection);
                 }
-            }
-            Err(_) => {
-                // The connection is mid-result: it goes back to the pool, which discards it.
-                results.push((
-                    scraper.name(),
-                    seconds,
-                    Some(format!("timed out after {budget:?}")),
-                ));
+                Ok(Err(err)) => {
+                    let keep = !err.breaks_connection();
+                    results.push((scraper.name(), seconds, Some(err.to_string())));
+                    if keep {
+                        db = Some(connection);
+                    }
+                }
+                Err(_) => {
+                    // The connection is mid-result: it goes back to the pool, which discards it.
+                    results.push((
+                        scraper.name(),
+                        seconds,
+                        Some(format!("timed out after {budget:?}")),
+                    ));
+                }
             }
         }
+        (families, results)
     }
-    (families, results)
 }

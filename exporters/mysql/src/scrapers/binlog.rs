@@ -14,9 +14,9 @@ impl Scraper for BinlogSize {
 
     fn scrape<'a>(&'a self, db: &'a mut Db, out: &'a mut Vec<MetricFamily>) -> ScrapeFuture<'a> {
         Box::pin(async move {
-            let log_bin = db.rows("@@log_bin", "SELECT @@log_bin").await?;
+            let log_bin = db.first_row("@@log_bin", "SELECT @@log_bin").await?;
             if log_bin
-                .first()
+                .as_ref()
                 .and_then(|r| r.as_ref(0))
                 .and_then(number)
                 .unwrap_or(0.0)

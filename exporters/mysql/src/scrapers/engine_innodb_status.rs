@@ -68,10 +68,10 @@ impl Scraper for EngineInnodbStatus {
 
     fn scrape<'a>(&'a self, db: &'a mut Db, out: &'a mut Vec<MetricFamily>) -> ScrapeFuture<'a> {
         Box::pin(async move {
-            let rows = db
-                .rows("SHOW ENGINE INNODB STATUS", "SHOW ENGINE INNODB STATUS")
+            let row = db
+                .first_row("SHOW ENGINE INNODB STATUS", "SHOW ENGINE INNODB STATUS")
                 .await?;
-            if let Some(status) = rows.first().and_then(|row| row.as_ref(2)) {
+            if let Some(status) = row.as_ref().and_then(|row| row.as_ref(2)) {
                 families(&text(status), out);
             }
             Ok(())

@@ -3,7 +3,7 @@
 use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
 
 use super::{Db, ScrapeError, ScrapeFuture, Scraper, sql_identifier};
-use crate::parse::{number, parse_go_float, text};
+use crate::parse::number;
 
 pub struct Heartbeat {
     database: String,
@@ -70,8 +70,8 @@ impl Scraper for Heartbeat {
             );
             let mut bad = None;
             db.for_each_row("heartbeat table", &sql, |_, row| {
-                let ts = row.as_ref(0).map(text).and_then(|t| parse_go_float(&t));
-                let now = row.as_ref(1).map(text).and_then(|t| parse_go_float(&t));
+                let ts = row.as_ref(0).and_then(number);
+                let now = row.as_ref(1).and_then(number);
                 let server_id = row
                     .as_ref(2)
                     .and_then(number)

@@ -22,16 +22,16 @@ impl Scraper for InnodbMetrics {
     fn scrape<'a>(&'a self, db: &'a mut Db, out: &'a mut Vec<MetricFamily>) -> ScrapeFuture<'a> {
         Box::pin(async move {
             // MySQL says STATUS = 'enabled', MariaDB ENABLED = 1.
-            let rows = db
-                .rows(
+            let row = db
+                .first_row(
                     "information_schema.columns",
                     "SELECT column_name FROM information_schema.columns \
                      WHERE table_schema = 'information_schema' AND table_name = 'INNODB_METRICS' \
                      AND column_name IN ('status', 'enabled') LIMIT 1",
                 )
                 .await?;
-            let column = rows
-                .first()
+            let column = row
+                .as_ref()
                 .and_then(|r| r.as_ref(0))
                 .map(text)
                 .unwrap_or_default();

@@ -35,6 +35,7 @@ mod tablestats;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row};
@@ -127,6 +128,15 @@ impl ServerInfo {
 pub struct Db {
     pub conn: Conn,
     pub server: ServerInfo,
+    /// Shared by the lanes of one collection.
+    pub collection: Arc<CollectionFacts>,
+}
+
+/// What several scrapers of one collection ask the server, asked once.
+#[derive(Default)]
+pub struct CollectionFacts {
+    /// Whether `userstat` is on (`statistics::userstat_enabled`).
+    pub userstat: tokio::sync::OnceCell<Option<bool>>,
 }
 
 impl Db {
@@ -150,6 +160,18 @@ impl Db {
             .map_err(error)?;
         // Further result sets (none expected) are drained so the connection stays usable.
         result.drop_result().await.map_err(error)
+    }
+
+    /// Runs a query and returns its first row; the others are read and dropped.
+    pub async fn first_row(
+        &mut self,
+        what: &'static str,
+        sql: &str,
+    ) -> Result<Option<Row>, ScrapeError> {
+        self.conn
+            .query_first(sql)
+            .await
+            .map_err(|source| ScrapeError::Query { what, source })
     }
 
     /// Runs a query and returns all rows.
@@ -529,6 +551,9 @@ pub fn int_flag(flags: &Flags, name: &str) -> Result<i64, String> {
         .map_err(|e| e.to_string())
         .map(|v| v.unwrap_or(0))
 }
+
+/// Picoseconds per second: performance_schema timers count picoseconds.
+pub const PICOSECONDS: f64 = 1e12;
 
 /// One counter family per value column of a table.
 pub struct CounterColumn {

@@ -1,6 +1,8 @@
 //! `mysql.user`: resource limits per account, and with `--collect.mysql.user.privileges` every
 //! `*_priv` column as a 0/1 gauge.
 
+use std::sync::LazyLock;
+
 use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
 
 use super::{Db, ScrapeFuture, Scraper};
@@ -63,6 +65,14 @@ const LIMITS: [&str; 4] = [
     "max_user_connections",
 ];
 
+static SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT user, host, {}, {} FROM mysql.user",
+        PRIVILEGES.join(", "),
+        LIMITS.join(", ")
+    )
+});
+
 impl Scraper for MysqlUser {
     fn name(&self) -> &'static str {
         "mysql.user"
@@ -70,11 +80,6 @@ impl Scraper for MysqlUser {
 
     fn scrape<'a>(&'a self, db: &'a mut Db, out: &'a mut Vec<MetricFamily>) -> ScrapeFuture<'a> {
         Box::pin(async move {
-            let sql = format!(
-                "SELECT user, host, {}, {} FROM mysql.user",
-                PRIVILEGES.join(", "),
-                LIMITS.join(", ")
-            );
             let mut limits: Vec<MetricFamily> = LIMITS
                 .iter()
                 .map(|name| {
@@ -93,7 +98,7 @@ impl Scraper for MysqlUser {
                     )
                 })
                 .collect();
-            db.for_each_row("mysql.user", &sql, |_, row| {
+            db.for_each_row("mysql.user", &SQL, |_, row| {
                 let user = row.as_ref(0).map(text).unwrap_or_default();
                 let host = row.as_ref(1).map(text).unwrap_or_default();
                 let labels = [("mysql_user", user.as_str()), ("hostmask", host.as_str())];

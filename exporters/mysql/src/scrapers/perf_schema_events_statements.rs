@@ -3,8 +3,7 @@
 
 use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
 
-use super::perf_schema_table_io_waits::PICOSECONDS;
-use super::{Db, Flavor, ScrapeFuture, Scraper, int_flag, sql_string};
+use super::{Db, Flavor, PICOSECONDS, ScrapeFuture, Scraper, int_flag, sql_string};
 use crate::parse::{number, text};
 
 pub struct EventsStatements {

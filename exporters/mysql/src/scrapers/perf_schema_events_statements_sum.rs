@@ -1,5 +1,7 @@
 //! Grand sums over `performance_schema.events_statements_summary_by_digest`.
 
+use std::sync::LazyLock;
+
 use octo_exporter_kit::MetricFamily;
 
 use super::{Db, ScrapeFuture, Scraper};
@@ -100,6 +102,14 @@ const COLUMNS: [(&str, &str, &str); 21] = [
     ("SUM_WARNINGS", "warnings", "Number of warnings."),
 ];
 
+static SQL: LazyLock<String> = LazyLock::new(|| {
+    let sums: Vec<String> = COLUMNS.iter().map(|(c, ..)| format!("SUM({c})")).collect();
+    format!(
+        "SELECT {} FROM performance_schema.events_statements_summary_by_digest",
+        sums.join(", ")
+    )
+});
+
 impl Scraper for EventsStatementsSum {
     fn name(&self) -> &'static str {
         "perf_schema.eventsstatementssum"
@@ -111,18 +121,13 @@ impl Scraper for EventsStatementsSum {
 
     fn scrape<'a>(&'a self, db: &'a mut Db, out: &'a mut Vec<MetricFamily>) -> ScrapeFuture<'a> {
         Box::pin(async move {
-            let sums: Vec<String> = COLUMNS.iter().map(|(c, ..)| format!("SUM({c})")).collect();
-            let sql = format!(
-                "SELECT {} FROM performance_schema.events_statements_summary_by_digest",
-                sums.join(", ")
-            );
-            let rows = db
-                .rows(
+            let row = db
+                .first_row(
                     "performance_schema.events_statements_summary_by_digest",
-                    &sql,
+                    &SQL,
                 )
                 .await?;
-            let Some(row) = rows.first() else {
+            let Some(row) = row else {
                 return Ok(());
             };
             for (i, (_, suffix, help)) in COLUMNS.iter().enumerate() {

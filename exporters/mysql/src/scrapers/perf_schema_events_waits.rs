@@ -3,11 +3,31 @@
 
 use octo_exporter_kit::MetricFamily;
 
-use super::perf_schema_table_io_waits::PICOSECONDS;
-use super::{Db, ScrapeFuture, Scraper};
-use crate::parse::{number, text};
+use super::{CounterColumn, CounterTable, Db, NonNumber, PICOSECONDS, ScrapeFuture, Scraper};
 
 pub struct EventsWaits;
+
+const COLUMNS: [CounterColumn; 2] = [
+    CounterColumn {
+        name: "mysql_perf_schema_events_waits_total",
+        help: "The total events waits by event name.",
+        divisor: 1.0,
+    },
+    CounterColumn {
+        name: "mysql_perf_schema_events_waits_seconds_total",
+        help: "The total seconds of events waits by event name.",
+        divisor: PICOSECONDS,
+    },
+];
+
+const TABLE: CounterTable = CounterTable {
+    what: "performance_schema.events_waits_summary_global_by_event_name",
+    sql: "SELECT EVENT_NAME, COUNT_STAR, SUM_TIMER_WAIT \
+          FROM performance_schema.events_waits_summary_global_by_event_name",
+    labels: &["event_name"],
+    columns: &COLUMNS,
+    non_number: NonNumber::Zero,
+};
 
 impl Scraper for EventsWaits {
     fn name(&self) -> &'static str {
@@ -19,29 +39,6 @@ impl Scraper for EventsWaits {
     }
 
     fn scrape<'a>(&'a self, db: &'a mut Db, out: &'a mut Vec<MetricFamily>) -> ScrapeFuture<'a> {
-        Box::pin(async move {
-            let mut count = MetricFamily::counter(
-                "mysql_perf_schema_events_waits_total",
-                "The total events waits by event name.",
-            );
-            let mut time = MetricFamily::counter(
-                "mysql_perf_schema_events_waits_seconds_total",
-                "The total seconds of events waits by event name.",
-            );
-            db.for_each_row(
-                "performance_schema.events_waits_summary_global_by_event_name",
-                "SELECT EVENT_NAME, COUNT_STAR, SUM_TIMER_WAIT \
-                 FROM performance_schema.events_waits_summary_global_by_event_name",
-                |_, row| {
-                    let event = row.as_ref(0).map(text).unwrap_or_default();
-                    let value = |i| row.as_ref(i).and_then(number).unwrap_or(0.0);
-                    count.push(&[("event_name", &event)], value(1));
-                    time.push(&[("event_name", &event)], value(2) / PICOSECONDS);
-                },
-            )
-            .await?;
-            out.extend([count, time]);
-            Ok(())
-        })
+        Box::pin(TABLE.scrape(db, out))
     }
 }

@@ -3,8 +3,7 @@
 
 use octo_exporter_kit::MetricFamily;
 
-use super::perf_schema_table_io_waits::PICOSECONDS;
-use super::{Db, ScrapeFuture, Scraper};
+use super::{Db, PICOSECONDS, ScrapeFuture, Scraper};
 use crate::parse::{number, text};
 
 pub struct IndexIoWaits;

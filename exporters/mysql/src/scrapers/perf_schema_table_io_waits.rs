@@ -3,13 +3,10 @@
 
 use octo_exporter_kit::MetricFamily;
 
-use super::{Db, ScrapeFuture, Scraper};
+use super::{Db, PICOSECONDS, ScrapeFuture, Scraper};
 use crate::parse::{number, text};
 
 pub struct TableIoWaits;
-
-/// Picoseconds per second: performance_schema timers count picoseconds.
-pub const PICOSECONDS: f64 = 1e12;
 
 const OPERATIONS: [&str; 4] = ["fetch", "insert", "update", "delete"];
 

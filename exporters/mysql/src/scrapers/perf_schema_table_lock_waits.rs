@@ -1,10 +1,11 @@
 //! `performance_schema.table_lock_waits_summary_by_table`: SQL and external lock waits per
 //! table and operation.
 
+use std::sync::LazyLock;
+
 use octo_exporter_kit::MetricFamily;
 
-use super::perf_schema_table_io_waits::PICOSECONDS;
-use super::{Db, ScrapeFuture, Scraper};
+use super::{Db, PICOSECONDS, ScrapeFuture, Scraper};
 use crate::parse::{number, text};
 
 pub struct TableLockWaits;
@@ -23,6 +24,24 @@ const OPERATIONS: [(&str, &str, bool); 10] = [
     ("WRITE_EXTERNAL", "write", true),
 ];
 
+/// The counts, then the timers, of every operation.
+static SQL: LazyLock<String> = LazyLock::new(|| {
+    let counts: Vec<String> = OPERATIONS
+        .iter()
+        .map(|(c, ..)| format!("COUNT_{c}"))
+        .collect();
+    let timers: Vec<String> = OPERATIONS
+        .iter()
+        .map(|(c, ..)| format!("SUM_TIMER_{c}"))
+        .collect();
+    format!(
+        "SELECT OBJECT_SCHEMA, OBJECT_NAME, {}, {} FROM performance_schema.table_lock_waits_summary_by_table \
+         WHERE OBJECT_SCHEMA NOT IN ('mysql', 'performance_schema', 'information_schema')",
+        counts.join(", "),
+        timers.join(", ")
+    )
+});
+
 impl Scraper for TableLockWaits {
     fn name(&self) -> &'static str {
         "perf_schema.tablelocks"
@@ -34,20 +53,6 @@ impl Scraper for TableLockWaits {
 
     fn scrape<'a>(&'a self, db: &'a mut Db, out: &'a mut Vec<MetricFamily>) -> ScrapeFuture<'a> {
         Box::pin(async move {
-            let counts: Vec<String> = OPERATIONS
-                .iter()
-                .map(|(c, ..)| format!("COUNT_{c}"))
-                .collect();
-            let timers: Vec<String> = OPERATIONS
-                .iter()
-                .map(|(c, ..)| format!("SUM_TIMER_{c}"))
-                .collect();
-            let sql = format!(
-                "SELECT OBJECT_SCHEMA, OBJECT_NAME, {}, {} FROM performance_schema.table_lock_waits_summary_by_table \
-                 WHERE OBJECT_SCHEMA NOT IN ('mysql', 'performance_schema', 'information_schema')",
-                counts.join(", "),
-                timers.join(", ")
-            );
             let mut sql_count = MetricFamily::counter(
                 "mysql_perf_schema_sql_lock_waits_total",
                 "The total number of SQL lock wait events for each table and operation.",
@@ -66,7 +71,7 @@ impl Scraper for TableLockWaits {
             );
             db.for_each_row(
                 "performance_schema.table_lock_waits_summary_by_table",
-                &sql,
+                &SQL,
                 |_, row| {
                     let schema = row.as_ref(0).map(text).unwrap_or_default();
                     let name = row.as_ref(1).map(text).unwrap_or_default();

@@ -4,23 +4,24 @@
 use octo_exporter_kit::MetricFamily;
 
 use super::{Db, ScrapeFuture, Scraper};
-use crate::parse::{number, parse_go_float, text};
+use crate::parse::number;
 
 pub struct QueryResponseTime;
 
+/// (query, family, help).
 const TABLES: [(&str, &str, &str); 3] = [
     (
-        "QUERY_RESPONSE_TIME",
+        "SELECT TIME, COUNT, TOTAL FROM INFORMATION_SCHEMA.QUERY_RESPONSE_TIME",
         "mysql_info_schema_query_response_time_seconds",
         "The number of all queries by duration they took to execute.",
     ),
     (
-        "QUERY_RESPONSE_TIME_READ",
+        "SELECT TIME, COUNT, TOTAL FROM INFORMATION_SCHEMA.QUERY_RESPONSE_TIME_READ",
         "mysql_info_schema_read_query_response_time_seconds",
         "The number of read queries by duration they took to execute.",
     ),
     (
-        "QUERY_RESPONSE_TIME_WRITE",
+        "SELECT TIME, COUNT, TOTAL FROM INFORMATION_SCHEMA.QUERY_RESPONSE_TIME_WRITE",
         "mysql_info_schema_write_query_response_time_seconds",
         "The number of write queries by duration they took to execute.",
     ),
@@ -39,14 +40,14 @@ impl Scraper for QueryResponseTime {
         Box::pin(async move {
             // Without the plugin the variable does not exist: not an error, as upstream.
             let enabled = match db
-                .rows(
+                .first_row(
                     "query_response_time_stats",
                     "SELECT @@query_response_time_stats",
                 )
                 .await
             {
-                Ok(rows) => rows
-                    .first()
+                Ok(row) => row
+                    .as_ref()
                     .and_then(|row| row.as_ref(0))
                     .and_then(number)
                     .unwrap_or(0.0),
@@ -59,16 +60,15 @@ impl Scraper for QueryResponseTime {
             if enabled == 0.0 {
                 return Ok(());
             }
-            for (index, (table, name, help)) in TABLES.iter().enumerate() {
-                let sql = format!("SELECT TIME, COUNT, TOTAL FROM INFORMATION_SCHEMA.{table}");
+            for (index, (sql, name, help)) in TABLES.iter().enumerate() {
                 let mut buckets: Vec<(f64, f64)> = Vec::new();
                 let (mut count, mut sum) = (0.0, 0.0);
                 let result = db
-                    .for_each_row("information_schema.query_response_time", &sql, |_, row| {
-                        let field = |i| row.as_ref(i).map(text).unwrap_or_default();
-                        let upper = parse_go_float(field(0).trim()).unwrap_or(0.0);
-                        count += row.as_ref(1).and_then(number).unwrap_or(0.0);
-                        sum += parse_go_float(field(2).trim()).unwrap_or(0.0);
+                    .for_each_row("information_schema.query_response_time", sql, |_, row| {
+                        let value = |i| row.as_ref(i).and_then(number).unwrap_or(0.0);
+                        let upper = value(0);
+                        count += value(1);
+                        sum += value(2);
                         // The last row (`TOO LONG`) only counts towards the total.
                         if upper != 0.0 {
                             buckets.push((upper, count));
