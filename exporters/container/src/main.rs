@@ -447,9 +447,7 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Flags {
-        let mut all = vec!["octo-container-exporter"];
-        all.extend_from_slice(args);
-        flag_set().parse(all).unwrap()
+        flag_set().parse_args(args).unwrap()
     }
 
     #[test]
@@ -481,11 +479,7 @@ mod tests {
         assert_eq!(kit.listen_addresses, vec![":1234"]);
         let v6 = web_options(&parse(&["-listen_ip=::1", "-port=81"])).unwrap();
         assert_eq!(v6.listen_addresses, vec!["[::1]:81"]);
-        let bad = |args: &[&str]| {
-            let mut all = vec!["x"];
-            all.extend_from_slice(args);
-            flag_set().parse(all).is_err()
-        };
+        let bad = |args: &[&str]| flag_set().parse_args(args).is_err();
         assert!(bad(&["-no_such_flag"]));
         assert!(bad(&["-docker_only=maybe"]));
         assert!(bad(&["-port"]));

@@ -237,6 +237,12 @@ impl FlagSet {
 
     /// Parses the process's own arguments, printing help, version or errors and exiting as
     /// kingpin does when parsing does not yield flags.
+    /// Parses `args`, the arguments after the program's name (as tests and tools write them).
+    pub fn parse_args(self, args: &[&str]) -> Result<Flags, FlagError> {
+        let program = self.command.get_name().to_owned();
+        self.parse(std::iter::once(program.as_str()).chain(args.iter().copied()))
+    }
+
     pub fn parse_env_or_exit(self) -> Flags {
         self.parse(std::env::args_os())
             .unwrap_or_else(|err| err.exit())

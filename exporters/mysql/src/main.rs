@@ -242,9 +242,7 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Flags, String> {
-        let mut all = vec!["octo-mysqld-exporter"];
-        all.extend_from_slice(args);
-        flag_set().parse(all).map_err(|e| e.to_string())
+        flag_set().parse_args(args).map_err(|e| e.to_string())
     }
 
     #[test]

@@ -317,9 +317,7 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Flags {
-        let mut all = vec!["octo-nginx-exporter"];
-        all.extend_from_slice(args);
-        flag_set().parse(all).unwrap()
+        flag_set().parse_args(args).unwrap()
     }
 
     #[test]

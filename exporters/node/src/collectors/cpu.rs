@@ -842,9 +842,7 @@ core id\t\t: 1
     }
 
     fn command_line(args: &[&str]) -> Flags {
-        let mut all = vec!["octo-node-exporter"];
-        all.extend_from_slice(args);
-        crate::flag_set().parse(all).unwrap()
+        crate::flag_set().parse_args(args).unwrap()
     }
 
     #[test]

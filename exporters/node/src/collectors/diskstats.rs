@@ -358,10 +358,8 @@ mod tests {
     use super::*;
 
     fn flags_of(args: &[&str]) -> Result<Flags, String> {
-        let mut all = vec!["t"];
-        all.extend_from_slice(args);
         flags(FlagSet::new("t", "t", "0".into()))
-            .parse(all)
+            .parse_args(args)
             .map_err(|e| e.to_string())
     }
 

@@ -700,10 +700,8 @@ mod tests {
     use super::*;
 
     fn flags_of(args: &[&str]) -> Flags {
-        let mut all = vec!["t"];
-        all.extend_from_slice(args);
         flags(FlagSet::new("t", "t", "0".into()))
-            .parse(all)
+            .parse_args(args)
             .unwrap()
     }
 

@@ -617,10 +617,8 @@ mod tests {
     use super::*;
 
     fn collector(sys: &Path, args: &[&str]) -> Result<Box<dyn Collector>, BuildError> {
-        let mut all = vec!["test"];
-        all.extend_from_slice(args);
         let flags = flags(FlagSet::new("test", "test", "0".into()))
-            .parse(all)
+            .parse_args(args)
             .expect("flags parse");
         let paths = Paths {
             sysfs: sys.to_owned(),

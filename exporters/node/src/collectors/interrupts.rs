@@ -222,9 +222,7 @@ ERR:          0
     }
 
     fn command_line(args: &[&str]) -> Flags {
-        let mut all = vec!["octo-node-exporter"];
-        all.extend_from_slice(args);
-        crate::flag_set().parse(all).unwrap()
+        crate::flag_set().parse_args(args).unwrap()
     }
 
     #[test]

@@ -41,10 +41,8 @@ pub fn run_on_sysfs(
     sys: &Path,
     args: &[&str],
 ) -> (Result<(), CollectorError>, Vec<String>) {
-    let mut all = vec!["test"];
-    all.extend_from_slice(args);
     let flags = flags(FlagSet::new("test", "test", "0".into()))
-        .parse(all)
+        .parse_args(args)
         .expect("test flags parse");
     let paths = Paths {
         sysfs: sys.to_owned(),

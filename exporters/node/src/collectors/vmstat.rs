@@ -109,11 +109,7 @@ mod tests {
 
     #[test]
     fn the_fields_flag() {
-        let parse = |args: &[&str]| {
-            let mut all = vec!["octo-node-exporter"];
-            all.extend_from_slice(args);
-            crate::flag_set().parse(all).unwrap()
-        };
+        let parse = |args: &[&str]| crate::flag_set().parse_args(args).unwrap();
         let paths = Paths::default();
         let collector = build(&parse(&[]), &paths).unwrap();
         let mut out = Vec::new();
