@@ -1,10 +1,8 @@
 //! The exposition model (what one scrape produces) and its Prometheus text format 0.0.4 encoding.
 //!
-//! Hand-written rather than prometheus-client's encoder because drop-in compatibility needs what
-//! that crate cannot give (see `../shared/reference/rust-ecosystem.md` §1.3): counters named
-//! without `_total` (nginx's `nginx_connections_accepted`), untyped families with exact names,
-//! families sorted by name, and floats printed the way Go's `strconv.FormatFloat(v, 'g', -1, 64)`
-//! prints them, so our output reads like the upstream binary's, line for line.
+//! Hand-written rather than prometheus-client's encoder: drop-in output (counters without
+//! `_total`, Go's float format, Go's family order) is what that crate cannot give; the details are
+//! in docs/exporter-kit.md, "Why the kit encodes the exposition itself".
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -15,14 +13,20 @@ pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// The metric type written on the `# TYPE` line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetricType {
+    /// A value that only goes up (reset on restart).
     Counter,
+    /// A value that goes up and down.
     Gauge,
+    /// No type (what upstream exporters use for values of unknown meaning).
     Untyped,
+    /// Buckets, sum and count.
     Histogram,
+    /// Quantiles, sum and count.
     Summary,
 }
 
 impl MetricType {
+    /// The word on the `# TYPE` line.
     pub fn as_str(self) -> &'static str {
         match self {
             MetricType::Counter => "counter",
@@ -49,10 +53,13 @@ pub fn shared_labels(mut labels: Vec<(String, String)>) -> SharedLabels {
 /// its labels (shared ones, if any, and its own) and its value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
+    /// Appended to the family name (`_bucket`, `_sum`, `_count`), or empty.
     pub suffix: &'static str,
     /// Labels shared with other samples, sorted by name.
     pub shared: Option<SharedLabels>,
+    /// The sample's own labels.
     pub labels: Vec<(String, String)>,
+    /// The value, written as Go's `strconv.FormatFloat(v, 'g', -1, 64)` would.
     pub value: f64,
 }
 
@@ -99,13 +106,18 @@ impl<'a> Iterator for MergeByName<'a> {
 /// A metric family: name, help, type and samples. Names are written exactly as given.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricFamily {
+    /// The family name, such as `node_cpu_seconds_total`.
     pub name: String,
+    /// The `# HELP` text.
     pub help: String,
+    /// The `# TYPE`.
     pub kind: MetricType,
+    /// The series, in the order they are written.
     pub samples: Vec<Sample>,
 }
 
 impl MetricFamily {
+    /// An empty family.
     pub fn new(name: impl Into<String>, help: impl Into<String>, kind: MetricType) -> Self {
         MetricFamily {
             name: name.into(),
@@ -115,22 +127,27 @@ impl MetricFamily {
         }
     }
 
+    /// An empty counter family.
     pub fn counter(name: impl Into<String>, help: impl Into<String>) -> Self {
         Self::new(name, help, MetricType::Counter)
     }
 
+    /// An empty gauge family.
     pub fn gauge(name: impl Into<String>, help: impl Into<String>) -> Self {
         Self::new(name, help, MetricType::Gauge)
     }
 
+    /// An empty untyped family.
     pub fn untyped(name: impl Into<String>, help: impl Into<String>) -> Self {
         Self::new(name, help, MetricType::Untyped)
     }
 
+    /// An empty histogram family.
     pub fn histogram(name: impl Into<String>, help: impl Into<String>) -> Self {
         Self::new(name, help, MetricType::Histogram)
     }
 
+    /// An empty summary family.
     pub fn summary(name: impl Into<String>, help: impl Into<String>) -> Self {
         Self::new(name, help, MetricType::Summary)
     }

@@ -3,8 +3,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::ExporterInfo;
 use crate::exposition::MetricFamily;
+use crate::info::{ExporterInfo, HandlerMetrics};
 
 /// The `goarch` value Go would report for this build.
 fn go_arch() -> &'static str {
@@ -48,6 +48,7 @@ pub struct HandlerCounters {
 }
 
 impl HandlerCounters {
+    /// Counts one answered scrape by its status.
     pub fn count(&self, status: u16) {
         let counter = match status {
             200 => &self.ok,
@@ -63,8 +64,9 @@ impl HandlerCounters {
         InFlight(self)
     }
 
-    pub fn families(&self, which: crate::HandlerMetrics) -> Vec<MetricFamily> {
-        if which == crate::HandlerMetrics::None {
+    /// The `promhttp_metric_handler_*` families this exporter's upstream has.
+    pub fn families(&self, which: HandlerMetrics) -> Vec<MetricFamily> {
+        if which == HandlerMetrics::None {
             return Vec::new();
         }
         let mut total = MetricFamily::counter(
@@ -84,7 +86,7 @@ impl HandlerCounters {
         )
         .with(&[], self.in_flight.load(Ordering::Relaxed) as f64);
         let mut families = vec![total, in_flight];
-        if which == crate::HandlerMetrics::RequestsAndErrors {
+        if which == HandlerMetrics::RequestsAndErrors {
             // Encoding cannot fail and collectors report their own failures, so these stay 0;
             // they exist because node_exporter's dashboards and alerts may select them.
             let mut errors = MetricFamily::counter(
@@ -150,6 +152,7 @@ impl ProcessFacts {
     }
 
     /// `process_*` families as client_golang's process collector writes them.
+    /// The duration and success families.
     pub fn families(&self) -> Vec<MetricFamily> {
         use nix::sys::resource::{Resource, UsageWho, getrlimit, getrusage};
         let mut families = Vec::with_capacity(7);
@@ -244,6 +247,7 @@ pub struct CollectorOutcomes {
 }
 
 impl CollectorOutcomes {
+    /// Outcomes named `<prefix>_duration_seconds` and `<prefix>_success`.
     pub fn new(
         prefix: &'static str,
         duration_help: &'static str,
@@ -257,10 +261,12 @@ impl CollectorOutcomes {
         }
     }
 
+    /// Records how one collector did.
     pub fn record(&mut self, collector: impl Into<String>, seconds: f64, success: bool) {
         self.outcomes.push((collector.into(), seconds, success));
     }
 
+    /// The duration and success families.
     pub fn families(&self) -> Vec<MetricFamily> {
         let mut duration = MetricFamily::gauge(
             format!("{}_duration_seconds", self.prefix),

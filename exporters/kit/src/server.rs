@@ -3,7 +3,6 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,10 +17,10 @@ use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, watch};
 
-use crate::ExporterInfo;
 use crate::exposition::{MetricFamily, TEXT_CONTENT_TYPE, encode_text, encode_text_chunked};
-use crate::flags::{FlagSet, FlagValueError, Flags};
+use crate::info::ExporterInfo;
 use crate::selfmetrics::{HandlerCounters, ProcessFacts, build_info};
+use crate::web_options::WebOptions;
 use crate::webconfig::{Admission, WebConfigError, WebConfigSource, client_sans_allowed};
 
 /// How long in-flight scrapes may take to finish after SIGTERM or SIGINT.
@@ -32,7 +31,9 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// One request to the telemetry path or to an exporter's own endpoint.
 #[derive(Debug, Clone, Default)]
 pub struct ScrapeRequest {
+    /// The request path.
     pub path: String,
+    /// The query parameters, decoded, in order.
     pub query: Vec<(String, String)>,
     /// From Prometheus's `X-Prometheus-Scrape-Timeout-Seconds` header.
     pub scrape_timeout: Option<Duration>,
@@ -60,11 +61,14 @@ impl ScrapeRequest {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct HttpError {
+    /// The HTTP status code.
     pub status: u16,
+    /// The plain-text body.
     pub message: String,
 }
 
 impl HttpError {
+    /// 400 with this message.
     pub fn bad_request(message: impl Into<String>) -> Self {
         HttpError {
             status: 400,
@@ -72,6 +76,7 @@ impl HttpError {
         }
     }
 
+    /// 500 with this message.
     pub fn internal(message: impl Into<String>) -> Self {
         HttpError {
             status: 500,
@@ -86,7 +91,12 @@ pub enum Reply {
     /// Metrics, encoded like the telemetry path but without the exporter's self metrics.
     Metrics(Vec<MetricFamily>),
     /// A plain-text answer.
-    Text { status: u16, body: String },
+    Text {
+        /// The HTTP status code.
+        status: u16,
+        /// The body.
+        body: String,
+    },
 }
 
 /// An exporter: what the telemetry path collects, and optionally more endpoints.
@@ -104,103 +114,24 @@ pub trait Exporter: Send + Sync + 'static {
     }
 }
 
-/// The exporter-toolkit web flags, read.
-#[derive(Debug, Clone)]
-pub struct WebOptions {
-    pub listen_addresses: Vec<String>,
-    pub telemetry_path: String,
-    pub config_file: Option<PathBuf>,
-    /// 0 means unlimited.
-    pub max_requests: usize,
-    pub disable_exporter_metrics: bool,
-}
-
-impl WebOptions {
-    /// Declares the toolkit's web flags with this exporter's default listen address.
-    pub fn declare(set: FlagSet, info: &ExporterInfo) -> FlagSet {
-        set.heading("Web server")
-            .repeatable(
-                "web.listen-address",
-                &[info.default_listen_address],
-                "Addresses on which to expose metrics and web interface. Repeatable for multiple addresses.",
-                |arg| arg,
-            )
-            .value(
-                "web.telemetry-path",
-                Some("/metrics"),
-                "Path under which to expose metrics.",
-            )
-            .value(
-                "web.config.file",
-                None,
-                "Path to configuration file that can enable TLS or authentication (exporter-toolkit format).",
-            )
-            .value(
-                "web.max-requests",
-                Some("40"),
-                "Maximum number of parallel scrape requests. Use 0 to disable.",
-            )
-            .bool(
-                "web.disable-exporter-metrics",
-                false,
-                "Exclude metrics about the exporter itself (process_*, promhttp_*).",
-            )
-            .bool(
-                "web.systemd-socket",
-                false,
-                "Use systemd socket activation listeners instead of port listeners (not supported).",
-            )
-    }
-
-    pub fn from_flags(flags: &Flags) -> Result<Self, FlagValueError> {
-        if flags.bool("web.systemd-socket") {
-            return Err(FlagValueError {
-                flag: "web.systemd-socket".into(),
-                value: "true".into(),
-                reason: "systemd socket activation is not supported; use --web.listen-address"
-                    .into(),
-            });
-        }
-        let telemetry_path = flags
-            .value("web.telemetry-path")
-            .unwrap_or("/metrics")
-            .to_owned();
-        if !telemetry_path.starts_with('/') {
-            return Err(FlagValueError {
-                flag: "web.telemetry-path".into(),
-                value: telemetry_path,
-                reason: "must start with /".into(),
-            });
-        }
-        Ok(WebOptions {
-            listen_addresses: flags
-                .values("web.listen-address")
-                .into_iter()
-                .map(str::to_owned)
-                .collect(),
-            telemetry_path,
-            config_file: flags
-                .value("web.config.file")
-                .filter(|f| !f.is_empty())
-                .map(PathBuf::from),
-            max_requests: flags.parsed::<usize>("web.max-requests")?.unwrap_or(40),
-            disable_exporter_metrics: flags.bool("web.disable-exporter-metrics"),
-        })
-    }
-}
-
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// The web configuration file was refused.
     #[error(transparent)]
     WebConfig(#[from] WebConfigError),
+    /// A listen address could not be bound.
     #[error("listening on {address}: {source}")]
     Listen {
+        /// The address as given.
         address: String,
+        /// Why binding failed.
         source: std::io::Error,
     },
+    /// A listen address that is not `[host]:port`.
     #[error("invalid listen address {0:?}: expected [host]:port")]
     Address(String),
+    /// SIGTERM, SIGINT or SIGHUP could not be handled.
     #[error("installing signal handlers: {0}")]
     Signals(std::io::Error),
 }
@@ -219,6 +150,7 @@ struct Shared<E> {
 /// A running server's bound addresses, and the handle that stops it.
 #[derive(Debug)]
 pub struct Server {
+    /// The addresses bound, in the order of `--web.listen-address`.
     pub local_addresses: Vec<SocketAddr>,
     stop: watch::Sender<bool>,
     finished: tokio::task::JoinHandle<()>,

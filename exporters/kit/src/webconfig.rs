@@ -28,15 +28,31 @@ use crate::flags::parse_go_duration;
 /// Why a web configuration was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum WebConfigError {
+    /// The file could not be read.
     #[error("reading web config file {path}: {source}")]
     Read {
+        /// The file.
         path: PathBuf,
+        /// Why reading failed.
         source: std::io::Error,
     },
+    /// The file is not valid YAML of the expected shape.
     #[error("parsing web config file {path}: {message}")]
-    Parse { path: PathBuf, message: String },
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        message: String,
+    },
+    /// The file parses but asks for something refused (a missing certificate, an option
+    /// rustls cannot honour).
     #[error("web config file {path}: {message}")]
-    Invalid { path: PathBuf, message: String },
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -553,6 +569,7 @@ const AUTH_CACHE_LIMIT: usize = 1024;
 /// What the server does with one request after the web configuration has looked at it.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Admission {
+    /// Serve the request.
     Allowed,
     /// The configuration file is broken: answer 500.
     Broken,

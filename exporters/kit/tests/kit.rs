@@ -1,6 +1,9 @@
 //! The kit's server seen from a real HTTP client: exposition, gzip, limits, the web config
 //! (basic auth, TLS, mutual TLS, headers, rate limit, reload) and graceful shutdown.
 
+// Test support code: a failed unwrap is a failed test, and its message says where.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
