@@ -420,6 +420,11 @@ async fn handle<E: Exporter>(
     response
 }
 
+/// The longest scrape timeout a client may announce. Prometheus's timeouts are seconds, at most
+/// minutes; a larger header is a mistake or an attack on the exporters' deadline arithmetic
+/// (`1e20` seconds overflows a `Duration`), so it is capped here, once, for every exporter.
+pub const MAX_SCRAPE_TIMEOUT: Duration = Duration::from_secs(600);
+
 fn scrape_request(request: &Request<Incoming>) -> ScrapeRequest {
     let query = request
         .uri()
@@ -436,7 +441,7 @@ fn scrape_request(request: &Request<Incoming>) -> ScrapeRequest {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<f64>().ok())
         .filter(|v| v.is_finite() && *v > 0.0)
-        .map(Duration::from_secs_f64);
+        .map(|seconds| Duration::from_secs_f64(seconds.min(MAX_SCRAPE_TIMEOUT.as_secs_f64())));
     ScrapeRequest {
         path: request.uri().path().to_owned(),
         query,

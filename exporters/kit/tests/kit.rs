@@ -34,6 +34,12 @@ impl Exporter for TestExporter {
         if request.query_value("fail").is_some() {
             return Err(HttpError::bad_request("you asked for it"));
         }
+        if let Some(timeout) = request.scrape_timeout {
+            return Ok(vec![
+                MetricFamily::gauge("test_scrape_timeout_seconds", "The timeout announced.")
+                    .with(&[], timeout.as_secs_f64()),
+            ]);
+        }
         if let Some(gate) = &self.gate {
             gate.acquire().await.expect("gate open").forget();
         }
@@ -145,6 +151,33 @@ async fn telemetry_landing_page_and_not_found() {
         .unwrap();
     assert_eq!(refused.status(), 400);
     assert_eq!(refused.text().await.unwrap(), "you asked for it\n");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn hostile_scrape_timeout_headers_are_capped_or_ignored() {
+    let (server, base) = start(None, options(None)).await;
+    let http = client();
+    let announced = |header: &'static str| {
+        let request = http
+            .get(format!("http://{base}/metrics"))
+            .header("X-Prometheus-Scrape-Timeout-Seconds", header);
+        async move {
+            let response = request.send().await.expect("the server answers");
+            assert_eq!(response.status(), 200, "header {header:?}");
+            let body = response.text().await.unwrap();
+            body.lines()
+                .find_map(|l| l.strip_prefix("test_scrape_timeout_seconds "))
+                .map(str::to_owned)
+        }
+    };
+    assert_eq!(announced("9.5").await.as_deref(), Some("9.5"));
+    // Would overflow a Duration (a panic before the cap): capped to ten minutes.
+    assert_eq!(announced("1e20").await.as_deref(), Some("600"));
+    assert_eq!(announced("1e400").await, None, "infinite: ignored");
+    for garbage in ["NaN", "-5", "0", "ten", ""] {
+        assert_eq!(announced(garbage).await, None, "{garbage:?} is ignored");
+    }
     server.shutdown().await;
 }
 
