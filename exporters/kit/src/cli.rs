@@ -52,6 +52,12 @@ impl ExporterInfo {
 }
 
 impl ExporterFlagSet {
+    /// The handles of the kit's own flags, to bind an environment variable to one or to ask
+    /// whether it was given.
+    pub fn kit(&self) -> KitFlags {
+        self.kit
+    }
+
     /// Parses `args` (the program name first).
     pub fn parse<I, T>(self, args: I) -> Result<ExporterFlags, FlagError>
     where

@@ -23,12 +23,18 @@ pub struct WebOptions {
 /// The handles of the exporter-toolkit web flags.
 #[derive(Debug, Clone, Copy)]
 pub struct WebFlags {
-    listen_addresses: Flag<Vec<String>>,
-    telemetry_path: Flag<String>,
-    config_file: Flag<Option<String>>,
-    max_requests: Flag<usize>,
-    disable_exporter_metrics: Flag<bool>,
-    systemd_socket: Flag<bool>,
+    /// `--web.listen-address`.
+    pub listen_addresses: Flag<Vec<String>>,
+    /// `--web.telemetry-path`.
+    pub telemetry_path: Flag<String>,
+    /// `--web.config.file`.
+    pub config_file: Flag<Option<String>>,
+    /// `--web.max-requests`.
+    pub max_requests: Flag<usize>,
+    /// `--web.disable-exporter-metrics`.
+    pub disable_exporter_metrics: Flag<bool>,
+    /// `--web.systemd-socket`.
+    pub systemd_socket: Flag<bool>,
 }
 
 impl WebFlags {
