@@ -4,7 +4,7 @@
 //! marker files under the cgroup root given by `--path.cgroupfs`.
 //!
 //! Hand-written: no crate reads cgroup statistics (cgroups-rs manages cgroups; procfs only knows
-//! `/proc/cgroups`), see `rust-ecosystem.md` §8.
+//! `/proc/cgroups`).
 
 use std::path::{Path, PathBuf};
 

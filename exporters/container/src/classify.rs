@@ -1,6 +1,7 @@
-//! What a cgroup is, from its path alone, following cAdvisor's container factories
-//! (`upstream-exporters.md` §5.4): runtimes claim cgroups whose last path element carries a
-//! 64-character container id; `.mount` units are ignored; everything else is a raw cgroup.
+//! What a cgroup is, from its path alone, following cAdvisor's container factories (the path
+//! schemes are listed in docs/container-exporter.md): runtimes claim cgroups whose last path
+//! element carries a 64-character container id; `.mount` units are ignored; everything else is
+//! a raw cgroup.
 
 /// The container runtime a path scheme belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

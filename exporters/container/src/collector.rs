@@ -8,51 +8,21 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use octo_exporter_kit::exposition::sanitize_name;
 use octo_exporter_kit::{MetricFamily, SharedLabels, shared_labels};
 
 use crate::cgroup::{Layout, Mode};
 use crate::classify::{Kind, Runtime, classify, under_kubepods};
 use crate::cri::CriBundles;
+use crate::devices::DeviceNames;
 use crate::discovery::{CgroupData, CgroupTree, Dirs};
 use crate::docker::Metadata;
-use crate::families::{F, Families, spec_memory};
-use crate::machine::{MachineInfo, MachineSources};
+use crate::families::{F, Families};
+use crate::labels::container_labels;
+use crate::machine::MachineInfo;
 use crate::metadata::Engine;
-use crate::parse::OPERATIONS;
+use crate::options::Options;
+use crate::series::{push_cpu, push_io, push_memory, push_network, push_pressure, push_spec};
 use crate::stats::{CgroupReader, Spec, Stats, Want};
-
-/// cAdvisor's metric kinds this exporter produces (the others are accepted and produce nothing).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Kinds {
-    pub cpu: bool,
-    pub percpu: bool,
-    pub memory: bool,
-    pub disk_io: bool,
-    pub network: bool,
-    pub pressure: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct Options {
-    pub kinds: Kinds,
-    pub docker_only: bool,
-    pub raw_prefixes: Vec<String>,
-    /// `-raw_cgroup_name_labels`: raw cgroups get `name` and `container` from their basename.
-    pub raw_name_labels: bool,
-    pub disable_root_stats: bool,
-    pub store_labels: bool,
-    pub label_whitelist: Vec<String>,
-    pub spec_max_age: Duration,
-    pub machine_refresh: Duration,
-    pub procfs: PathBuf,
-    pub sysfs: PathBuf,
-    pub machine: MachineSources,
-    pub watch: bool,
-    /// How many cgroup directories may be held open (see `discovery`).
-    pub dir_fd_budget: usize,
-    pub version: String,
-}
 
 /// What is cached per cgroup path.
 #[derive(Debug)]
@@ -76,6 +46,10 @@ impl CgroupData for Entry {
         }
     }
 }
+
+/// The runtime and id a cgroup is reported under, and the engine (index) holding its
+/// metadata.
+type Reported = (Option<(Runtime, String)>, Option<usize>);
 
 /// A reported cgroup with its labels, recomputed when cgroups or metadata change.
 #[derive(Debug)]
@@ -254,46 +228,16 @@ impl Collector {
             return;
         }
         self.tracked_key = Some(key);
-        let docker = self.engine_for(Runtime::Docker);
         let mut seeds: Vec<(Tracked, Vec<(String, String)>)> = Vec::new();
         for (path, slot) in self.tree.paths() {
             let Some(entry) = self.tree.node(slot).map(|node| &node.data) else {
                 continue;
             };
-            let (runtime, engine) = match &entry.kind {
-                Kind::Ignored => continue,
-                Kind::Root | Kind::Raw => (None, None),
-                Kind::Container { runtime, id } => {
-                    let engine = self.engine_for(*runtime);
-                    // An engine that answered and does not know a running container with this
-                    // id: cAdvisor then reports the cgroup as a raw one.
-                    let denied = engine.is_some_and(|e| self.engines[e].denies(id));
-                    if denied {
-                        (None, None)
-                    } else {
-                        (Some((*runtime, id.clone())), engine)
-                    }
-                }
-                Kind::Candidate { id } => {
-                    if docker.is_some_and(|e| self.engines[e].get(id).is_some()) {
-                        (Some((Runtime::Docker, id.clone())), docker)
-                    } else if under_kubepods(path) {
-                        (Some((Runtime::Containerd, id.clone())), None)
-                    } else {
-                        (None, None)
-                    }
-                }
+            let Some((runtime, engine)) = self.reported_as(path, &entry.kind) else {
+                continue;
             };
             let is_root = matches!(entry.kind, Kind::Root);
-            if self.opts.docker_only
-                && !is_root
-                && runtime.is_none()
-                && !self
-                    .opts
-                    .raw_prefixes
-                    .iter()
-                    .any(|prefix| !prefix.is_empty() && path.starts_with(prefix.as_str()))
-            {
+            if !is_root && runtime.is_none() && !self.keeps_raw(path) {
                 continue;
             }
             let meta = match (&runtime, engine) {
@@ -314,36 +258,49 @@ impl Collector {
                 labels,
             ));
         }
-        let union: BTreeSet<String> = seeds
-            .iter()
-            .flat_map(|(_, labels)| labels.iter().map(|(k, _)| k.clone()))
-            .collect();
-        let mut tracked: Vec<Tracked> = Vec::with_capacity(seeds.len());
-        for (mut t, labels) in seeds {
-            t.base = shared_labels(
-                union
-                    .iter()
-                    .map(|name| {
-                        let value = labels
-                            .iter()
-                            .find(|(k, _)| k == name)
-                            .map(|(_, v)| v.clone())
-                            .unwrap_or_default();
-                        (name.clone(), value)
-                    })
-                    .collect(),
-            );
-            tracked.push(t);
-        }
-        // In the order the exposition sorts series (by label values), so encoding finds most
-        // families already sorted.
-        tracked.sort_by(|a, b| {
-            a.base
+        self.tracked = with_label_union(seeds);
+    }
+
+    /// The runtime and id (and the engine holding its metadata) a cgroup is reported under:
+    /// `Some((None, None))` for a raw cgroup or the root, `None` when it is not reported.
+    fn reported_as(&self, path: &str, kind: &Kind) -> Option<Reported> {
+        let reported = match kind {
+            Kind::Ignored => return None,
+            Kind::Root | Kind::Raw => (None, None),
+            Kind::Container { runtime, id } => {
+                let engine = self.engine_for(*runtime);
+                // An engine that answered and does not know a running container with this
+                // id: cAdvisor then reports the cgroup as a raw one.
+                let denied = engine.is_some_and(|e| self.engines[e].denies(id));
+                if denied {
+                    (None, None)
+                } else {
+                    (Some((*runtime, id.clone())), engine)
+                }
+            }
+            Kind::Candidate { id } => {
+                let docker = self.engine_for(Runtime::Docker);
+                if docker.is_some_and(|e| self.engines[e].get(id).is_some()) {
+                    (Some((Runtime::Docker, id.clone())), docker)
+                } else if under_kubepods(path) {
+                    (Some((Runtime::Containerd, id.clone())), None)
+                } else {
+                    (None, None)
+                }
+            }
+        };
+        Some(reported)
+    }
+
+    /// Whether a raw cgroup is reported: always, unless `-docker_only` keeps only those under
+    /// `-raw_cgroup_prefix_whitelist`.
+    fn keeps_raw(&self, path: &str) -> bool {
+        !self.opts.docker_only
+            || self
+                .opts
+                .raw_prefixes
                 .iter()
-                .map(|(_, v)| v)
-                .cmp(b.base.iter().map(|(_, v)| v))
-        });
-        self.tracked = tracked;
+                .any(|prefix| !prefix.is_empty() && path.starts_with(prefix.as_str()))
     }
 
     fn refresh_machine(&mut self) -> bool {
@@ -378,63 +335,15 @@ impl Collector {
         };
         let (entry, dirs) = node.split(path);
         let reader = &mut self.reader;
-        if entry
-            .spec_read
-            .is_none_or(|at| at.elapsed() >= self.opts.spec_max_age)
-        {
-            entry.spec = reader.spec(&dirs);
-            entry.spec_read = Some(Instant::now());
-        }
-        if entry.created.is_none() {
-            entry.created = reader.creation_time(&dirs, self.boot_time);
-        }
+        refresh_entry(reader, entry, &dirs, self.opts.spec_max_age, self.boot_time);
         let mut spec = entry.spec;
-        let created = container
-            .meta
-            .as_ref()
-            .and_then(|m| m.created)
-            .or(entry.created);
         if is_root && let Some(machine) = &self.machine {
             spec.has_memory = true;
             spec.memory_limit = machine.memory_bytes;
             spec.memory_swap_limit = machine.swap_bytes;
         }
-        if let Some(created) = created {
-            families.push(F::CreationTime, base, &[], created.trunc());
-            let started = container
-                .meta
-                .as_ref()
-                .and_then(|m| m.started)
-                .unwrap_or(created);
-            families.push(F::StartTime, base, &[], started.trunc());
-        }
-        if spec.has_cpu {
-            families.push(F::SpecCpuPeriod, base, &[], spec.cpu_period as f64);
-            if spec.cpu_quota != 0 {
-                families.push(F::SpecCpuQuota, base, &[], spec.cpu_quota as f64);
-            }
-            families.push(F::SpecCpuShares, base, &[], spec.cpu_shares as f64);
-        }
-        if spec.has_memory {
-            families.push(
-                F::SpecMemoryLimit,
-                base,
-                &[],
-                spec_memory(spec.memory_limit),
-            );
-            families.push(
-                F::SpecMemorySwapLimit,
-                base,
-                &[],
-                spec_memory(spec.memory_swap_limit),
-            );
-            families.push(
-                F::SpecMemoryReservation,
-                base,
-                &[],
-                spec_memory(spec.memory_reservation),
-            );
-        }
+        push_lifetime(families, container, entry.created);
+        push_spec(families, base, &spec);
         if is_root && self.opts.disable_root_stats {
             return;
         }
@@ -454,185 +363,45 @@ impl Collector {
             );
         }
         families.push(F::LastSeen, base, &[], now);
-        if let (Some((_, id)), Some(engine)) = (&container.runtime, container.engine)
-            && container.meta.is_some()
-        {
-            let value = match self.engines[engine].healthy(id) {
-                Some(true) => 1.0,
-                Some(false) => 0.0,
-                None => -1.0,
-            };
-            families.push(F::HealthState, base, &[], value);
+        if let Some(health) = self.health_state(container) {
+            families.push(F::HealthState, base, &[], health);
         }
-        self.push_stats(&stats, spec, base, families);
+        self.push_stats(&stats, &spec, base, families);
         self.stats = stats;
     }
 
+    /// `container_health_state` of a runtime container with metadata: 1 healthy, 0
+    /// unhealthy, -1 without a health check.
+    fn health_state(&self, container: &Tracked) -> Option<f64> {
+        let (Some((_, id)), Some(engine)) = (&container.runtime, container.engine) else {
+            return None;
+        };
+        container.meta.as_ref()?;
+        Some(match self.engines.get(engine)?.healthy(id) {
+            Some(true) => 1.0,
+            Some(false) => 0.0,
+            None => -1.0,
+        })
+    }
+
+    /// The readings of one cgroup, kind by kind.
     fn push_stats(
         &mut self,
         stats: &Stats,
-        spec: Spec,
+        spec: &Spec,
         base: &SharedLabels,
         families: &mut Families,
     ) {
-        let kinds = self.opts.kinds;
         if let Some(cpu) = &stats.cpu {
-            families.push(F::CpuUser, base, &[], cpu.user_ns as f64 / 1e9);
-            families.push(F::CpuSystem, base, &[], cpu.system_ns as f64 / 1e9);
-            if kinds.percpu && !cpu.per_cpu_ns.is_empty() {
-                while self.cpu_names.len() < cpu.per_cpu_ns.len() {
-                    let index = self.cpu_names.len();
-                    self.cpu_names.push(format!("cpu{index:02}"));
-                }
-                for (index, ns) in cpu.per_cpu_ns.iter().enumerate() {
-                    if *ns > 0 {
-                        families.push(
-                            F::CpuUsage,
-                            base,
-                            &[("cpu", &self.cpu_names[index])],
-                            *ns as f64 / 1e9,
-                        );
-                    }
-                }
-            } else if cpu.total_ns > 0 {
-                families.push(
-                    F::CpuUsage,
-                    base,
-                    &[("cpu", "total")],
-                    cpu.total_ns as f64 / 1e9,
-                );
-            }
-            if spec.cpu_quota != 0
-                && let Some(t) = cpu.throttling
-            {
-                families.push(F::CfsPeriods, base, &[], t.periods as f64);
-                families.push(
-                    F::CfsThrottledPeriods,
-                    base,
-                    &[],
-                    t.throttled_periods as f64,
-                );
-                families.push(
-                    F::CfsThrottledSeconds,
-                    base,
-                    &[],
-                    t.throttled_ns as f64 / 1e9,
-                );
-                families.push(F::CfsBurstPeriods, base, &[], t.burst_periods as f64);
-                families.push(F::CfsBurstSeconds, base, &[], t.burst_ns as f64 / 1e9);
-            }
+            let percpu = self.opts.kinds.percpu;
+            push_cpu(families, base, cpu, spec, percpu, &mut self.cpu_names);
         }
-        if let Some(m) = &stats.memory {
-            families.push(F::MemCache, base, &[], m.cache as f64);
-            families.push(F::MemRss, base, &[], m.rss as f64);
-            if let Some(kernel) = m.kernel {
-                families.push(F::MemKernel, base, &[], kernel as f64);
-            }
-            families.push(F::MemMappedFile, base, &[], m.mapped_file as f64);
-            families.push(F::MemSwap, base, &[], m.swap as f64);
-            if let Some(failcnt) = m.failcnt {
-                families.push(F::MemFailcnt, base, &[], failcnt as f64);
-            }
-            families.push(F::MemUsage, base, &[], m.usage as f64);
-            if let Some(max) = m.max_usage {
-                families.push(F::MemMaxUsage, base, &[], max as f64);
-            }
-            families.push(F::MemWorkingSet, base, &[], m.working_set as f64);
-            families.push(F::MemActiveFile, base, &[], m.active_file as f64);
-            families.push(F::MemInactiveFile, base, &[], m.inactive_file as f64);
-            for (failure, value) in [("pgfault", m.pgfault), ("pgmajfault", m.pgmajfault)] {
-                for scope in ["container", "hierarchy"] {
-                    families.push(
-                        F::MemFailures,
-                        base,
-                        &[("failure_type", failure), ("scope", scope)],
-                        value as f64,
-                    );
-                }
-            }
-            if let Some(v2) = m.v2 {
-                families.push(F::MemEventsHigh, base, &[], v2.events_high as f64);
-                families.push(F::MemEventsMax, base, &[], v2.events_max as f64);
-                families.push(F::MemFileDirty, base, &[], v2.file_dirty as f64);
-                families.push(F::MemFileWriteback, base, &[], v2.file_writeback as f64);
-                families.push(F::MemPgscan, base, &[], v2.pgscan as f64);
-                families.push(F::MemPgsteal, base, &[], v2.pgsteal as f64);
-                families.push(F::MemRefaultFile, base, &[], v2.refault_file as f64);
-                families.push(F::MemRefaultAnon, base, &[], v2.refault_anon as f64);
-            }
+        if let Some(memory) = &stats.memory {
+            push_memory(families, base, memory);
         }
-        for io in &stats.io {
-            let device = self.devices.name(io.major, io.minor).to_owned();
-            let device_label = [("device", device.as_str())];
-            let pairs = [
-                (F::FsReadsBytes, io.bytes[0]),
-                (F::FsWritesBytes, io.bytes[1]),
-                (F::FsReads, io.ios[0]),
-                (F::FsWrites, io.ios[1]),
-            ];
-            for (family, value) in pairs {
-                if let Some(value) = value {
-                    families.push(family, base, &device_label, value as f64);
-                }
-            }
-            let costs = [
-                F::IoCostUsage,
-                F::IoCostWait,
-                F::IoCostIndebt,
-                F::IoCostIndelay,
-            ];
-            for (family, value) in costs.into_iter().zip(io.cost) {
-                if let Some(value) = value {
-                    families.push(family, base, &device_label, value as f64 / 1e6);
-                }
-            }
-            let (major, minor) = (io.major.to_string(), io.minor.to_string());
-            for (operation, value) in OPERATIONS.iter().zip(io.bytes) {
-                if let Some(value) = value {
-                    families.push(
-                        F::BlkioDevice,
-                        base,
-                        &[
-                            ("device", &device),
-                            ("major", &major),
-                            ("minor", &minor),
-                            ("operation", operation),
-                        ],
-                        value as f64,
-                    );
-                }
-            }
-        }
-        for interface in &stats.network {
-            let label = [("interface", interface.name.as_str())];
-            for (family, value) in [
-                (F::NetRxBytes, interface.rx_bytes),
-                (F::NetRxPackets, interface.rx_packets),
-                (F::NetRxDropped, interface.rx_dropped),
-                (F::NetRxErrors, interface.rx_errors),
-                (F::NetTxBytes, interface.tx_bytes),
-                (F::NetTxPackets, interface.tx_packets),
-                (F::NetTxDropped, interface.tx_dropped),
-                (F::NetTxErrors, interface.tx_errors),
-            ] {
-                families.push(family, base, &label, value as f64);
-            }
-        }
-        let psi = [
-            (F::PsiCpuWaiting, F::PsiCpuStalled),
-            (F::PsiMemoryWaiting, F::PsiMemoryStalled),
-            (F::PsiIoWaiting, F::PsiIoStalled),
-        ];
-        for ((waiting, stalled), pressure) in psi.into_iter().zip(stats.pressure) {
-            if let Some((some, full)) = pressure {
-                if let Some(some) = some {
-                    families.push(waiting, base, &[], some as f64 / 1e6);
-                }
-                if let Some(full) = full {
-                    families.push(stalled, base, &[], full as f64 / 1e6);
-                }
-            }
-        }
+        push_io(families, base, &stats.io, &mut self.devices);
+        push_network(families, base, &stats.network);
+        push_pressure(families, base, &stats.pressure);
     }
 
     fn machine_families(&self, machine_ok: bool) -> Vec<MetricFamily> {
@@ -703,6 +472,74 @@ impl Collector {
     }
 }
 
+/// Re-reads the cgroup's limits once they are older than `spec_max_age`, and its creation
+/// time until it is known.
+fn refresh_entry(
+    reader: &mut CgroupReader,
+    entry: &mut Entry,
+    dirs: &Dirs<'_>,
+    spec_max_age: Duration,
+    boot_time: f64,
+) {
+    if entry
+        .spec_read
+        .is_none_or(|at| at.elapsed() >= spec_max_age)
+    {
+        entry.spec = reader.spec(dirs);
+        entry.spec_read = Some(Instant::now());
+    }
+    if entry.created.is_none() {
+        entry.created = reader.creation_time(dirs, boot_time);
+    }
+}
+
+/// `container_creation_time_seconds` and `container_start_time_seconds`: the runtime's times
+/// where it has them, the cgroup's otherwise.
+fn push_lifetime(families: &mut Families, container: &Tracked, cgroup_created: Option<f64>) {
+    let meta = container.meta.as_ref();
+    let Some(created) = meta.and_then(|m| m.created).or(cgroup_created) else {
+        return;
+    };
+    let base = &container.base;
+    families.push(F::CreationTime, base, &[], created.trunc());
+    let started = meta.and_then(|m| m.started).unwrap_or(created);
+    families.push(F::StartTime, base, &[], started.trunc());
+}
+
+/// Gives every seed the union of all seeds' label names (empty where it lacks one), sorted as
+/// the exposition sorts series (by label values), so encoding finds most families already
+/// sorted.
+fn with_label_union(seeds: Vec<(Tracked, Vec<(String, String)>)>) -> Vec<Tracked> {
+    let union: BTreeSet<String> = seeds
+        .iter()
+        .flat_map(|(_, labels)| labels.iter().map(|(k, _)| k.clone()))
+        .collect();
+    let mut tracked: Vec<Tracked> = Vec::with_capacity(seeds.len());
+    for (mut t, labels) in seeds {
+        t.base = shared_labels(
+            union
+                .iter()
+                .map(|name| {
+                    let value = labels
+                        .iter()
+                        .find(|(k, _)| k == name)
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_default();
+                    (name.clone(), value)
+                })
+                .collect(),
+        );
+        tracked.push(t);
+    }
+    tracked.sort_by(|a, b| {
+        a.base
+            .iter()
+            .map(|(_, v)| v)
+            .cmp(b.base.iter().map(|(_, v)| v))
+    });
+    tracked
+}
+
 /// Reads the container's interfaces; returns the pid to remember for the next scrape
 /// (a container's first process rarely changes, so `cgroup.procs` is read only when the
 /// remembered one is gone).
@@ -741,107 +578,6 @@ fn read_network(
         reader.network(pid, stats);
     }
     Some(pid)
-}
-
-/// The labels cAdvisor gives a container (`DefaultContainerLabels`, or `BaseContainerLabels`
-/// with `-store_container_labels=false`), plus `container`, `pod` and `namespace` as the
-/// kubelet adds them; for plain Docker and Podman containers `container` is the container name,
-/// so dashboards grouping by `container` work without Kubernetes.
-pub fn container_labels(
-    path: &str,
-    runtime: Option<&(Runtime, String)>,
-    meta: Option<&Metadata>,
-    opts: &Options,
-) -> Vec<(String, String)> {
-    let mut labels: Vec<(String, String)> = vec![("id".to_owned(), path.to_owned())];
-    let add = |labels: &mut Vec<(String, String)>, name: String, value: &str| {
-        if !labels.iter().any(|(k, _)| *k == name) {
-            labels.push((name, value.to_owned()));
-        }
-    };
-    match (runtime, meta) {
-        (Some(_), Some(meta)) => {
-            if !meta.name.is_empty() {
-                add(&mut labels, "name".to_owned(), &meta.name);
-            }
-            if !meta.image.is_empty() {
-                add(&mut labels, "image".to_owned(), &meta.image);
-            }
-            for (key, value) in &meta.labels {
-                if opts.store_labels || opts.label_whitelist.iter().any(|w| w == key) {
-                    add(
-                        &mut labels,
-                        format!("container_label_{}", sanitize_name(key)),
-                        value,
-                    );
-                }
-            }
-            for (key, value) in &meta.envs {
-                add(
-                    &mut labels,
-                    format!("container_env_{}", sanitize_name(key)),
-                    value,
-                );
-            }
-            let pod = meta.label("io.kubernetes.pod.name");
-            let namespace = meta.label("io.kubernetes.pod.namespace");
-            let container = meta.label("io.kubernetes.container.name");
-            if pod.is_some() || namespace.is_some() || container.is_some() {
-                for (name, value) in [
-                    ("pod", pod),
-                    ("namespace", namespace),
-                    ("container", container),
-                ] {
-                    if let Some(value) = value.filter(|v| !v.is_empty()) {
-                        add(&mut labels, name.to_owned(), value);
-                    }
-                }
-            } else if !meta.name.is_empty() {
-                add(&mut labels, "container".to_owned(), &meta.name);
-            }
-        }
-        // containerd's aliases are [id, name]: without its metadata the name is the id.
-        (Some((Runtime::Containerd, id)), None) => {
-            add(&mut labels, "name".to_owned(), id);
-        }
-        (None, _) if opts.raw_name_labels && path != "/" => {
-            let base = path.rsplit('/').next().unwrap_or(path);
-            add(&mut labels, "name".to_owned(), base);
-            add(&mut labels, "container".to_owned(), base);
-        }
-        _ => {}
-    }
-    labels
-}
-
-/// Block device names (`/dev/sda`) by major:minor, from `<sysfs>/dev/block/M:m/uevent`.
-#[derive(Debug)]
-struct DeviceNames {
-    sysfs: PathBuf,
-    names: HashMap<(u64, u64), String>,
-}
-
-impl DeviceNames {
-    fn new(sysfs: PathBuf) -> DeviceNames {
-        DeviceNames {
-            sysfs,
-            names: HashMap::new(),
-        }
-    }
-
-    fn name(&mut self, major: u64, minor: u64) -> &str {
-        let sysfs = &self.sysfs;
-        self.names.entry((major, minor)).or_insert_with(|| {
-            std::fs::read_to_string(sysfs.join(format!("dev/block/{major}:{minor}/uevent")))
-                .ok()
-                .and_then(|text| {
-                    text.lines()
-                        .find_map(|l| l.strip_prefix("DEVNAME="))
-                        .map(|name| format!("/dev/{}", name.trim()))
-                })
-                .unwrap_or_default()
-        })
-    }
 }
 
 /// Boot time (unix seconds, truncated to the minute as cAdvisor does), from `btime` in

@@ -1,6 +1,7 @@
-//! The container families, with cAdvisor's names, types and help strings
-//! (`lib/metrics/prometheus.go`), and the sample builder that gives every series of a scrape the
-//! same base label names, as cAdvisor's one-descriptor-per-family does.
+//! The container families, with cAdvisor's names, types and help strings (copied, so that
+//! dashboards and alerts written for cAdvisor keep working; docs/container-exporter.md says
+//! where they come from), and the sample builder that gives every series of a scrape the same
+//! base label names, as cAdvisor's one-descriptor-per-family does.
 
 use octo_exporter_kit::{MetricFamily, MetricType, SharedLabels};
 

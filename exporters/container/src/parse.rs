@@ -91,7 +91,7 @@ pub fn usage_all(text: &[u8], per_cpu: &mut Vec<u64>) -> Option<(u64, u64)> {
     Some((user, system))
 }
 
-/// One device's I/O counters, as cAdvisor's `PerDiskStats` keeps them (v1 operation names).
+/// One device's I/O counters, as cAdvisor keeps them per disk (v1 operation names).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeviceIo {
     pub major: u64,

@@ -11,7 +11,7 @@ use crate::discovery::Dirs;
 use crate::parse::{self, DeviceIo, Interface};
 use crate::reader::{Dir, Reader, Records};
 
-/// Limits, cAdvisor's `ContainerSpec`.
+/// Limits, the part of a container's spec cAdvisor exports as `container_spec_*`.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Spec {
     pub has_cpu: bool,
@@ -395,36 +395,30 @@ impl CgroupReader {
 
     fn read_v1(&mut self, dirs: &Dirs<'_>, want: &Want, stats: &mut Stats) {
         if want.cpu {
-            let cpuacct = Tree::Controller(Controller::Cpuacct);
-            let mut per_cpu = std::mem::take(&mut stats.spare_per_cpu);
-            let mut cpu = None;
-            if self.usage_all {
-                if let Some((user, system)) = self
-                    .file(dirs, cpuacct, "cpuacct.usage_all")
-                    .and_then(|text| parse::usage_all(text, &mut per_cpu))
-                {
-                    cpu = Some(Cpu {
-                        total_ns: per_cpu.iter().sum(),
-                        user_ns: user,
-                        system_ns: system,
-                        per_cpu_ns: Vec::new(),
-                        throttling: None,
-                    });
-                }
-            } else if let Some(text) = self.file(dirs, cpuacct, "cpuacct.usage_percpu") {
-                parse::per_cpu(text, &mut per_cpu);
-                let ticks = self.clock_ticks;
-                let (mut user, mut system) = (0, 0);
-                if let Some(text) = self.file(dirs, cpuacct, "cpuacct.stat") {
-                    for (key, value) in parse::key_values(text) {
-                        let ns = value.saturating_mul(1_000_000_000 / ticks);
-                        match key {
-                            b"user" => user = ns,
-                            b"system" => system = ns,
-                            _ => {}
-                        }
-                    }
-                }
+            self.read_cpu_v1(dirs, want.throttling, stats);
+        }
+        if want.memory {
+            stats.memory = self.read_memory_v1(dirs);
+        }
+        if want.disk_io {
+            self.read_blkio_v1(dirs, stats);
+        }
+        if want.pressure {
+            self.read_pressure(dirs, stats);
+        }
+    }
+
+    /// CPU time from `cpuacct.usage_all` (or `usage_percpu` and `stat`), and the throttling
+    /// counters of `cpu.stat`.
+    fn read_cpu_v1(&mut self, dirs: &Dirs<'_>, throttling: bool, stats: &mut Stats) {
+        let cpuacct = Tree::Controller(Controller::Cpuacct);
+        let mut per_cpu = std::mem::take(&mut stats.spare_per_cpu);
+        let mut cpu = None;
+        if self.usage_all {
+            if let Some((user, system)) = self
+                .file(dirs, cpuacct, "cpuacct.usage_all")
+                .and_then(|text| parse::usage_all(text, &mut per_cpu))
+            {
                 cpu = Some(Cpu {
                     total_ns: per_cpu.iter().sum(),
                     user_ns: user,
@@ -433,82 +427,103 @@ impl CgroupReader {
                     throttling: None,
                 });
             }
-            if let Some(mut cpu) = cpu {
-                cpu.per_cpu_ns = per_cpu;
-                if want.throttling {
-                    let tree = Tree::Controller(Controller::Cpu);
-                    cpu.throttling = self.file(dirs, tree, "cpu.stat").map(|text| {
-                        let mut t = Throttling::default();
-                        for (key, value) in parse::key_values(text) {
-                            match key {
-                                b"nr_periods" => t.periods = value,
-                                b"nr_throttled" => t.throttled_periods = value,
-                                b"throttled_time" => t.throttled_ns = value,
-                                b"nr_bursts" => t.burst_periods = value,
-                                b"burst_time" => t.burst_ns = value,
-                                _ => {}
-                            }
-                        }
-                        t
-                    });
+        } else if let Some(text) = self.file(dirs, cpuacct, "cpuacct.usage_percpu") {
+            parse::per_cpu(text, &mut per_cpu);
+            let ticks = self.clock_ticks;
+            let (mut user, mut system) = (0, 0);
+            if let Some(text) = self.file(dirs, cpuacct, "cpuacct.stat") {
+                for (key, value) in parse::key_values(text) {
+                    let ns = value.saturating_mul(1_000_000_000 / ticks);
+                    match key {
+                        b"user" => user = ns,
+                        b"system" => system = ns,
+                        _ => {}
+                    }
                 }
-                stats.cpu = Some(cpu);
-            } else {
-                stats.spare_per_cpu = per_cpu;
             }
+            cpu = Some(Cpu {
+                total_ns: per_cpu.iter().sum(),
+                user_ns: user,
+                system_ns: system,
+                per_cpu_ns: Vec::new(),
+                throttling: None,
+            });
         }
-        if want.memory {
-            let tree = Tree::Controller(Controller::Memory);
-            if let Some(usage) = self.number(dirs, tree, "memory.usage_in_bytes") {
-                let mut memory = Memory {
-                    usage,
-                    max_usage: self.number(dirs, tree, "memory.max_usage_in_bytes"),
-                    failcnt: self.number(dirs, tree, "memory.failcnt"),
-                    kernel: self.number(dirs, tree, "memory.kmem.usage_in_bytes"),
-                    ..Memory::default()
-                };
-                let mut inactive = None;
-                if let Some(text) = self.file(dirs, tree, "memory.stat") {
+        if let Some(mut cpu) = cpu {
+            cpu.per_cpu_ns = per_cpu;
+            if throttling {
+                let tree = Tree::Controller(Controller::Cpu);
+                cpu.throttling = self.file(dirs, tree, "cpu.stat").map(|text| {
+                    let mut t = Throttling::default();
                     for (key, value) in parse::key_values(text) {
                         match key {
-                            b"total_cache" => memory.cache = value,
-                            b"total_rss" => memory.rss = value,
-                            b"total_swap" => memory.swap = value,
-                            b"total_mapped_file" => memory.mapped_file = value,
-                            b"total_active_file" => memory.active_file = value,
-                            b"total_inactive_file" => inactive = Some(value),
-                            b"pgfault" => memory.pgfault = value,
-                            b"pgmajfault" => memory.pgmajfault = value,
+                            b"nr_periods" => t.periods = value,
+                            b"nr_throttled" => t.throttled_periods = value,
+                            b"throttled_time" => t.throttled_ns = value,
+                            b"nr_bursts" => t.burst_periods = value,
+                            b"burst_time" => t.burst_ns = value,
                             _ => {}
                         }
                     }
+                    t
+                });
+            }
+            stats.cpu = Some(cpu);
+        } else {
+            stats.spare_per_cpu = per_cpu;
+        }
+    }
+
+    /// Memory usage and the hierarchical `memory.stat` figures.
+    fn read_memory_v1(&mut self, dirs: &Dirs<'_>) -> Option<Memory> {
+        let tree = Tree::Controller(Controller::Memory);
+        let usage = self.number(dirs, tree, "memory.usage_in_bytes")?;
+        let mut memory = Memory {
+            usage,
+            max_usage: self.number(dirs, tree, "memory.max_usage_in_bytes"),
+            failcnt: self.number(dirs, tree, "memory.failcnt"),
+            kernel: self.number(dirs, tree, "memory.kmem.usage_in_bytes"),
+            ..Memory::default()
+        };
+        let mut inactive = None;
+        if let Some(text) = self.file(dirs, tree, "memory.stat") {
+            for (key, value) in parse::key_values(text) {
+                match key {
+                    b"total_cache" => memory.cache = value,
+                    b"total_rss" => memory.rss = value,
+                    b"total_swap" => memory.swap = value,
+                    b"total_mapped_file" => memory.mapped_file = value,
+                    b"total_active_file" => memory.active_file = value,
+                    b"total_inactive_file" => inactive = Some(value),
+                    b"pgfault" => memory.pgfault = value,
+                    b"pgmajfault" => memory.pgmajfault = value,
+                    _ => {}
                 }
-                memory.inactive_file = inactive.unwrap_or(0);
-                memory.working_set = usage.saturating_sub(memory.inactive_file);
-                stats.memory = Some(memory);
             }
         }
-        if want.disk_io && !self.blkio_groups.is_empty() {
-            let tree = Tree::Controller(Controller::Blkio);
-            for index in 0..self.blkio_groups.len() {
-                if !self.blkio_active[index] {
-                    continue;
-                }
-                let (serviced, bytes) = self.blkio_groups[index];
-                let found = self
-                    .file(dirs, tree, serviced)
-                    .is_some_and(|text| parse::blkio(text, &mut stats.io, false));
-                if found {
-                    if let Some(text) = self.file(dirs, tree, bytes) {
-                        parse::blkio(text, &mut stats.io, true);
-                    }
-                    break;
-                }
-                stats.io.clear();
+        memory.inactive_file = inactive.unwrap_or(0);
+        memory.working_set = usage.saturating_sub(memory.inactive_file);
+        Some(memory)
+    }
+
+    /// Per-device I/O from the first blkio file group that lists devices, in runc's order.
+    fn read_blkio_v1(&mut self, dirs: &Dirs<'_>, stats: &mut Stats) {
+        let tree = Tree::Controller(Controller::Blkio);
+        for index in 0..self.blkio_groups.len() {
+            if !self.blkio_active[index] {
+                continue;
             }
-        }
-        if want.pressure {
-            self.read_pressure(dirs, stats);
+            let (serviced, bytes) = self.blkio_groups[index];
+            let found = self
+                .file(dirs, tree, serviced)
+                .is_some_and(|text| parse::blkio(text, &mut stats.io, false));
+            if found {
+                if let Some(text) = self.file(dirs, tree, bytes) {
+                    parse::blkio(text, &mut stats.io, true);
+                }
+                break;
+            }
+            stats.io.clear();
         }
     }
 

@@ -2,6 +2,9 @@
 //! machine, fixture trees for a pure cgroup v2 host and a v1 host, every runtime's path scheme,
 //! and Docker metadata from a small Engine API double on a unix socket.
 
+// Test support code: a failed unwrap is a failed test, and its message says where.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "container/engine.rs"]
 mod engine;
 #[path = "container/fixtures.rs"]

@@ -1,6 +1,9 @@
 //! octo-nginx-exporter against real nginx, and side by side with Debian's
 //! prometheus-nginx-exporter (0.11).
 
+// Test support code: a failed unwrap is a failed test, and its message says where.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -301,6 +304,38 @@ async fn sigterm_finishes_the_scrape_in_flight_then_exits_zero() {
 
 fn run(args: &[&str]) -> (i32, String) {
     octo_testbed::run_to_exit(OURS, args)
+}
+
+#[test]
+fn web_flags_read_nginx_exporter_environment_variables() {
+    let run_with = |variable: &str, value: &str, args: &[&str]| {
+        let output = std::process::Command::new(OURS)
+            .args(args)
+            .env(variable, value)
+            .output()
+            .expect("the exporter runs");
+        (output.status.code(), octo_testbed::combined_output(&output))
+    };
+    let (code, text) = run_with("SYSTEMD_SOCKET", "true", &[]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("web.systemd-socket"), "{text}");
+    let (code, text) = run_with("TELEMETRY_PATH", "metrics", &[]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("must start with /"), "{text}");
+    // The command line wins: the telemetry path passes, and the next check speaks.
+    let (code, text) = run_with(
+        "TELEMETRY_PATH",
+        "metrics",
+        &["--web.telemetry-path=/x", "--nginx.plus"],
+    );
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("NGINX Plus") && !text.contains("must start with /"),
+        "{text}"
+    );
+    let (code, text) = run_with("CONFIG_FILE", "/nonexistent/web.yml", &[]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("/nonexistent/web.yml"), "{text}");
 }
 
 #[test]
