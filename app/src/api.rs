@@ -9,42 +9,19 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::db::{DbError, Usuario};
-use crate::pages::{lang_of, parse_id};
 use crate::params;
+use crate::request::{body_rejection, lang_of, param_error_message, parse_id};
+use crate::respond::json_error;
 use crate::state::AppState;
 use crate::validate::{Problem, validate};
 
 static OPENAPI: &str = include_str!("openapi.json");
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
-    field: Option<&'a str>,
-}
-
-/// A JSON error answer.
-pub fn error(status: StatusCode, message: &str, field: Option<&str>) -> Response {
-    let mut response = (
-        status,
-        Json(ErrorBody {
-            error: message,
-            field,
-        }),
-    )
-        .into_response();
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from_static("5"));
-    }
-    response
-}
 
 #[derive(Serialize)]
 struct UserJson<'a> {
@@ -86,15 +63,17 @@ fn db_error(state: &AppState, headers: &HeaderMap, what: &str, err: &DbError) ->
     state.log_db_error(what, err);
     let t = lang_of(headers).texts();
     match err {
-        DbError::DuplicateEmail => error(StatusCode::CONFLICT, t.email_duplicate, Some("email")),
-        DbError::Bug(_) => error(StatusCode::INTERNAL_SERVER_ERROR, t.internal, None),
-        _ => error(StatusCode::SERVICE_UNAVAILABLE, t.unavailable, None),
+        DbError::DuplicateEmail => {
+            json_error(StatusCode::CONFLICT, t.email_duplicate, Some("email"))
+        }
+        DbError::Bug(_) => json_error(StatusCode::INTERNAL_SERVER_ERROR, t.internal, None),
+        _ => json_error(StatusCode::SERVICE_UNAVAILABLE, t.unavailable, None),
     }
 }
 
 fn not_ready(state: &AppState, headers: &HeaderMap) -> Option<Response> {
     (!state.is_ready()).then(|| {
-        error(
+        json_error(
             StatusCode::SERVICE_UNAVAILABLE,
             lang_of(headers).texts().starting,
             None,
@@ -112,11 +91,8 @@ pub async fn list(
     let params = match params::parse(query.as_deref()) {
         Ok(params) => params,
         Err(err) => {
-            let message = match err {
-                params::ParamError::Page => t.bad_page,
-                params::ParamError::PerPage => t.bad_per_page,
-            };
-            return error(StatusCode::BAD_REQUEST, message, Some(err.field()));
+            let message = param_error_message(err, t);
+            return json_error(StatusCode::BAD_REQUEST, message, Some(err.field()));
         }
     };
     if let Some(response) = not_ready(&state, &headers) {
@@ -149,14 +125,14 @@ pub async fn get(
 ) -> Response {
     let t = lang_of(&headers).texts();
     let Some(id) = parse_id(&id) else {
-        return error(StatusCode::NOT_FOUND, t.user_not_found, None);
+        return json_error(StatusCode::NOT_FOUND, t.user_not_found, None);
     };
     if let Some(response) = not_ready(&state, &headers) {
         return response;
     }
     match state.db.get(id).await {
         Ok(Some(user)) => json_ok(StatusCode::OK, &UserJson::from(&user)),
-        Ok(None) => error(StatusCode::NOT_FOUND, t.user_not_found, None),
+        Ok(None) => json_error(StatusCode::NOT_FOUND, t.user_not_found, None),
         Err(err) => db_error(&state, &headers, "reading a user", &err),
     }
 }
@@ -195,17 +171,12 @@ pub async fn create(
     let body = match body {
         Ok(body) => body,
         Err(rejection) => {
-            let status = rejection.status();
-            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                t.too_large
-            } else {
-                t.bad_request
-            };
-            return error(status, message, None);
+            let (status, message) = body_rejection(&rejection, t);
+            return json_error(status, message, None);
         }
     };
     if !is_json(&headers) {
-        return error(
+        return json_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             t.unsupported_media,
             None,
@@ -213,17 +184,17 @@ pub async fn create(
     }
     let value: Value = match serde_json::from_slice(&body) {
         Ok(value) => value,
-        Err(_) => return error(StatusCode::BAD_REQUEST, t.invalid_json, None),
+        Err(_) => return json_error(StatusCode::BAD_REQUEST, t.invalid_json, None),
     };
     let Value::Object(object) = value else {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, t.not_object, None);
+        return json_error(StatusCode::UNPROCESSABLE_ENTITY, t.not_object, None);
     };
     let mut fields = [None, None];
     for (slot, name) in fields.iter_mut().zip(["nombre", "email"]) {
         match string_field(&object, name) {
             Ok(value) => *slot = value,
             Err(()) => {
-                return error(
+                return json_error(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     Problem::NotString.message(t),
                     Some(name),
@@ -235,7 +206,7 @@ pub async fn create(
         Ok(user) => user,
         Err(errors) => {
             let first = errors[0];
-            return error(
+            return json_error(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 first.problem.message(t),
                 Some(first.field),
@@ -265,14 +236,14 @@ pub async fn delete(
 ) -> Response {
     let t = lang_of(&headers).texts();
     let Some(id) = parse_id(&id) else {
-        return error(StatusCode::NOT_FOUND, t.user_not_found, None);
+        return json_error(StatusCode::NOT_FOUND, t.user_not_found, None);
     };
     if let Some(response) = not_ready(&state, &headers) {
         return response;
     }
     match state.db.delete(id).await {
         Ok(true) => StatusCode::NO_CONTENT.into_response(),
-        Ok(false) => error(StatusCode::NOT_FOUND, t.user_not_found, None),
+        Ok(false) => json_error(StatusCode::NOT_FOUND, t.user_not_found, None),
         Err(err) => db_error(&state, &headers, "deleting a user", &err),
     }
 }

@@ -11,6 +11,8 @@ pub mod metrics;
 pub mod ops;
 pub mod pages;
 pub mod params;
+pub mod request;
+pub mod respond;
 pub mod security;
 pub mod server;
 pub mod state;

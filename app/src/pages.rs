@@ -5,39 +5,24 @@ use askama::Template;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
-use axum::response::{Html, IntoResponse, Redirect, Response};
-use http::header::{ACCEPT_LANGUAGE, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, VARY};
-use http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Redirect, Response};
+use http::header::CONTENT_TYPE;
+use http::{HeaderMap, StatusCode, Uri};
 
 use crate::csrf::{self, CsrfToken};
 use crate::db::{DbError, Usuario};
 use crate::i18n::{Lang, Texts};
 use crate::params::{self, ListParams};
+use crate::request::{body_rejection, lang_of, param_error_message, parse_id};
+use crate::respond::{error_page, html, json_error};
 use crate::state::{AppState, Layout};
 use crate::validate::{FieldError, validate};
-
-pub fn lang_of(headers: &HeaderMap) -> Lang {
-    Lang::negotiate(
-        headers
-            .get(ACCEPT_LANGUAGE)
-            .and_then(|value| value.to_str().ok()),
-    )
-}
 
 #[derive(Template)]
 #[template(path = "index.html")]
 struct IndexPage<'a> {
     t: &'static Texts,
     layout: &'a Layout,
-}
-
-#[derive(Template)]
-#[template(path = "error.html")]
-struct ErrorPage<'a> {
-    t: &'static Texts,
-    layout: &'a Layout,
-    status: u16,
-    message: &'static str,
 }
 
 #[derive(Template)]
@@ -132,44 +117,6 @@ fn page_links(t: &Texts, current: u64, count: u64, params: &ListParams) -> Vec<P
     links
 }
 
-/// A rendered page with the headers every dynamic page gets.
-fn html(status: StatusCode, rendered: Result<String, askama::Error>) -> Response {
-    match rendered {
-        Ok(body) => {
-            let mut response = (status, Html(body)).into_response();
-            let headers = response.headers_mut();
-            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            headers.insert(VARY, HeaderValue::from_static("Accept-Language, Cookie"));
-            response
-        }
-        Err(err) => {
-            tracing::error!(error = %err, "rendering a page failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error\n").into_response()
-        }
-    }
-}
-
-pub fn error_page(
-    state: &AppState,
-    lang: Lang,
-    status: StatusCode,
-    message: &'static str,
-) -> Response {
-    let page = ErrorPage {
-        t: lang.texts(),
-        layout: &state.layout,
-        status: status.as_u16(),
-        message,
-    };
-    let mut response = html(status, page.render());
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from_static("5"));
-    }
-    response
-}
-
 /// 503 while starting; `None` when the database is ready for requests.
 fn not_ready(state: &AppState, lang: Lang) -> Option<Response> {
     (!state.is_ready()).then(|| {
@@ -228,10 +175,7 @@ pub async fn list(
     let params = match params::parse(query.as_deref()) {
         Ok(params) => params,
         Err(err) => {
-            let message = match err {
-                params::ParamError::Page => t.bad_page,
-                params::ParamError::PerPage => t.bad_per_page,
-            };
+            let message = param_error_message(err, t);
             return error_page(&state, lang, StatusCode::BAD_REQUEST, message);
         }
     };
@@ -240,27 +184,35 @@ pub async fn list(
         Some("eliminado") => Some(t.flash_deleted),
         _ => None,
     };
-    render_list(
-        &state,
-        lang,
-        &headers,
-        &params,
+    let view = ListView {
+        params: &params,
         flash,
-        FormState::default(),
-        StatusCode::OK,
-    )
-    .await
+        form: FormState::default(),
+        status: StatusCode::OK,
+    };
+    render_list(&state, lang, &headers, view).await
+}
+
+/// What one answer with the list page shows besides the users.
+struct ListView<'a> {
+    params: &'a ListParams,
+    flash: Option<&'static str>,
+    form: FormState<'a>,
+    status: StatusCode,
 }
 
 async fn render_list(
     state: &AppState,
     lang: Lang,
     headers: &HeaderMap,
-    params: &ListParams,
-    flash: Option<&'static str>,
-    form: FormState<'_>,
-    status: StatusCode,
+    view: ListView<'_>,
 ) -> Response {
+    let ListView {
+        params,
+        flash,
+        form,
+        status,
+    } = view;
     if let Some(response) = not_ready(state, lang) {
         return response;
     }
@@ -346,12 +298,8 @@ fn read_form(
     let t = lang.texts();
     let refuse = |status, message| Box::new(error_page(state, lang, status, message));
     let body = body.map_err(|rejection| {
-        let status = rejection.status();
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
-            refuse(status, t.too_large)
-        } else {
-            refuse(status, t.bad_request)
-        }
+        let (status, message) = body_rejection(&rejection, t);
+        refuse(status, message)
     })?;
     if !is_form(headers) {
         return Err(refuse(
@@ -402,40 +350,29 @@ pub async fn create(
         Err(errors) => {
             let message = |field| error_for(&errors, field).map(|e| e.problem.message(t));
             let form = typed(message("nombre"), message("email"));
-            render_list(
-                &state,
-                lang,
-                &headers,
-                &first_page,
-                None,
+            let view = ListView {
+                params: &first_page,
+                flash: None,
                 form,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+            };
+            render_list(&state, lang, &headers, view).await
         }
         Ok(user) => match state.db.insert(&user).await {
             Ok(_) => Redirect::to("/usuarios?aviso=creado").into_response(),
             Err(DbError::DuplicateEmail) => {
                 let form = typed(None, Some(t.email_duplicate));
-                render_list(
-                    &state,
-                    lang,
-                    &headers,
-                    &first_page,
-                    None,
+                let view = ListView {
+                    params: &first_page,
+                    flash: None,
                     form,
-                    StatusCode::CONFLICT,
-                )
-                .await
+                    status: StatusCode::CONFLICT,
+                };
+                render_list(&state, lang, &headers, view).await
             }
             Err(err) => db_error_page(&state, lang, "adding a user", &err),
         },
     }
-}
-
-/// User ids are positive integers; anything else names no user.
-pub fn parse_id(text: &str) -> Option<u64> {
-    text.parse::<u64>().ok().filter(|id| *id > 0)
 }
 
 /// `GET /usuarios/{id}/eliminar`: asks for confirmation.
@@ -502,7 +439,7 @@ pub async fn delete(
 pub async fn not_found(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
     let lang = lang_of(&headers);
     if uri.path().starts_with("/api/") {
-        return crate::api::error(StatusCode::NOT_FOUND, lang.texts().not_found, None);
+        return json_error(StatusCode::NOT_FOUND, lang.texts().not_found, None);
     }
     error_page(&state, lang, StatusCode::NOT_FOUND, lang.texts().not_found)
 }
@@ -565,14 +502,5 @@ mod tests {
         assert_eq!(fields.csrf.as_deref(), Some("t"));
         let garbage = FormFields::parse(b"%%%&&=\xff\xfe=nombre");
         assert!(garbage.nombre.is_none());
-    }
-
-    #[test]
-    fn ids() {
-        assert_eq!(parse_id("42"), Some(42));
-        assert_eq!(parse_id("0"), None);
-        assert_eq!(parse_id("-1"), None);
-        assert_eq!(parse_id("1e3"), None);
-        assert_eq!(parse_id("99999999999999999999999"), None);
     }
 }
