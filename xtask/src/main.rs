@@ -9,11 +9,13 @@
 mod bench;
 mod setup;
 mod up;
+mod workspace;
 
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
-use anyhow::{Context as _, bail};
 use clap::{Arg, ArgAction, Command as Cli};
+
+use crate::workspace::{cargo, run_checked};
 
 fn cli() -> Cli {
     Cli::new("xtask")
@@ -53,20 +55,6 @@ fn cli() -> Cli {
         )
 }
 
-fn cargo() -> Command {
-    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-}
-
-fn run_checked(mut command: Command, what: &str) -> anyhow::Result<()> {
-    let status = command
-        .status()
-        .with_context(|| format!("running {what}"))?;
-    if !status.success() {
-        bail!("{what} failed ({status})");
-    }
-    Ok(())
-}
-
 fn test(extra: Vec<String>) -> anyhow::Result<()> {
     setup::run()?;
     let mut fmt = cargo();
@@ -101,7 +89,7 @@ fn main() -> ExitCode {
             let scrapes = args
                 .get_one::<usize>("scrapes")
                 .copied()
-                .unwrap_or(bench::DEFAULT_SCRAPES);
+                .unwrap_or(bench::compare::DEFAULT_SCRAPES);
             let exporter = args
                 .get_one::<String>("exporter")
                 .cloned()

@@ -6,8 +6,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use octo_testbed::{Stack, StackOptions, StackPorts};
 
-use crate::bench::{target_dir, workspace_root};
-use crate::{cargo, run_checked, setup};
+use crate::setup;
+use crate::workspace::{cargo, run_checked, target_dir, workspace_root};
 
 /// The binaries the stack runs.
 const PACKAGES: &[&str] = &[

@@ -2,7 +2,8 @@
 //! instance directly and against two instances behind nginx, for the list page with 100 users
 //! (`/usuarios?per_page=100`) and for inserts (`POST /api/usuarios`, distinct e-mails). Prints
 //! requests per second, latency percentiles, errors and the peak resident memory of each
-//! instance during each run, with ratios against the seed's Flask app on this machine.
+//! instance during each run, with ratios against the seed's Flask app (its figures on the
+//! project's 2-core machine, from `docs/app.md`).
 //!
 //! Figures, not assertions. `--scrapes N` sets each wrk run to N/50 seconds (3 to 60; the
 //! default 500 gives 10 s).
@@ -14,14 +15,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use octo_testbed::{ExporterProcess, MariaDb, Nginx, free_port, require_program};
+use octo_testbed::{ExporterProcess, MariaDb, Nginx, require_program, try_free_port};
 
-use super::{Profile, build, client, status_kib};
+use super::binary::{Profile, build};
+use super::process::status_kib;
+use super::scrape::client;
 
-/// The seed's Flask app on this 2-core machine (given figures): list pages and inserts per second.
+/// The seed's Flask app on the project's 2-core machine: list pages and inserts per second
+/// (`docs/app.md`, "Benchmark").
 const FLASK_LIST_PER_SECOND: f64 = 110.0;
 const FLASK_INSERTS_PER_SECOND: f64 = 290.0;
-/// The issue's goals.
+/// The app's performance goals, as `docs/app.md` states them.
 const LIST_GOAL_RATIO: f64 = 50.0;
 const INSERT_GOAL_RATIO: f64 = 10.0;
 const P99_GOAL_MS: f64 = 20.0;
@@ -220,77 +224,185 @@ pub async fn run(requests: usize) -> anyhow::Result<()> {
     let seconds = (requests / 50).clamp(3, 60) as u64;
     let binary = build("octo-app", Profile::Release)?;
     let wrk_program = require_program("wrk", "wrk")?;
-    println!("bench: starting MariaDB...");
-    let mariadb = MariaDb::start().await?;
-    mariadb.create_user("octo", "bench-pass", "ALL").await?;
-    mariadb
-        .sql("CREATE DATABASE octo_bench CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-        .await?;
-    let url = mariadb.url("octo", "bench-pass", "octo_bench");
-    let first = instance(&binary, &url, "app1").await?;
-    let second = instance(&binary, &url, "app2").await?;
-    seed_users(&first.url(""), 100).await?;
-    let pids = [
-        first.pid().context("app1 is not running")?,
-        second.pid().context("app2 is not running")?,
-    ];
-
-    let nginx_port = free_port();
-    let (port1, port2) = (first.port, second.port);
-    let nginx = Nginx::start_with(nginx_port, move |_| {
-        format!(
-            "upstream octo_app {{\n  server 127.0.0.1:{port1};\n  server 127.0.0.1:{port2};\n  keepalive 64;\n}}\n\
-             server {{\n  listen 127.0.0.1:{nginx_port};\n  location / {{\n    proxy_pass http://octo_app;\n    \
-             proxy_http_version 1.1;\n    proxy_set_header Connection \"\";\n    proxy_set_header Host $host;\n  }}\n}}\n"
-        )
-    })
-    .await
-    .context("starting nginx")?;
-
-    let script = std::env::temp_dir().join(format!("octo-bench-app-{}.lua", std::process::id()));
-    std::fs::write(&script, INSERT_SCRIPT)
-        .with_context(|| format!("writing {}", script.display()))?;
-
+    let services = Services::start(&binary).await?;
     println!(
         "bench: wrk -t{THREADS} -c{CONNECTIONS} -d{seconds}s, {} cores, table of 100 users",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    // Warm-up (statement caches, pool, page cache); not reported.
-    wrk(&wrk_program, &first.url(LIST_PATH), 2, None, &pids)?;
-    let list_direct = wrk(
-        &wrk_program,
-        &first.url(LIST_PATH),
-        seconds,
-        None,
-        &pids[..1],
-    )?;
-    let list_nginx = wrk(&wrk_program, &nginx.url(LIST_PATH), seconds, None, &pids)?;
-    let insert_direct = wrk(
-        &wrk_program,
-        &first.url("/api/usuarios"),
-        seconds,
-        Some((&script, "direct")),
-        &pids[..1],
-    )?;
-    let insert_nginx = wrk(
-        &wrk_program,
-        &nginx.url("/api/usuarios"),
-        seconds,
-        Some((&script, "nginx")),
-        &pids,
-    )?;
-    let _ = std::fs::remove_file(&script);
+    let runs = Runs::measure(&wrk_program, &services, seconds)?;
+    let (rows, answered_201) = inserts(&services).await?;
+    runs.print();
+    println!(
+        "rows in usuarios: {rows}; 201 answers counted by the instances (seeding included): \
+         {answered_201}; difference {} (at most {} requests are cut off in flight when wrk stops)",
+        rows as i64 - answered_201 as i64,
+        2 * CONNECTIONS
+    );
+    drop(services);
+    Ok(())
+}
 
-    let rows: u64 = mariadb
+/// MariaDB, two app instances with 100 users, and nginx in front of both.
+struct Services {
+    // Field order is drop order: the front first, the database last.
+    nginx: Nginx,
+    first: ExporterProcess,
+    second: ExporterProcess,
+    mariadb: MariaDb,
+    pids: [u32; 2],
+}
+
+impl Services {
+    async fn start(binary: &Path) -> anyhow::Result<Services> {
+        println!("bench: starting MariaDB...");
+        let mariadb = MariaDb::start().await?;
+        mariadb.create_user("octo", "bench-pass", "ALL").await?;
+        mariadb
+            .sql("CREATE DATABASE octo_bench CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+            .await?;
+        let url = mariadb.url("octo", "bench-pass", "octo_bench");
+        let first = instance(binary, &url, "app1").await?;
+        let second = instance(binary, &url, "app2").await?;
+        seed_users(&first.url(""), 100).await?;
+        let pids = [
+            first.pid().context("app1 is not running")?,
+            second.pid().context("app2 is not running")?,
+        ];
+
+        let nginx_port = try_free_port()?;
+        let (port1, port2) = (first.port, second.port);
+        let nginx = Nginx::start_with(nginx_port, move |_| {
+            format!(
+                "upstream octo_app {{\n  server 127.0.0.1:{port1};\n  server 127.0.0.1:{port2};\n  keepalive 64;\n}}\n\
+                 server {{\n  listen 127.0.0.1:{nginx_port};\n  location / {{\n    proxy_pass http://octo_app;\n    \
+                 proxy_http_version 1.1;\n    proxy_set_header Connection \"\";\n    proxy_set_header Host $host;\n  }}\n}}\n"
+            )
+        })
+        .await
+        .context("starting nginx")?;
+        Ok(Services {
+            nginx,
+            first,
+            second,
+            mariadb,
+            pids,
+        })
+    }
+}
+
+/// The four measured wrk runs.
+struct Runs {
+    list_direct: Run,
+    list_nginx: Run,
+    insert_direct: Run,
+    insert_nginx: Run,
+}
+
+impl Runs {
+    fn measure(wrk_program: &Path, services: &Services, seconds: u64) -> anyhow::Result<Runs> {
+        let Services {
+            nginx, first, pids, ..
+        } = services;
+        let script =
+            std::env::temp_dir().join(format!("octo-bench-app-{}.lua", std::process::id()));
+        std::fs::write(&script, INSERT_SCRIPT)
+            .with_context(|| format!("writing {}", script.display()))?;
+        // Warm-up (statement caches, pool, page cache); not reported.
+        wrk(wrk_program, &first.url(LIST_PATH), 2, None, pids)?;
+        let list_direct = wrk(
+            wrk_program,
+            &first.url(LIST_PATH),
+            seconds,
+            None,
+            &pids[..1],
+        )?;
+        let list_nginx = wrk(wrk_program, &nginx.url(LIST_PATH), seconds, None, pids)?;
+        let insert_direct = wrk(
+            wrk_program,
+            &first.url("/api/usuarios"),
+            seconds,
+            Some((&script, "direct")),
+            &pids[..1],
+        )?;
+        let insert_nginx = wrk(
+            wrk_program,
+            &nginx.url("/api/usuarios"),
+            seconds,
+            Some((&script, "nginx")),
+            pids,
+        )?;
+        let _ = std::fs::remove_file(&script);
+        Ok(Runs {
+            list_direct,
+            list_nginx,
+            insert_direct,
+            insert_nginx,
+        })
+    }
+
+    fn print(&self) {
+        println!();
+        println!(
+            "{:<34} {:>10} {:>9} {:>9} {:>8} {:>10} {:>16}",
+            "", "req/s", "p50 ms", "p99 ms", "non-2xx", "vs Flask", "peak RSS MiB"
+        );
+        for (label, run, flask) in [
+            (
+                "list, 100 users, direct",
+                &self.list_direct,
+                FLASK_LIST_PER_SECOND,
+            ),
+            (
+                "list, 100 users, nginx + 2",
+                &self.list_nginx,
+                FLASK_LIST_PER_SECOND,
+            ),
+            (
+                "insert (API), direct",
+                &self.insert_direct,
+                FLASK_INSERTS_PER_SECOND,
+            ),
+            (
+                "insert (API), nginx + 2",
+                &self.insert_nginx,
+                FLASK_INSERTS_PER_SECOND,
+            ),
+        ] {
+            let rss: Vec<String> = run.peak_rss_mib.iter().map(|m| format!("{m:.1}")).collect();
+            println!(
+                "{label:<34} {:>10.0} {:>9.2} {:>9.2} {:>8} {:>9.1}x {:>16}",
+                run.requests_per_second,
+                run.p50_ms,
+                run.p99_ms,
+                run.non_2xx,
+                run.requests_per_second / flask,
+                rss.join(" / ")
+            );
+            if !run.socket_errors.is_empty() {
+                println!("    socket errors: {}", run.socket_errors);
+            }
+        }
+        println!();
+        println!(
+            "Flask baseline (given): {FLASK_LIST_PER_SECOND} list pages/s, {FLASK_INSERTS_PER_SECOND} inserts/s. \
+             Goals: list >= {LIST_GOAL_RATIO}x, inserts >= {INSERT_GOAL_RATIO}x, p99 < {P99_GOAL_MS} ms \
+             at {CONNECTIONS} connections, < {RSS_GOAL_MIB} MiB resident per instance."
+        );
+    }
+}
+
+/// The rows in the table, and the 201s as the instances counted them (wrk does not count the
+/// requests still in flight when it stops, which the app may still have answered).
+async fn inserts(services: &Services) -> anyhow::Result<(u64, u64)> {
+    let rows: u64 = services
+        .mariadb
         .sql("SELECT COUNT(*) FROM octo_bench.usuarios")
         .await?
         .trim()
         .parse()
         .unwrap_or(0);
-    // 201s as the instances counted them (wrk does not count the requests still in flight when
-    // it stops, which the app may still have answered).
     let mut answered_201 = 0.0;
-    for process in [&first, &second] {
+    for process in [&services.first, &services.second] {
         let (_, text) = octo_testbed::http_get(&process.url("/metrics")).await?;
         let exposition = octo_testbed::metrics::parse(&text)
             .map_err(|err| anyhow::anyhow!("reading the app's metrics: {err}"))?;
@@ -305,66 +417,7 @@ pub async fn run(requests: usize) -> anyhow::Result<()> {
             )
             .unwrap_or(0.0);
     }
-    let expected = answered_201 as u64;
-
-    println!();
-    println!(
-        "{:<34} {:>10} {:>9} {:>9} {:>8} {:>10} {:>16}",
-        "", "req/s", "p50 ms", "p99 ms", "non-2xx", "vs Flask", "peak RSS MiB"
-    );
-    for (label, run, flask) in [
-        (
-            "list, 100 users, direct",
-            &list_direct,
-            FLASK_LIST_PER_SECOND,
-        ),
-        (
-            "list, 100 users, nginx + 2",
-            &list_nginx,
-            FLASK_LIST_PER_SECOND,
-        ),
-        (
-            "insert (API), direct",
-            &insert_direct,
-            FLASK_INSERTS_PER_SECOND,
-        ),
-        (
-            "insert (API), nginx + 2",
-            &insert_nginx,
-            FLASK_INSERTS_PER_SECOND,
-        ),
-    ] {
-        let rss: Vec<String> = run.peak_rss_mib.iter().map(|m| format!("{m:.1}")).collect();
-        println!(
-            "{label:<34} {:>10.0} {:>9.2} {:>9.2} {:>8} {:>9.1}x {:>16}",
-            run.requests_per_second,
-            run.p50_ms,
-            run.p99_ms,
-            run.non_2xx,
-            run.requests_per_second / flask,
-            rss.join(" / ")
-        );
-        if !run.socket_errors.is_empty() {
-            println!("    socket errors: {}", run.socket_errors);
-        }
-    }
-    println!();
-    println!(
-        "Flask baseline (given): {FLASK_LIST_PER_SECOND} list pages/s, {FLASK_INSERTS_PER_SECOND} inserts/s. \
-         Goals: list >= {LIST_GOAL_RATIO}x, inserts >= {INSERT_GOAL_RATIO}x, p99 < {P99_GOAL_MS} ms \
-         at {CONNECTIONS} connections, < {RSS_GOAL_MIB} MiB resident per instance."
-    );
-    println!(
-        "rows in usuarios: {rows}; 201 answers counted by the instances (seeding included): \
-         {expected}; difference {} (at most {} requests are cut off in flight when wrk stops)",
-        rows as i64 - expected as i64,
-        2 * CONNECTIONS
-    );
-    drop(nginx);
-    drop(first);
-    drop(second);
-    drop(mariadb);
-    Ok(())
+    Ok((rows, answered_201 as u64))
 }
 
 #[cfg(test)]

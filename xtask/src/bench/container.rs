@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use octo_testbed::ExporterProcess;
 
-use super::{
-    CpuTime, Profile, SCRAPE_CLIENT_TIMEOUT, build, client, percentile, scrape, series_count,
-    status_kib,
-};
+use super::binary::{Profile, build};
+use super::compare::percentile;
+use super::process::{CpuTime, status_kib};
+use super::scrape::{SCRAPE_CLIENT_TIMEOUT, client, scrape, series_count};
 
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 const SIZES: [usize; 3] = [10, 100, 1000];

@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use octo_testbed::{ExporterProcess, MariaDb};
 
-use super::{Contender, CpuTime, Profile, SCRAPE_CLIENT_TIMEOUT, build, client, compare, scrape};
+use super::binary::{Profile, build};
+use super::compare::{Contender, compare};
+use super::process::CpuTime;
+use super::scrape::{SCRAPE_CLIENT_TIMEOUT, client, scrape};
 
 pub async fn run(scrapes: usize) -> anyhow::Result<()> {
     let ours_binary = build("octo-mysqld-exporter", Profile::SmallStatic)?;
@@ -63,13 +66,24 @@ pub async fn run(scrapes: usize) -> anyhow::Result<()> {
     )
     .await?;
 
+    database_cost(&db, &ours, &theirs, scrapes).await
+}
+
+/// Prints what each exporter's scrapes cost the database: mariadbd's CPU time and the
+/// connections opened.
+async fn database_cost(
+    db: &MariaDb,
+    ours: &ExporterProcess,
+    theirs: &ExporterProcess,
+    scrapes: usize,
+) -> anyhow::Result<()> {
     let server = db.pid().context("mariadbd is not running")?;
     let client = client(SCRAPE_CLIENT_TIMEOUT)?;
-    let connections_before = connections(&db).await?;
-    let (ours_cpu, ours_wall) = database_cpu(&client, &ours, server, scrapes).await?;
-    let connections_between = connections(&db).await?;
-    let (theirs_cpu, theirs_wall) = database_cpu(&client, &theirs, server, scrapes).await?;
-    let connections_after = connections(&db).await?;
+    let connections_before = connections(db).await?;
+    let (ours_cpu, ours_wall) = database_cpu(&client, ours, server, scrapes).await?;
+    let connections_between = connections(db).await?;
+    let (theirs_cpu, theirs_wall) = database_cpu(&client, theirs, server, scrapes).await?;
+    let connections_after = connections(db).await?;
     // Each reading is itself one connection of the mariadb client.
     let ours_connections = connections_between - connections_before - 1.0;
     let theirs_connections = connections_after - connections_between - 1.0;

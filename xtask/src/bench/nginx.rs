@@ -6,7 +6,8 @@ use std::path::Path;
 use anyhow::Context as _;
 use octo_testbed::{ExporterProcess, Nginx, require_program};
 
-use super::{Contender, Profile, build, compare};
+use super::binary::{Profile, build};
+use super::compare::{Contender, compare};
 
 pub async fn run(scrapes: usize) -> anyhow::Result<()> {
     let ours_binary = build("octo-nginx-exporter", Profile::SmallStatic)?;

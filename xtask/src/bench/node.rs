@@ -14,7 +14,8 @@ use octo_testbed::{ExporterProcess, require_program};
 
 use octo_testbed::upstream::node::{COLLECTORS_SHARED_WITH_1_5, comparable_flags};
 
-use super::{Contender, Profile, build, compare};
+use super::binary::{Profile, build};
+use super::compare::{Contender, compare};
 
 fn flags(textfiles: &Path, collectors: &[String]) -> Vec<String> {
     let names: Vec<&str> = collectors.iter().map(String::as_str).collect();

@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::host::running_as_root;
+
 /// The cgroup directories of one layout: every v1 hierarchy we use, or the v2 root.
 #[derive(Debug)]
 pub struct ServiceCgroups {
@@ -46,7 +48,7 @@ pub fn hierarchies(cgroupfs: &Path) -> Vec<PathBuf> {
 impl ServiceCgroups {
     /// Creates `/<root>` in every hierarchy, or explains why it cannot.
     pub fn create(cgroupfs: &Path, root: &str) -> Result<ServiceCgroups, String> {
-        if !crate::running_as_root() {
+        if !running_as_root() {
             return Err("not running as root".into());
         }
         let unified = is_unified(cgroupfs);

@@ -1,14 +1,16 @@
 //! An exporter binary (ours or the upstream one from Debian) running on a free port.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use tempfile::TempDir;
 
+use crate::error::TestbedError;
+use crate::files::temp_dir;
+use crate::host::try_free_port;
 use crate::process::{Service, wait_http_ok};
-use crate::{TestbedError, free_port, temp_dir};
 
 /// A running exporter, answering on `http://127.0.0.1:<port>`.
 #[derive(Debug)]
@@ -18,10 +20,25 @@ pub struct ExporterProcess {
     _dir: TempDir,
 }
 
+/// How to start an exporter on a port the caller chose.
+#[derive(Debug, Clone)]
+pub struct ExporterOptions<'a> {
+    /// Names the process in logs and errors.
+    pub name: &'a str,
+    pub program: &'a Path,
+    /// The port it answers on: the program learns it from `args` (its listen flag, see
+    /// [`ExporterProcess::web_listen`]) or from `envs` (the app's `LISTEN_ADDR`).
+    pub port: u16,
+    pub args: Vec<OsString>,
+    pub envs: &'a [(&'a str, &'a str)],
+    /// Ready when this path answers 200.
+    pub ready_path: &'a str,
+}
+
 impl ExporterProcess {
-    /// Starts `program` with `args`; `listen_arg` turns the chosen port into the program's
-    /// listen flag (`--web.listen-address=127.0.0.1:PORT`, cAdvisor's `-port=PORT`, ...). Ready
-    /// when `ready_path` answers 200.
+    /// Starts `program` with `args` on a free port; `listen_arg` turns the port into the
+    /// program's listen flag (`--web.listen-address=127.0.0.1:PORT`, cAdvisor's `-port=PORT`,
+    /// ...). Ready when `ready_path` answers 200.
     pub async fn start<I, S>(
         name: &str,
         program: &Path,
@@ -34,39 +51,36 @@ impl ExporterProcess {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        Self::start_on(
-            free_port(),
+        let port = try_free_port()?;
+        let mut args: Vec<OsString> = args
+            .into_iter()
+            .map(|arg| arg.as_ref().to_owned())
+            .collect();
+        args.extend(listen_arg(port).into_iter().map(OsString::from));
+        Self::start_with(ExporterOptions {
             name,
             program,
+            port,
             args,
             envs,
-            listen_arg,
             ready_path,
-        )
+        })
         .await
     }
 
-    /// [`start`](Self::start) on a port chosen by the caller (the program may learn it from
-    /// `envs` instead of a flag, as the app does with `LISTEN_ADDR`).
-    pub async fn start_on<I, S>(
-        port: u16,
-        name: &str,
-        program: &Path,
-        args: I,
-        envs: &[(&str, &str)],
-        listen_arg: impl FnOnce(u16) -> Vec<String>,
-        ready_path: &str,
-    ) -> Result<ExporterProcess, TestbedError>
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<OsStr>,
-    {
+    /// Starts an exporter as `options` say.
+    pub async fn start_with(options: ExporterOptions<'_>) -> Result<ExporterProcess, TestbedError> {
+        let ExporterOptions {
+            name,
+            program,
+            port,
+            args,
+            envs,
+            ready_path,
+        } = options;
         let dir = temp_dir("octo-exporter-")?;
         let mut command = Command::new(program);
-        command
-            .current_dir(dir.path())
-            .args(args)
-            .args(listen_arg(port));
+        command.current_dir(dir.path()).args(args);
         for (key, value) in envs {
             command.env(key, value);
         }

@@ -7,8 +7,11 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use crate::process::{Service, wait_ready};
-use crate::{TestbedError, free_port, require_program, running_as_root, temp_dir};
+use crate::command::combined_output;
+use crate::error::TestbedError;
+use crate::files::temp_dir;
+use crate::host::{require_program, running_as_root, try_free_port};
+use crate::process::{Service, log_tail, wait_ready};
 
 /// How to start a MariaDB server.
 #[derive(Debug, Clone, Default)]
@@ -47,7 +50,10 @@ impl MariaDb {
             .data_dir
             .clone()
             .unwrap_or_else(|| dir.path().join("data"));
-        let port = options.port.unwrap_or_else(free_port);
+        let port = match options.port {
+            Some(port) => port,
+            None => try_free_port()?,
+        };
         let socket = dir.path().join("mysqld.sock");
         if !data_dir.join("mysql").is_dir() {
             install(&data_dir, dir.path()).await?;
@@ -105,10 +111,7 @@ impl MariaDb {
         if let Err(TestbedError::Start { service, detail }) = ready {
             return Err(TestbedError::Start {
                 service,
-                detail: format!(
-                    "{detail}\nerror.log:\n{}",
-                    crate::process::log_tail(&error_log, 20)
-                ),
+                detail: format!("{detail}\nerror.log:\n{}", log_tail(&error_log, 20)),
             });
         }
         ready?;
@@ -204,7 +207,7 @@ async fn install(data_dir: &Path, work: &Path) -> Result<(), TestbedError> {
     if !output.status.success() {
         return Err(TestbedError::Start {
             service: "mariadb-install-db".into(),
-            detail: crate::combined_output(&output),
+            detail: combined_output(&output),
         });
     }
     Ok(())

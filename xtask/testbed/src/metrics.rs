@@ -8,7 +8,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use crate::{TestbedError, require_program};
+use crate::command::combined_output;
+use crate::error::TestbedError;
+use crate::host::require_program;
 
 /// One series: its full name (with `_bucket`/`_sum`/`_count` for histograms), labels and value.
 #[derive(Debug, Clone, PartialEq)]
@@ -234,7 +236,7 @@ pub fn promtool_check(text: &str) -> Result<Vec<String>, TestbedError> {
             context: "running promtool".into(),
             source,
         })?;
-    let report = crate::combined_output(&output);
+    let report = combined_output(&output);
     match output.status.code() {
         Some(0) => Ok(Vec::new()),
         Some(3) => Ok(report
@@ -261,7 +263,7 @@ pub fn promtool(args: &[&str], files: &[&Path]) -> Result<String, TestbedError> 
             context: "running promtool".into(),
             source,
         })?;
-    let text = crate::combined_output(&output);
+    let text = combined_output(&output);
     if output.status.success() {
         Ok(text)
     } else {

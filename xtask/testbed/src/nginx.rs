@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use crate::process::{Service, wait_ready};
-use crate::{TestbedError, free_port, require_program, running_as_root, temp_dir, write_file};
+use crate::error::TestbedError;
+use crate::files::{temp_dir, write_file};
+use crate::host::{require_program, running_as_root, try_free_port};
+use crate::process::{Service, log_tail, wait_ready};
 
 /// A running nginx.
 #[derive(Debug)]
@@ -22,7 +24,7 @@ impl Nginx {
     /// nginx with `GET /stub_status` (also on the unix socket [`Nginx::unix_socket`]) and a
     /// plain `200 ok` for every other path.
     pub async fn start() -> Result<Nginx, TestbedError> {
-        let port = free_port();
+        let port = try_free_port()?;
         Self::start_with(port, |dir| {
             let socket = dir.join("status.sock");
             format!(
@@ -86,10 +88,7 @@ impl Nginx {
         .map_err(|err| match err {
             TestbedError::Start { service, detail } => TestbedError::Start {
                 service,
-                detail: format!(
-                    "{detail}\nerror.log:\n{}",
-                    crate::process::log_tail(&error_log, 20)
-                ),
+                detail: format!("{detail}\nerror.log:\n{}", log_tail(&error_log, 20)),
             },
             other => other,
         })?;

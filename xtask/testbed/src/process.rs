@@ -16,26 +16,32 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::TestbedError;
+use crate::error::TestbedError;
+use crate::http::{get_with, loopback_client};
 
 type SpawnRequest = (Command, mpsc::Sender<std::io::Result<Child>>);
 
-fn spawner() -> &'static Mutex<mpsc::Sender<SpawnRequest>> {
-    static SPAWNER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
-    SPAWNER.get_or_init(|| {
-        let (tx, rx) = mpsc::channel::<SpawnRequest>();
-        std::thread::Builder::new()
-            .name("testbed-spawner".into())
-            .spawn(move || {
-                for (mut command, reply) in rx {
-                    let _ = reply.send(command.spawn());
-                }
-                // The channel never closes (the sender is static), so this thread, and with it
-                // the children's lifetime, lasts as long as the process.
-            })
-            .expect("spawning the testbed spawner thread");
-        Mutex::new(tx)
-    })
+/// The channel to the spawner thread, or why that thread could not start (kept, since the
+/// `OnceLock` is initialised once: every later spawn fails with the same reason).
+fn spawner() -> Result<&'static Mutex<mpsc::Sender<SpawnRequest>>, String> {
+    static SPAWNER: OnceLock<Result<Mutex<mpsc::Sender<SpawnRequest>>, String>> = OnceLock::new();
+    SPAWNER
+        .get_or_init(|| {
+            let (tx, rx) = mpsc::channel::<SpawnRequest>();
+            std::thread::Builder::new()
+                .name("testbed-spawner".into())
+                .spawn(move || {
+                    for (mut command, reply) in rx {
+                        let _ = reply.send(command.spawn());
+                    }
+                    // The channel never closes (the sender is static), so this thread, and with
+                    // it the children's lifetime, lasts as long as the process.
+                })
+                .map(|_| Mutex::new(tx))
+                .map_err(|err| format!("the spawner thread could not start: {err}"))
+        })
+        .as_ref()
+        .map_err(Clone::clone)
 }
 
 #[allow(unsafe_code)]
@@ -87,6 +93,10 @@ impl Service {
         let program = command.get_program().to_string_lossy().into_owned();
         let (reply_tx, reply_rx) = mpsc::channel();
         spawner()
+            .map_err(|detail| TestbedError::Start {
+                service: name.into(),
+                detail,
+            })?
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .send((command, reply_tx))
@@ -257,9 +267,9 @@ pub async fn wait_http_ok(
     timeout: Duration,
     url: &str,
 ) -> Result<(), TestbedError> {
-    let client = crate::loopback_client(url)?;
+    let client = loopback_client(url)?;
     wait_ready(service, timeout, || async {
-        matches!(crate::get_with(&client, url).await, Ok((200, _)))
+        matches!(get_with(&client, url).await, Ok((200, _)))
     })
     .await
 }

@@ -6,8 +6,11 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
+use crate::error::TestbedError;
+use crate::files::{temp_dir, write_file};
+use crate::host::{require_program, try_free_port};
+use crate::http::http_get;
 use crate::process::{Service, wait_http_ok};
-use crate::{TestbedError, free_port, http_get, require_program, temp_dir, write_file};
 
 /// A running Prometheus.
 #[derive(Debug)]
@@ -21,7 +24,7 @@ impl Prometheus {
     /// Starts Prometheus with `config` (prometheus.yml) and extra files written beside it (rule
     /// files, referenced relatively from the configuration).
     pub async fn start(config: &str, files: &[(&str, &str)]) -> Result<Prometheus, TestbedError> {
-        Self::start_on(free_port(), config, files).await
+        Self::start_on(try_free_port()?, config, files).await
     }
 
     pub async fn start_on(

@@ -5,8 +5,8 @@
 pub mod node {
     use std::path::Path;
 
-    /// The collectors of octo-node-exporter's issue that 1.5.0 also has (watchdog arrived in
-    /// 1.8.0; its flag would make 1.5.0 refuse to start).
+    /// The collectors octo-node-exporter implements (`docs/node-exporter.md`) that 1.5.0
+    /// also has (watchdog arrived in 1.8.0; its flag would make 1.5.0 refuse to start).
     pub const COLLECTORS_SHARED_WITH_1_5: &[&str] = &[
         "arp",
         "bonding",

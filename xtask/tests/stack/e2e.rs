@@ -146,7 +146,7 @@ async fn stack_end_to_end() {
     let stack = Stack::start(StackOptions {
         repo: repo(),
         bin_dir: target_dir().join("debug"),
-        ports: StackPorts::ephemeral(),
+        ports: StackPorts::ephemeral().expect("free loopback ports"),
         scrape_interval: Duration::from_secs(1),
         rule_for: Some("3s".into()),
         mariadb_data: None,
