@@ -22,9 +22,13 @@ use octo_exporter_kit::selfmetrics::CollectorOutcomes;
 use octo_exporter_kit::{HttpError, MetricFamily, ScrapeRequest};
 use tokio::sync::watch;
 
-use crate::config::{self, ClientConfig, Credentials, Endpoint};
+use crate::config::client::{ClientConfig, Credentials, Endpoint};
+use crate::config::error::ConfigError;
+use crate::config::load::load;
+use crate::config::sources::Sources;
 use crate::connection::{ConnectOptions, pool};
-use crate::scrapers::{CollectionFacts, Db, Scraper, ServerInfo};
+use crate::scrapers::db::{CollectionFacts, Db, ServerInfo};
+use crate::scrapers::scraper::EnabledScraper;
 
 /// The scrape budget when the request carries no timeout header (a person with curl).
 const DEFAULT_BUDGET: Duration = Duration::from_secs(10);
@@ -33,7 +37,7 @@ const TARGET_IDLE_EXPIRY: Duration = Duration::from_secs(600);
 
 /// Everything that stays the same from one scrape to the next.
 pub struct Settings {
-    pub scrapers: Vec<Box<dyn Scraper>>,
+    pub scrapers: Vec<EnabledScraper>,
     pub connect: ConnectOptions,
     /// `--timeout-offset`, seconds.
     pub timeout_offset: f64,
@@ -75,7 +79,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// All targets, and the credentials they are built from.
 pub struct Collector {
     settings: Arc<Settings>,
-    sources: config::Sources,
+    sources: Sources,
     credentials: RwLock<Arc<Credentials>>,
     targets: Mutex<HashMap<(String, Endpoint), Arc<Target>>>,
 }
@@ -89,7 +93,7 @@ pub enum Endpoints {
 }
 
 impl Collector {
-    pub fn new(settings: Settings, sources: config::Sources, credentials: Credentials) -> Self {
+    pub fn new(settings: Settings, sources: Sources, credentials: Credentials) -> Self {
         Collector {
             settings: Arc::new(settings),
             sources,
@@ -99,8 +103,8 @@ impl Collector {
     }
 
     /// Re-reads the credentials (`/-/reload`); on error the old ones stay.
-    pub fn reload(&self) -> Result<(), config::ConfigError> {
-        let fresh = config::load(&self.sources)?;
+    pub fn reload(&self) -> Result<(), ConfigError> {
+        let fresh = load(&self.sources)?;
         tracing::info!(
             origin = %fresh.origin,
             modules = fresh.modules.len(),
@@ -408,12 +412,12 @@ async fn collect(
     };
     outcomes.record("connection", connect_seconds, true);
     let server = first.server.clone();
-    let jobs: Vec<&dyn Scraper> = settings
+    let jobs: Vec<&EnabledScraper> = settings
         .scrapers
         .iter()
         .enumerate()
         .filter(|(index, _)| *index >= 64 || selection & (1 << index) != 0)
-        .map(|(_, scraper)| scraper.as_ref())
+        .map(|(_, scraper)| scraper)
         .filter(|scraper| server.major_minor >= scraper.min_version())
         .collect();
     let lanes = settings
@@ -469,7 +473,7 @@ type LaneResult = (Vec<MetricFamily>, Vec<(&'static str, f64, Option<String>)>);
 struct Lanes<'a> {
     target: &'a Target,
     settings: &'a Settings,
-    jobs: Vec<&'a dyn Scraper>,
+    jobs: Vec<&'a EnabledScraper>,
     next_job: AtomicUsize,
     server: ServerInfo,
     facts: Arc<CollectionFacts>,

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use mysql_async::{ClientIdentity, OptsBuilder, Pool, PoolConstraints, PoolOpts, SslOpts};
 
-use crate::config::{ClientConfig, Endpoint, Tls};
+use crate::config::client::{ClientConfig, Endpoint, Tls};
 
 /// Idle connections are closed after this long without use.
 const IDLE_CONNECTION_TTL: Duration = Duration::from_secs(300);

@@ -17,13 +17,16 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use octo_exporter_kit::{
-    Exporter, ExporterInfo, FlagSet, Flags, HandlerMetrics, HttpError, MetricFamily, Reply,
-    ScrapeRequest, WebOptions,
+    Exporter, ExporterFlagSet, ExporterFlags, ExporterInfo, Flag, Flags, HandlerMetrics, HttpError,
+    MetricFamily, Reply, ScrapeRequest,
 };
 
 use crate::collector::{Collector, Endpoints, Settings};
-use crate::config::{DEFAULT_MODULE, Secret, Sources};
+use crate::config::client::{DEFAULT_MODULE, Secret};
+use crate::config::load::load;
+use crate::config::sources::Sources;
 use crate::connection::ConnectOptions;
+use crate::scrapers::registry::{self, ScraperFlags};
 
 static INFO: ExporterInfo = ExporterInfo {
     binary: "octo-mysqld-exporter",
@@ -35,64 +38,92 @@ static INFO: ExporterInfo = ExporterInfo {
     handler_metrics: HandlerMetrics::Requests,
 };
 
-fn flag_set() -> FlagSet {
-    let set = INFO
-        .flag_set("Prometheus exporter for MySQL and MariaDB servers (drop-in for mysqld_exporter).")
-        .heading("MySQL connection")
-        .value(
-            "config.my-cnf",
-            None,
-            "Path to .my.cnf file to read MySQL credentials from. [default: .my.cnf in the working \
-             directory if it exists, else $HOME/.my.cnf]",
-        )
-        .value(
-            "mysqld.address",
-            Some("localhost:3306"),
-            "Address to use for connecting to MySQL (host:port or unix:///path/to.sock); fills \
-             what [client] leaves empty.",
-        )
-        .value(
-            "mysqld.username",
-            None,
-            "Username to use for connecting to MySQL; fills what [client] leaves empty.",
-        )
-        .bool(
-            "tls.insecure-skip-verify",
-            false,
-            "Ignore certificate and server verification when using a tls connection.",
-        )
-        .heading("Scrape behaviour")
-        .value(
-            "timeout-offset",
-            Some("0.25"),
-            "Offset to subtract from timeout in seconds.",
-        )
-        .value(
-            "exporter.lock_wait_timeout",
-            Some("2"),
-            "Set a lock_wait_timeout (in seconds) on the connection to avoid long metadata locking.",
-        )
-        .bool(
-            "exporter.enable_lock_wait_timeout",
-            true,
-            "Enable the lock_wait_timeout MySQL connection parameter.",
-        )
-        .bool(
-            "exporter.log_slow_filter",
-            false,
-            "Add a log_slow_filter to avoid slow query logging of scrapes. NOTE: Not supported by Oracle MySQL.",
-        )
-        .value(
-            "exporter.query_timeout",
-            Some("0"),
-            "Per-scraper query timeout (in seconds). 0 means the scrape deadline only.",
-        )
-        .value(
-            "exporter.max_open_connections",
-            Some("2"),
-            "Maximum number of open connections to each target, kept between scrapes. Must be >= 1.",
-        );
-    scrapers::declare_flags(set)
+/// The handles of the exporter's own flags.
+struct Options {
+    my_cnf: Flag<Option<String>>,
+    mysqld_address: Flag<String>,
+    mysqld_username: Flag<Option<String>>,
+    insecure_skip_verify: Flag<bool>,
+    timeout_offset: Flag<f64>,
+    lock_wait_timeout: Flag<u64>,
+    enable_lock_wait_timeout: Flag<bool>,
+    log_slow_filter: Flag<bool>,
+    query_timeout: Flag<i64>,
+    max_open_connections: Flag<i64>,
+    scrapers: ScraperFlags,
+}
+
+fn flag_set() -> (ExporterFlagSet, Options) {
+    let mut set = INFO.flag_set(
+        "Prometheus exporter for MySQL and MariaDB servers (drop-in for mysqld_exporter).",
+    );
+    set.heading("MySQL connection");
+    let my_cnf = set.optional(
+        "config.my-cnf",
+        "Path to .my.cnf file to read MySQL credentials from. [default: .my.cnf in the working \
+         directory if it exists, else $HOME/.my.cnf]",
+    );
+    let mysqld_address = set.string(
+        "mysqld.address",
+        "localhost:3306",
+        "Address to use for connecting to MySQL (host:port or unix:///path/to.sock); fills \
+         what [client] leaves empty.",
+    );
+    let mysqld_username = set.optional(
+        "mysqld.username",
+        "Username to use for connecting to MySQL; fills what [client] leaves empty.",
+    );
+    let insecure_skip_verify = set.bool(
+        "tls.insecure-skip-verify",
+        false,
+        "Ignore certificate and server verification when using a tls connection.",
+    );
+    set.heading("Scrape behaviour");
+    let timeout_offset = set.number(
+        "timeout-offset",
+        0.25f64,
+        "Offset to subtract from timeout in seconds.",
+    );
+    let lock_wait_timeout = set.number(
+        "exporter.lock_wait_timeout",
+        2u64,
+        "Set a lock_wait_timeout (in seconds) on the connection to avoid long metadata locking.",
+    );
+    let enable_lock_wait_timeout = set.bool(
+        "exporter.enable_lock_wait_timeout",
+        true,
+        "Enable the lock_wait_timeout MySQL connection parameter.",
+    );
+    let log_slow_filter = set.bool(
+        "exporter.log_slow_filter",
+        false,
+        "Add a log_slow_filter to avoid slow query logging of scrapes. NOTE: Not supported by Oracle MySQL.",
+    );
+    let query_timeout = set.number(
+        "exporter.query_timeout",
+        0i64,
+        "Per-scraper query timeout (in seconds). 0 means the scrape deadline only.",
+    );
+    let max_open_connections = set.number(
+        "exporter.max_open_connections",
+        2i64,
+        "Maximum number of open connections to each target, kept between scrapes. Must be >= 1.",
+    );
+    let scrapers = registry::declare_flags(&mut set);
+    let options = Options {
+        my_cnf,
+        mysqld_address,
+        mysqld_username,
+        insecure_skip_verify,
+        timeout_offset,
+        lock_wait_timeout,
+        enable_lock_wait_timeout,
+        log_slow_filter,
+        query_timeout,
+        max_open_connections,
+        scrapers,
+    };
+    (set, options)
 }
 
 /// The exporter: `/metrics` scrapes the `[client]` target (or `?target=`), `/probe` any target
@@ -163,41 +194,50 @@ impl MysqldExporter {
     }
 }
 
-fn sources(flags: &Flags) -> Sources {
+fn sources(flags: &Flags, options: &Options) -> Sources {
     let environment = std::env::vars().collect();
     Sources {
         my_cnf: flags
-            .value("config.my-cnf")
+            .get(options.my_cnf)
             .filter(|p| !p.is_empty())
             .map(Into::into),
-        mysqld_address: flags.value("mysqld.address").unwrap_or_default().to_owned(),
+        mysqld_address: flags.get(options.mysqld_address).to_owned(),
         mysqld_username: flags
-            .value("mysqld.username")
+            .get(options.mysqld_username)
             .unwrap_or_default()
             .to_owned(),
-        insecure_skip_verify: flags.bool("tls.insecure-skip-verify"),
+        insecure_skip_verify: flags.get(options.insecure_skip_verify),
         data_source_name: std::env::var("DATA_SOURCE_NAME").ok().map(Secret::new),
         environment,
     }
 }
 
-fn settings(flags: &Flags) -> anyhow::Result<Settings> {
-    let max_open_connections: i64 = flags.parsed("exporter.max_open_connections")?.unwrap_or(2);
+fn settings(flags: &Flags, options: &Options) -> anyhow::Result<Settings> {
+    let max_open_connections = flags.get(options.max_open_connections);
     if max_open_connections < 1 {
         bail!(
-            "invalid value for --exporter.max_open_connections, must be >= 1: {max_open_connections}"
+            "invalid value for --{}, must be >= 1: {max_open_connections}",
+            flags.name(options.max_open_connections)
         );
     }
-    let query_timeout: i64 = flags.parsed("exporter.query_timeout")?.unwrap_or(0);
+    let query_timeout = flags.get(options.query_timeout);
     if query_timeout < 0 {
-        bail!("invalid value for --exporter.query_timeout, must be >= 0: {query_timeout}");
+        bail!(
+            "invalid value for --{}, must be >= 0: {query_timeout}",
+            flags.name(options.query_timeout)
+        );
     }
-    let lock_wait_timeout: u64 = flags.parsed("exporter.lock_wait_timeout")?.unwrap_or(2);
-    let timeout_offset: f64 = flags.parsed("timeout-offset")?.unwrap_or(0.25);
+    let timeout_offset = flags.get(options.timeout_offset);
     if !timeout_offset.is_finite() || timeout_offset < 0.0 {
-        bail!("invalid value for --timeout-offset, must be a non-negative number of seconds");
+        bail!(
+            "invalid value for --{}, must be a non-negative number of seconds",
+            flags.name(options.timeout_offset)
+        );
     }
-    let scrapers = scrapers::enabled(flags).map_err(anyhow::Error::msg)?;
+    let scrapers = options
+        .scrapers
+        .enabled(flags)
+        .map_err(anyhow::Error::msg)?;
     for scraper in &scrapers {
         tracing::info!(scraper = scraper.name(), "Scraper enabled");
     }
@@ -205,22 +245,25 @@ fn settings(flags: &Flags) -> anyhow::Result<Settings> {
         scrapers,
         connect: ConnectOptions {
             lock_wait_timeout: flags
-                .bool("exporter.enable_lock_wait_timeout")
-                .then_some(lock_wait_timeout),
-            log_slow_filter: flags.bool("exporter.log_slow_filter"),
+                .get(options.enable_lock_wait_timeout)
+                .then_some(flags.get(options.lock_wait_timeout)),
+            log_slow_filter: flags.get(options.log_slow_filter),
             max_open_connections: usize::try_from(max_open_connections).unwrap_or(usize::MAX),
         },
         timeout_offset,
-        query_timeout: (query_timeout > 0).then(|| Duration::from_secs(query_timeout as u64)),
+        query_timeout: u64::try_from(query_timeout)
+            .ok()
+            .filter(|seconds| *seconds > 0)
+            .map(Duration::from_secs),
     })
 }
 
-async fn run(flags: Flags) -> anyhow::Result<()> {
-    let web = WebOptions::from_flags(&flags)?;
+async fn run(flags: ExporterFlags, options: Options) -> anyhow::Result<()> {
+    let web = flags.web_options()?;
     tracing::info!(version = INFO.version, "Starting octo-mysqld-exporter");
-    let settings = settings(&flags)?;
-    let sources = sources(&flags);
-    let credentials = config::load(&sources).context("Error parsing host config")?;
+    let settings = settings(&flags, &options)?;
+    let sources = sources(&flags, &options);
+    let credentials = load(&sources).context("Error parsing host config")?;
     tracing::info!(
         origin = %credentials.origin,
         auth_modules = credentials.modules.len(),
@@ -234,20 +277,23 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
 }
 
 fn main() -> std::process::ExitCode {
-    octo_exporter_kit::run_exporter(flag_set().parse_env_or_exit(), run)
+    let (set, options) = flag_set();
+    octo_exporter_kit::run_exporter(set.parse_env_or_exit(), |flags| run(flags, options))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<Flags, String> {
-        flag_set().parse_args(args).map_err(|e| e.to_string())
+    fn parse(args: &[&str]) -> Result<(ExporterFlags, Options), String> {
+        let (set, options) = flag_set();
+        let flags = set.parse_args(args).map_err(|e| e.to_string())?;
+        Ok((flags, options))
     }
 
     #[test]
     fn upstream_flags_parse_with_defaults() {
-        let flags = parse(&[
+        let (flags, options) = parse(&[
             "--collect.info_schema.processlist",
             "--no-collect.slave_status",
             "--collect.info_schema.processlist.min_time=5",
@@ -258,7 +304,9 @@ mod tests {
             "--exporter.lock_wait_timeout=3",
         ])
         .unwrap();
-        let names: Vec<&str> = scrapers::enabled(&flags)
+        let names: Vec<&str> = options
+            .scrapers
+            .enabled(&flags)
             .unwrap()
             .iter()
             .map(|s| s.name())
@@ -274,7 +322,7 @@ mod tests {
                 "info_schema.query_response_time",
             ]
         );
-        let settings = settings(&flags).unwrap();
+        let settings = settings(&flags, &options).unwrap();
         assert_eq!(settings.connect.lock_wait_timeout, Some(3));
         assert_eq!(settings.connect.max_open_connections, 2);
         assert_eq!(settings.timeout_offset, 0.25);
@@ -282,16 +330,45 @@ mod tests {
 
     #[test]
     fn unimplemented_scrapers_and_bad_values_are_refused() {
-        let flags = parse(&["--collect.info_schema.innodb_tablespaces"]).unwrap();
-        let err = scrapers::enabled(&flags).err().unwrap();
+        let (flags, options) = parse(&["--collect.info_schema.innodb_tablespaces"]).unwrap();
+        let err = options.scrapers.enabled(&flags).err().unwrap();
         assert!(
             err.contains("--collect.info_schema.innodb_tablespaces"),
             "{err}"
         );
-        let flags = parse(&["--exporter.max_open_connections=0"]).unwrap();
-        assert!(settings(&flags).is_err());
-        let flags = parse(&["--timeout-offset=soon"]).unwrap();
-        assert!(settings(&flags).is_err());
+        let (flags, options) = parse(&["--exporter.max_open_connections=0"]).unwrap();
+        assert!(settings(&flags, &options).is_err());
+        // A number that does not parse is refused with the command line now (exit 1, as
+        // kingpin); a negative one still at start-up.
+        assert!(parse(&["--timeout-offset=soon"]).is_err());
+        let (flags, options) = parse(&["--timeout-offset=-1"]).unwrap();
+        assert!(settings(&flags, &options).is_err());
         assert!(parse(&["--collect.no_such_scraper"]).is_err());
+    }
+
+    #[test]
+    fn start_up_messages_name_the_flag() {
+        let (flags, options) = parse(&["--exporter.max_open_connections=0"]).unwrap();
+        let err = settings(&flags, &options).err().unwrap().to_string();
+        assert_eq!(
+            err,
+            "invalid value for --exporter.max_open_connections, must be >= 1: 0"
+        );
+        let (flags, options) = parse(&["--exporter.query_timeout=-1"]).unwrap();
+        let err = settings(&flags, &options).err().unwrap().to_string();
+        assert_eq!(
+            err,
+            "invalid value for --exporter.query_timeout, must be >= 0: -1"
+        );
+        let (flags, options) = parse(&[
+            "--collect.perf_schema.eventsstatements",
+            "--collect.perf_schema.eventsstatements.limit=-1",
+        ])
+        .unwrap();
+        let err = settings(&flags, &options).err().unwrap().to_string();
+        assert_eq!(
+            err,
+            "--collect.perf_schema.eventsstatements.limit must not be negative"
+        );
     }
 }

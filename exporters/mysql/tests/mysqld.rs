@@ -4,8 +4,12 @@
 //! One MariaDB is shared by the tests that only need a server ([`common::shared`]); replication,
 //! probing a second server and kill/restart start their own.
 
+// Test support code: a failed unwrap is a failed test, and its message says where.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod mysqld {
     pub mod common;
+    mod docs;
     mod gentle;
     mod probe;
     mod replication;

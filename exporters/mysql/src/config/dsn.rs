@@ -11,7 +11,8 @@ use std::path::PathBuf;
 
 use octo_exporter_kit::flags::parse_go_duration;
 
-use super::{ClientConfig, ConfigError, Endpoint, Secret, Tls, TlsSettings, split_host_port};
+use super::client::{ClientConfig, Endpoint, Secret, Tls, TlsSettings, split_host_port};
+use super::error::ConfigError;
 
 /// Parses a DSN into a client configuration.
 pub fn parse(dsn: &str) -> Result<ClientConfig, ConfigError> {

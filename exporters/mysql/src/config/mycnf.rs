@@ -9,9 +9,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::{
-    ClientConfig, ConfigError, DEFAULT_MODULE, Endpoint, Secret, Sources, Tls, TlsSettings,
-};
+use super::client::{ClientConfig, DEFAULT_MODULE, Endpoint, Secret, Tls, TlsSettings};
+use super::error::ConfigError;
+use super::sources::Sources;
 
 /// Sections in file order, each with its keys (the last value of a repeated key wins; repeated
 /// sections merge).
@@ -213,49 +213,82 @@ fn parse_bool(key: &str, value: &str) -> Result<bool, String> {
 const TLS_VERSIONS: [&str; 4] = ["TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"];
 
 fn section_config(ini: &Ini, section: &str, sources: &Sources) -> Result<ClientConfig, String> {
-    let get = |key: &str| -> String {
-        ini.lookup(section, key)
-            .map(|v| expand(v, &sources.environment))
-            .unwrap_or_default()
+    let section = Section {
+        ini,
+        name: section,
+        sources,
     };
-    let user = get("user");
+    let user = section.get("user");
     if user.is_empty() {
         return Err("no user specified in section or parent".into());
     }
-    let port = match get("port").as_str() {
-        "" => None,
-        text => Some(
-            text.parse::<u16>()
-                .map_err(|_| format!("port = {text:?} is not a port number"))?,
-        ),
-    };
-    let socket = get("socket");
-    let host = get("host");
-    let endpoint = if !socket.is_empty() {
-        Some(Endpoint::Unix(PathBuf::from(socket)))
-    } else if !host.is_empty() || port.is_some() {
-        Some(Endpoint::Tcp {
-            host: if host.is_empty() {
-                "127.0.0.1".into()
-            } else {
-                host
-            },
-            port: port.unwrap_or(3306),
-        })
-    } else {
-        None
-    };
-    let flag = |key: &str| -> Result<bool, String> {
-        match get(key).as_str() {
+    let endpoint = section.endpoint()?;
+    let tls = section.tls()?;
+    Ok(ClientConfig {
+        user,
+        password: Secret::new(section.get("password")),
+        endpoint,
+        database: None,
+        tls,
+        cleartext_passwords: section.flag("enable-cleartext-plugin")?,
+        old_passwords: false,
+        session_variables: Vec::new(),
+        connect_timeout: None,
+    })
+}
+
+/// One section's keys as a client configuration reads them: inherited from the parents,
+/// `${VAR}` expanded.
+struct Section<'a> {
+    ini: &'a Ini,
+    name: &'a str,
+    sources: &'a Sources,
+}
+
+impl Section<'_> {
+    fn get(&self, key: &str) -> String {
+        self.ini
+            .lookup(self.name, key)
+            .map(|v| expand(v, &self.sources.environment))
+            .unwrap_or_default()
+    }
+
+    fn flag(&self, key: &str) -> Result<bool, String> {
+        match self.get(key).as_str() {
             "" => Ok(false),
             value => parse_bool(key, value),
         }
-    };
-    let skip_verify = sources.insecure_skip_verify
-        || flag("ssl-skip-verfication")?
-        || flag("ssl-skip-verification")?;
-    let version_index = |key: &str| -> Result<Option<usize>, String> {
-        match get(key).as_str() {
+    }
+
+    /// `socket`, else `host` and `port`; `None` when the section names no server.
+    fn endpoint(&self) -> Result<Option<Endpoint>, String> {
+        let port = match self.get("port").as_str() {
+            "" => None,
+            text => Some(
+                text.parse::<u16>()
+                    .map_err(|_| format!("port = {text:?} is not a port number"))?,
+            ),
+        };
+        let socket = self.get("socket");
+        let host = self.get("host");
+        Ok(if !socket.is_empty() {
+            Some(Endpoint::Unix(PathBuf::from(socket)))
+        } else if !host.is_empty() || port.is_some() {
+            Some(Endpoint::Tcp {
+                host: if host.is_empty() {
+                    "127.0.0.1".into()
+                } else {
+                    host
+                },
+                port: port.unwrap_or(3306),
+            })
+        } else {
+            None
+        })
+    }
+
+    fn tls_version(&self, key: &str) -> Result<Option<usize>, String> {
+        match self.get(key).as_str() {
             "" => Ok(None),
             value => TLS_VERSIONS
                 .iter()
@@ -268,71 +301,74 @@ fn section_config(ini: &Ini, section: &str, sources: &Sources) -> Result<ClientC
                     )
                 }),
         }
-    };
-    let min_version = version_index("tls-min-version")?;
-    let max_version = version_index("tls-max-version")?;
-    if let (Some(min), Some(max)) = (min_version, max_version)
-        && min > max
-    {
-        return Err(format!(
-            "tls-min-version must not be higher than tls-max-version: {} > {}",
-            TLS_VERSIONS[min], TLS_VERSIONS[max]
-        ));
     }
-    if max_version.is_some_and(|max| max < 2) {
-        return Err(
-            "tls-max-version below TLSv1.2 cannot be honoured: TLS 1.0 and 1.1 are not \
-                    implemented (rustls offers TLS 1.2 and 1.3)"
-                .into(),
-        );
-    }
-    let ssl_ca = get("ssl-ca");
-    let ssl_cert = get("ssl-cert");
-    let ssl_key = get("ssl-key");
-    let server_name = get("tls-server-name");
-    let client_identity = match (ssl_cert.is_empty(), ssl_key.is_empty()) {
-        (false, false) => Some((PathBuf::from(&ssl_cert), PathBuf::from(&ssl_key))),
-        (true, true) => None,
-        _ => return Err("ssl-cert and ssl-key must be given together".into()),
-    };
-    let custom = !ssl_ca.is_empty()
-        || min_version.is_some()
-        || max_version.is_some()
-        || !server_name.is_empty()
-        || client_identity.is_some();
-    let settings = |verify: bool| TlsSettings {
-        verify,
-        ca: (!ssl_ca.is_empty()).then(|| PathBuf::from(&ssl_ca)),
-        client_identity: client_identity.clone(),
-        server_name: (!server_name.is_empty()).then(|| server_name.clone()),
-    };
-    let tls = if skip_verify {
-        Tls::On(settings(false))
-    } else if custom {
-        Tls::On(settings(true))
-    } else {
-        match get("tls").as_str() {
-            "" | "false" => Tls::Off,
-            "true" => Tls::On(settings(true)),
-            "skip-verify" | "preferred" => Tls::On(settings(false)),
-            other => {
-                return Err(format!(
-                    "tls = {other:?}: use true, false, skip-verify or preferred"
-                ));
-            }
+
+    /// `tls-min-version` and `tls-max-version`, checked against each other and against what
+    /// rustls offers.
+    fn tls_versions(&self) -> Result<(Option<usize>, Option<usize>), String> {
+        let min_version = self.tls_version("tls-min-version")?;
+        let max_version = self.tls_version("tls-max-version")?;
+        if let (Some(min), Some(max)) = (min_version, max_version)
+            && min > max
+        {
+            return Err(format!(
+                "tls-min-version must not be higher than tls-max-version: {} > {}",
+                TLS_VERSIONS[min], TLS_VERSIONS[max]
+            ));
         }
-    };
-    Ok(ClientConfig {
-        user,
-        password: Secret::new(get("password")),
-        endpoint,
-        database: None,
-        tls,
-        cleartext_passwords: flag("enable-cleartext-plugin")?,
-        old_passwords: false,
-        session_variables: Vec::new(),
-        connect_timeout: None,
-    })
+        if max_version.is_some_and(|max| max < 2) {
+            return Err(
+                "tls-max-version below TLSv1.2 cannot be honoured: TLS 1.0 and 1.1 are not \
+                    implemented (rustls offers TLS 1.2 and 1.3)"
+                    .into(),
+            );
+        }
+        Ok((min_version, max_version))
+    }
+
+    /// The `ssl-*` and `tls*` keys, and `--tls.insecure-skip-verify`.
+    fn tls(&self) -> Result<Tls, String> {
+        let skip_verify = self.sources.insecure_skip_verify
+            || self.flag("ssl-skip-verfication")?
+            || self.flag("ssl-skip-verification")?;
+        let (min_version, max_version) = self.tls_versions()?;
+        let ssl_ca = self.get("ssl-ca");
+        let ssl_cert = self.get("ssl-cert");
+        let ssl_key = self.get("ssl-key");
+        let server_name = self.get("tls-server-name");
+        let client_identity = match (ssl_cert.is_empty(), ssl_key.is_empty()) {
+            (false, false) => Some((PathBuf::from(&ssl_cert), PathBuf::from(&ssl_key))),
+            (true, true) => None,
+            _ => return Err("ssl-cert and ssl-key must be given together".into()),
+        };
+        let custom = !ssl_ca.is_empty()
+            || min_version.is_some()
+            || max_version.is_some()
+            || !server_name.is_empty()
+            || client_identity.is_some();
+        let settings = |verify: bool| TlsSettings {
+            verify,
+            ca: (!ssl_ca.is_empty()).then(|| PathBuf::from(&ssl_ca)),
+            client_identity: client_identity.clone(),
+            server_name: (!server_name.is_empty()).then(|| server_name.clone()),
+        };
+        Ok(if skip_verify {
+            Tls::On(settings(false))
+        } else if custom {
+            Tls::On(settings(true))
+        } else {
+            match self.get("tls").as_str() {
+                "" | "false" => Tls::Off,
+                "true" => Tls::On(settings(true)),
+                "skip-verify" | "preferred" => Tls::On(settings(false)),
+                other => {
+                    return Err(format!(
+                        "tls = {other:?}: use true, false, skip-verify or preferred"
+                    ));
+                }
+            }
+        })
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 
 use octo_exporter_kit::MetricFamily;
 
-use super::{Db, ScrapeFuture, Scraper};
+use super::db::Db;
+use super::scraper::{ScrapeFuture, Scraper};
 use crate::parse::{number, text};
 
 pub struct AutoIncrementColumns;
@@ -15,10 +16,6 @@ const QUERY: &str = "SELECT c.table_schema, c.table_name, column_name, auto_incr
     WHERE c.extra = 'auto_increment' AND t.auto_increment IS NOT NULL";
 
 impl Scraper for AutoIncrementColumns {
-    fn name(&self) -> &'static str {
-        "auto_increment.columns"
-    }
-
     fn scrape<'a>(&'a self, db: &'a mut Db, out: &'a mut Vec<MetricFamily>) -> ScrapeFuture<'a> {
         Box::pin(async move {
             let mut current = MetricFamily::gauge(

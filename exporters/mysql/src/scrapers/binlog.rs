@@ -2,16 +2,13 @@
 
 use octo_exporter_kit::MetricFamily;
 
-use super::{Db, ScrapeFuture, Scraper};
+use super::db::Db;
+use super::scraper::{ScrapeFuture, Scraper};
 use crate::parse::{number, text};
 
 pub struct BinlogSize;
 
 impl Scraper for BinlogSize {
-    fn name(&self) -> &'static str {
-        "binlog_size"
-    }
-
     fn scrape<'a>(&'a self, db: &'a mut Db, out: &'a mut Vec<MetricFamily>) -> ScrapeFuture<'a> {
         Box::pin(async move {
             let log_bin = db.first_row("@@log_bin", "SELECT @@log_bin").await?;

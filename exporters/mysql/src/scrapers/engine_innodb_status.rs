@@ -2,7 +2,8 @@
 
 use octo_exporter_kit::MetricFamily;
 
-use super::{Db, ScrapeFuture, Scraper};
+use super::db::Db;
+use super::scraper::{ScrapeFuture, Scraper};
 use crate::parse::text;
 
 pub struct EngineInnodbStatus;
@@ -62,10 +63,6 @@ pub fn families(status: &str, out: &mut Vec<MetricFamily>) {
 }
 
 impl Scraper for EngineInnodbStatus {
-    fn name(&self) -> &'static str {
-        "engine_innodb_status"
-    }
-
     fn scrape<'a>(&'a self, db: &'a mut Db, out: &'a mut Vec<MetricFamily>) -> ScrapeFuture<'a> {
         Box::pin(async move {
             let row = db

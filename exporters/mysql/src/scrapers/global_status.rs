@@ -5,7 +5,9 @@
 
 use octo_exporter_kit::{MetricFamily, MetricType};
 
-use super::{Db, ScrapeFuture, Scraper, single};
+use super::db::Db;
+use super::family::single;
+use super::scraper::{ScrapeFuture, Scraper};
 use crate::parse::{bytes, metric_name_part, parse_status, text};
 
 pub struct GlobalStatus;
@@ -224,10 +226,6 @@ impl Accumulator {
 }
 
 impl Scraper for GlobalStatus {
-    fn name(&self) -> &'static str {
-        "global_status"
-    }
-
     fn scrape<'a>(&'a self, db: &'a mut Db, out: &'a mut Vec<MetricFamily>) -> ScrapeFuture<'a> {
         Box::pin(async move {
             let mut accumulator = Accumulator::default();

@@ -4,7 +4,9 @@
 
 use octo_exporter_kit::{MetricFamily, MetricType};
 
-use super::{Db, ScrapeFuture, Scraper, single};
+use super::db::Db;
+use super::family::single;
+use super::scraper::{ScrapeFuture, Scraper};
 use crate::parse::{bytes, metric_name_part, parse_status, text};
 
 pub struct GlobalVariables;
@@ -128,10 +130,6 @@ fn gcache_size(options: &str) -> f64 {
 }
 
 impl Scraper for GlobalVariables {
-    fn name(&self) -> &'static str {
-        "global_variables"
-    }
-
     fn scrape<'a>(&'a self, db: &'a mut Db, out: &'a mut Vec<MetricFamily>) -> ScrapeFuture<'a> {
         Box::pin(async move {
             let mut accumulator = Accumulator::default();

@@ -1,8 +1,10 @@
 //! pt-heartbeat's table: the stored timestamp per server_id and the server's current time.
 
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
+use octo_exporter_kit::{FlagSet, MetricFamily};
 
-use super::{Db, ScrapeError, ScrapeFuture, Scraper, sql_identifier};
+use super::db::{Db, ScrapeError};
+use super::scraper::{Builder, ScrapeFuture, Scraper};
+use super::sql::sql_identifier;
 use crate::parse::number;
 
 pub struct Heartbeat {
@@ -11,43 +13,33 @@ pub struct Heartbeat {
     utc: bool,
 }
 
-pub fn declare(set: FlagSet) -> FlagSet {
-    set.value(
+/// Declares the heartbeat table options; the builder reads them through their handles.
+pub fn declare(set: &mut FlagSet) -> Builder {
+    let database = set.string(
         "collect.heartbeat.database",
-        Some("heartbeat"),
+        "heartbeat",
         "Database from where to collect heartbeat data",
-    )
-    .value(
+    );
+    let table = set.string(
         "collect.heartbeat.table",
-        Some("heartbeat"),
+        "heartbeat",
         "Table from where to collect heartbeat data",
-    )
-    .bool(
+    );
+    let utc = set.bool(
         "collect.heartbeat.utc",
         false,
         "Use UTC for timestamps of the current server (`pt-heartbeat` is called with `--utc`)",
-    )
-}
-
-pub fn build(flags: &Flags) -> Result<Box<dyn Scraper>, String> {
-    Ok(Box::new(Heartbeat {
-        database: flags
-            .value("collect.heartbeat.database")
-            .unwrap_or("heartbeat")
-            .to_owned(),
-        table: flags
-            .value("collect.heartbeat.table")
-            .unwrap_or("heartbeat")
-            .to_owned(),
-        utc: flags.bool("collect.heartbeat.utc"),
-    }))
+    );
+    Box::new(move |flags| {
+        Ok(Box::new(Heartbeat {
+            database: flags.get(database).to_owned(),
+            table: flags.get(table).to_owned(),
+            utc: flags.get(utc),
+        }))
+    })
 }
 
 impl Scraper for Heartbeat {
-    fn name(&self) -> &'static str {
-        "heartbeat"
-    }
-
     fn scrape<'a>(&'a self, db: &'a mut Db, out: &'a mut Vec<MetricFamily>) -> ScrapeFuture<'a> {
         Box::pin(async move {
             let now = if self.utc {

@@ -2,7 +2,9 @@
 
 use octo_exporter_kit::MetricFamily;
 
-use super::{CounterColumn, CounterTable, Db, NonNumber, ScrapeFuture, Scraper};
+use super::counter_table::{CounterColumn, CounterTable, NonNumber};
+use super::db::Db;
+use super::scraper::{ScrapeFuture, Scraper};
 
 pub struct InnodbCmp;
 
@@ -46,10 +48,6 @@ const TABLE: CounterTable = CounterTable {
 };
 
 impl Scraper for InnodbCmp {
-    fn name(&self) -> &'static str {
-        "info_schema.innodb_cmp"
-    }
-
     fn min_version(&self) -> f64 {
         5.5
     }

@@ -4,17 +4,14 @@
 use octo_exporter_kit::MetricFamily;
 use octo_exporter_kit::exposition::sanitize_name;
 
-use super::{Db, ScrapeError, ScrapeFuture, Scraper};
+use super::db::{Db, ScrapeError};
+use super::scraper::{ScrapeFuture, Scraper};
 
 use crate::parse::{number, text};
 
 pub struct InnodbMetrics;
 
 impl Scraper for InnodbMetrics {
-    fn name(&self) -> &'static str {
-        "info_schema.innodb_metrics"
-    }
-
     fn min_version(&self) -> f64 {
         5.6
     }

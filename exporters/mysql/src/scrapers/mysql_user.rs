@@ -3,27 +3,28 @@
 
 use std::sync::LazyLock;
 
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
+use octo_exporter_kit::{FlagSet, MetricFamily};
 
-use super::{Db, ScrapeFuture, Scraper};
+use super::db::Db;
+use super::scraper::{Builder, ScrapeFuture, Scraper};
 use crate::parse::{metric_name_part, number, text};
 
 pub struct MysqlUser {
     privileges: bool,
 }
 
-pub fn declare(set: FlagSet) -> FlagSet {
-    set.bool(
+/// Declares `--collect.mysql.user.privileges`; the builder reads it through its handle.
+pub fn declare(set: &mut FlagSet) -> Builder {
+    let privileges = set.bool(
         "collect.mysql.user.privileges",
         false,
         "Enable collecting user privileges from mysql.user",
-    )
-}
-
-pub fn build(flags: &Flags) -> Result<Box<dyn Scraper>, String> {
-    Ok(Box::new(MysqlUser {
-        privileges: flags.bool("collect.mysql.user.privileges"),
-    }))
+    );
+    Box::new(move |flags| {
+        Ok(Box::new(MysqlUser {
+            privileges: flags.get(privileges),
+        }))
+    })
 }
 
 const PRIVILEGES: [&str; 29] = [
@@ -74,10 +75,6 @@ static SQL: LazyLock<String> = LazyLock::new(|| {
 });
 
 impl Scraper for MysqlUser {
-    fn name(&self) -> &'static str {
-        "mysql.user"
-    }
-
     fn scrape<'a>(&'a self, db: &'a mut Db, out: &'a mut Vec<MetricFamily>) -> ScrapeFuture<'a> {
         Box::pin(async move {
             let mut limits: Vec<MetricFamily> = LIMITS

@@ -1,9 +1,12 @@
 //! `performance_schema.events_statements_summary_by_digest`: the top statements by total time,
 //! with counts, time, errors, rows and temporary tables per digest.
 
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
+use octo_exporter_kit::{Flag, FlagSet, MetricFamily};
 
-use super::{Db, Flavor, PICOSECONDS, ScrapeFuture, Scraper, int_flag, sql_string};
+use super::db::{Db, Flavor};
+use super::family::PICOSECONDS;
+use super::scraper::{Builder, ScrapeFuture, Scraper};
+use super::sql::sql_string;
 use crate::parse::{number, text};
 
 pub struct EventsStatements {
@@ -13,53 +16,54 @@ pub struct EventsStatements {
     excluded_schemas: Vec<String>,
 }
 
-pub fn declare(set: FlagSet) -> FlagSet {
-    set.value(
+/// Declares the digest limits and excluded schemas; the builder reads them through their handles
+/// and refuses negative limits.
+pub fn declare(set: &mut FlagSet) -> Builder {
+    let limit = set.number(
         "collect.perf_schema.eventsstatements.limit",
-        Some("250"),
+        250i64,
         "Limit the number of events statements digests by response time",
-    )
-    .value(
+    );
+    let time_limit = set.number(
         "collect.perf_schema.eventsstatements.timelimit",
-        Some("86400"),
+        86400i64,
         "Limit how old the 'last_seen' events statements can be, in seconds",
-    )
-    .value(
+    );
+    let digest_text_limit = set.number(
         "collect.perf_schema.eventsstatements.digest_text_limit",
-        Some("120"),
+        120i64,
         "Maximum length of the normalized statement text",
-    )
-    .repeatable(
+    );
+    let exclude_schemas = set.repeatable(
         "collect.perf_schema.eventsstatements.exclude_schemas",
         &[],
         "Additional schema name to exclude (always excludes mysql, performance_schema, information_schema). Repeatable",
-        |arg| arg,
-    )
-}
-
-pub fn build(flags: &Flags) -> Result<Box<dyn Scraper>, String> {
-    let positive = |name: &str| -> Result<i64, String> {
-        let value = int_flag(flags, name)?;
-        if value < 0 {
-            return Err(format!("--{name} must not be negative"));
+    );
+    Box::new(move |flags| {
+        let not_negative = |flag: Flag<i64>| -> Result<i64, String> {
+            let value = flags.get(flag);
+            if value < 0 {
+                return Err(format!("--{} must not be negative", flags.name(flag)));
+            }
+            Ok(value)
+        };
+        let mut excluded_schemas: Vec<String> =
+            ["mysql", "performance_schema", "information_schema"]
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect();
+        for schema in flags.get(exclude_schemas) {
+            if !excluded_schemas.iter().any(|s| s == schema) {
+                excluded_schemas.push(schema.to_owned());
+            }
         }
-        Ok(value)
-    };
-    let mut excluded_schemas: Vec<String> = ["mysql", "performance_schema", "information_schema"]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-    for schema in flags.values("collect.perf_schema.eventsstatements.exclude_schemas") {
-        if !excluded_schemas.iter().any(|s| s == schema) {
-            excluded_schemas.push(schema.to_owned());
-        }
-    }
-    Ok(Box::new(EventsStatements {
-        limit: positive("collect.perf_schema.eventsstatements.limit")?,
-        time_limit: positive("collect.perf_schema.eventsstatements.timelimit")?,
-        digest_text_limit: positive("collect.perf_schema.eventsstatements.digest_text_limit")?,
-        excluded_schemas,
-    }))
+        Ok(Box::new(EventsStatements {
+            limit: not_negative(limit)?,
+            time_limit: not_negative(time_limit)?,
+            digest_text_limit: not_negative(digest_text_limit)?,
+            excluded_schemas,
+        }))
+    })
 }
 
 /// (column, metric, help, divide by picoseconds).
@@ -151,10 +155,6 @@ const COLUMNS: [(&str, &str, &str, bool); 14] = [
 ];
 
 impl Scraper for EventsStatements {
-    fn name(&self) -> &'static str {
-        "perf_schema.eventsstatements"
-    }
-
     fn min_version(&self) -> f64 {
         5.6
     }

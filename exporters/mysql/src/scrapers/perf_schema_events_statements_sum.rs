@@ -4,7 +4,8 @@ use std::sync::LazyLock;
 
 use octo_exporter_kit::MetricFamily;
 
-use super::{Db, ScrapeFuture, Scraper};
+use super::db::Db;
+use super::scraper::{ScrapeFuture, Scraper};
 use crate::parse::number;
 
 pub struct EventsStatementsSum;
@@ -111,10 +112,6 @@ static SQL: LazyLock<String> = LazyLock::new(|| {
 });
 
 impl Scraper for EventsStatementsSum {
-    fn name(&self) -> &'static str {
-        "perf_schema.eventsstatementssum"
-    }
-
     fn min_version(&self) -> f64 {
         5.7
     }

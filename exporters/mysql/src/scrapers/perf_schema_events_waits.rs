@@ -3,7 +3,10 @@
 
 use octo_exporter_kit::MetricFamily;
 
-use super::{CounterColumn, CounterTable, Db, NonNumber, PICOSECONDS, ScrapeFuture, Scraper};
+use super::counter_table::{CounterColumn, CounterTable, NonNumber};
+use super::db::Db;
+use super::family::PICOSECONDS;
+use super::scraper::{ScrapeFuture, Scraper};
 
 pub struct EventsWaits;
 
@@ -30,10 +33,6 @@ const TABLE: CounterTable = CounterTable {
 };
 
 impl Scraper for EventsWaits {
-    fn name(&self) -> &'static str {
-        "perf_schema.eventswaits"
-    }
-
     fn min_version(&self) -> f64 {
         5.5
     }

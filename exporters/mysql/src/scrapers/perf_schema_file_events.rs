@@ -3,16 +3,14 @@
 
 use octo_exporter_kit::MetricFamily;
 
-use super::{Db, PICOSECONDS, ScrapeFuture, Scraper};
+use super::db::Db;
+use super::family::PICOSECONDS;
+use super::scraper::{ScrapeFuture, Scraper};
 use crate::parse::{number, text};
 
 pub struct FileEvents;
 
 impl Scraper for FileEvents {
-    fn name(&self) -> &'static str {
-        "perf_schema.file_events"
-    }
-
     fn min_version(&self) -> f64 {
         5.6
     }

@@ -1,9 +1,11 @@
 //! `performance_schema.file_summary_by_instance`: reads, writes and bytes per file, filtered by
 //! a regular expression the server applies.
 
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
+use octo_exporter_kit::{FlagSet, MetricFamily};
 
-use super::{Db, ScrapeFuture, Scraper, sql_string};
+use super::db::Db;
+use super::scraper::{Builder, ScrapeFuture, Scraper};
+use super::sql::sql_string;
 use crate::parse::{number, text};
 
 pub struct FileInstances {
@@ -11,35 +13,27 @@ pub struct FileInstances {
     remove_prefix: String,
 }
 
-pub fn declare(set: FlagSet) -> FlagSet {
-    set.value(
+/// Declares the file filter and prefix options; the builder reads them through their handles.
+pub fn declare(set: &mut FlagSet) -> Builder {
+    let filter = set.string(
         "collect.perf_schema.file_instances.filter",
-        Some(".*"),
+        ".*",
         "RegEx file_name filter for performance_schema.file_summary_by_instance",
-    )
-    .value(
+    );
+    let remove_prefix = set.string(
         "collect.perf_schema.file_instances.remove_prefix",
-        Some("/var/lib/mysql/"),
+        "/var/lib/mysql/",
         "Remove path prefix in performance_schema.file_summary_by_instance",
-    )
-}
-
-pub fn build(flags: &Flags) -> Result<Box<dyn Scraper>, String> {
-    let value = |name: &str, default: &str| flags.value(name).unwrap_or(default).to_owned();
-    Ok(Box::new(FileInstances {
-        filter: value("collect.perf_schema.file_instances.filter", ".*"),
-        remove_prefix: value(
-            "collect.perf_schema.file_instances.remove_prefix",
-            "/var/lib/mysql/",
-        ),
-    }))
+    );
+    Box::new(move |flags| {
+        Ok(Box::new(FileInstances {
+            filter: flags.get(filter).to_owned(),
+            remove_prefix: flags.get(remove_prefix).to_owned(),
+        }))
+    })
 }
 
 impl Scraper for FileInstances {
-    fn name(&self) -> &'static str {
-        "perf_schema.file_instances"
-    }
-
     fn min_version(&self) -> f64 {
         5.5
     }

@@ -3,7 +3,9 @@
 
 use octo_exporter_kit::MetricFamily;
 
-use super::{Db, PICOSECONDS, ScrapeFuture, Scraper};
+use super::db::Db;
+use super::family::PICOSECONDS;
+use super::scraper::{ScrapeFuture, Scraper};
 use crate::parse::{number, text};
 
 pub struct IndexIoWaits;
@@ -11,10 +13,6 @@ pub struct IndexIoWaits;
 const OPERATIONS: [&str; 4] = ["fetch", "insert", "update", "delete"];
 
 impl Scraper for IndexIoWaits {
-    fn name(&self) -> &'static str {
-        "perf_schema.indexiowaits"
-    }
-
     fn min_version(&self) -> f64 {
         5.6
     }

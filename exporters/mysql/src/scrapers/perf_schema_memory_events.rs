@@ -1,37 +1,31 @@
 //! `performance_schema.memory_summary_global_by_event_name`: bytes allocated, freed and in use
 //! by instrument.
 
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
+use octo_exporter_kit::{FlagSet, MetricFamily};
 
-use super::{Db, ScrapeFuture, Scraper};
+use super::db::Db;
+use super::scraper::{Builder, ScrapeFuture, Scraper};
 use crate::parse::{number, text};
 
 pub struct MemoryEvents {
     remove_prefix: String,
 }
 
-pub fn declare(set: FlagSet) -> FlagSet {
-    set.value(
+/// Declares the instrument prefix option; the builder reads it through its handle.
+pub fn declare(set: &mut FlagSet) -> Builder {
+    let remove_prefix = set.string(
         "collect.perf_schema.memory_events.remove_prefix",
-        Some("memory/"),
+        "memory/",
         "Remove instrument prefix in performance_schema.memory_summary_global_by_event_name",
-    )
-}
-
-pub fn build(flags: &Flags) -> Result<Box<dyn Scraper>, String> {
-    Ok(Box::new(MemoryEvents {
-        remove_prefix: flags
-            .value("collect.perf_schema.memory_events.remove_prefix")
-            .unwrap_or("memory/")
-            .to_owned(),
-    }))
+    );
+    Box::new(move |flags| {
+        Ok(Box::new(MemoryEvents {
+            remove_prefix: flags.get(remove_prefix).to_owned(),
+        }))
+    })
 }
 
 impl Scraper for MemoryEvents {
-    fn name(&self) -> &'static str {
-        "perf_schema.memory_events"
-    }
-
     fn min_version(&self) -> f64 {
         5.7
     }

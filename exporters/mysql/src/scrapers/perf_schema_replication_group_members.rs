@@ -3,16 +3,13 @@
 
 use octo_exporter_kit::MetricFamily;
 
-use super::{Db, ScrapeFuture, Scraper};
+use super::db::Db;
+use super::scraper::{ScrapeFuture, Scraper};
 use crate::parse::{metric_name_part, text};
 
 pub struct ReplicationGroupMembers;
 
 impl Scraper for ReplicationGroupMembers {
-    fn name(&self) -> &'static str {
-        "perf_schema.replication_group_members"
-    }
-
     fn min_version(&self) -> f64 {
         5.7
     }

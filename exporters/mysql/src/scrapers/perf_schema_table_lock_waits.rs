@@ -5,7 +5,9 @@ use std::sync::LazyLock;
 
 use octo_exporter_kit::MetricFamily;
 
-use super::{Db, PICOSECONDS, ScrapeFuture, Scraper};
+use super::db::Db;
+use super::family::PICOSECONDS;
+use super::scraper::{ScrapeFuture, Scraper};
 use crate::parse::{number, text};
 
 pub struct TableLockWaits;
@@ -43,10 +45,6 @@ static SQL: LazyLock<String> = LazyLock::new(|| {
 });
 
 impl Scraper for TableLockWaits {
-    fn name(&self) -> &'static str {
-        "perf_schema.tablelocks"
-    }
-
     fn min_version(&self) -> f64 {
         5.6
     }

@@ -3,9 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
+use octo_exporter_kit::{FlagSet, MetricFamily};
 
-use super::{Db, ScrapeFuture, Scraper, int_flag};
+use super::db::Db;
+use super::scraper::{Builder, ScrapeFuture, Scraper};
 use crate::parse::{number, text};
 
 pub struct Processlist {
@@ -14,30 +15,30 @@ pub struct Processlist {
     by_host: bool,
 }
 
-pub fn declare(set: FlagSet) -> FlagSet {
-    set.value(
+/// Declares the processlist options; the builder reads them through their handles.
+pub fn declare(set: &mut FlagSet) -> Builder {
+    let min_time = set.number(
         "collect.info_schema.processlist.min_time",
-        Some("0"),
+        0i64,
         "Minimum time a thread must be in each state to be counted",
-    )
-    .bool(
+    );
+    let by_user = set.bool(
         "collect.info_schema.processlist.processes_by_user",
         true,
         "Enable collecting the number of processes by user",
-    )
-    .bool(
+    );
+    let by_host = set.bool(
         "collect.info_schema.processlist.processes_by_host",
         true,
         "Enable collecting the number of processes by host",
-    )
-}
-
-pub fn build(flags: &Flags) -> Result<Box<dyn Scraper>, String> {
-    Ok(Box::new(Processlist {
-        min_time: int_flag(flags, "collect.info_schema.processlist.min_time")?,
-        by_user: flags.bool("collect.info_schema.processlist.processes_by_user"),
-        by_host: flags.bool("collect.info_schema.processlist.processes_by_host"),
-    }))
+    );
+    Box::new(move |flags| {
+        Ok(Box::new(Processlist {
+            min_time: flags.get(min_time),
+            by_user: flags.get(by_user),
+            by_host: flags.get(by_host),
+        }))
+    })
 }
 
 /// Upstream's `sanitizeState`: lower case, punctuation dropped, spaces and dashes to `_`.
@@ -54,10 +55,6 @@ fn sanitize_state(state: &str) -> String {
 }
 
 impl Scraper for Processlist {
-    fn name(&self) -> &'static str {
-        "info_schema.processlist"
-    }
-
     fn scrape<'a>(&'a self, db: &'a mut Db, out: &'a mut Vec<MetricFamily>) -> ScrapeFuture<'a> {
         Box::pin(async move {
             // Grouped on the server, host without its port (as 0.14 did).

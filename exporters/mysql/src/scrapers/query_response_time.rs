@@ -3,7 +3,8 @@
 
 use octo_exporter_kit::MetricFamily;
 
-use super::{Db, ScrapeFuture, Scraper};
+use super::db::Db;
+use super::scraper::{ScrapeFuture, Scraper};
 use crate::parse::number;
 
 pub struct QueryResponseTime;
@@ -28,10 +29,6 @@ const TABLES: [(&str, &str, &str); 3] = [
 ];
 
 impl Scraper for QueryResponseTime {
-    fn name(&self) -> &'static str {
-        "info_schema.query_response_time"
-    }
-
     fn min_version(&self) -> f64 {
         5.5
     }

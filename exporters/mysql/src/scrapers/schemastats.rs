@@ -3,8 +3,10 @@
 
 use octo_exporter_kit::MetricFamily;
 
-use super::statistics::userstat_enabled;
-use super::{CounterColumn, CounterTable, Db, NonNumber, ScrapeFuture, Scraper};
+use super::counter_table::{CounterColumn, CounterTable, NonNumber};
+use super::db::Db;
+use super::scraper::{ScrapeFuture, Scraper};
+use super::userstat::userstat_enabled;
 
 pub struct SchemaStats;
 
@@ -37,10 +39,6 @@ const TABLE: CounterTable = CounterTable {
 };
 
 impl Scraper for SchemaStats {
-    fn name(&self) -> &'static str {
-        "info_schema.schemastats"
-    }
-
     fn scrape<'a>(&'a self, db: &'a mut Db, out: &'a mut Vec<MetricFamily>) -> ScrapeFuture<'a> {
         Box::pin(async move {
             if userstat_enabled(db).await? != Some(true) {

@@ -3,7 +3,8 @@
 
 use octo_exporter_kit::MetricFamily;
 
-use super::{Db, ScrapeError, ScrapeFuture, Scraper};
+use super::db::{Db, ScrapeError};
+use super::scraper::{ScrapeFuture, Scraper};
 use crate::parse::text;
 
 pub struct SlaveHosts;
@@ -19,10 +20,6 @@ fn is_uuid(text: &str) -> bool {
 }
 
 impl Scraper for SlaveHosts {
-    fn name(&self) -> &'static str {
-        "slave_hosts"
-    }
-
     fn scrape<'a>(&'a self, db: &'a mut Db, out: &'a mut Vec<MetricFamily>) -> ScrapeFuture<'a> {
         Box::pin(async move {
             let rows = match db.rows("SHOW SLAVE HOSTS", "SHOW SLAVE HOSTS").await {

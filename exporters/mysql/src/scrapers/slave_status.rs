@@ -7,7 +7,8 @@
 use mysql_async::Row;
 use octo_exporter_kit::MetricFamily;
 
-use super::{Db, Flavor, ScrapeError, ScrapeFuture, Scraper};
+use super::db::{Db, Flavor, ScrapeError};
+use super::scraper::{ScrapeFuture, Scraper};
 use crate::parse::{metric_name_part, parse_status, text};
 
 pub struct SlaveStatus;
@@ -87,10 +88,6 @@ pub fn families(columns: &[String], rows: &[Row], out: &mut Vec<MetricFamily>) {
 }
 
 impl Scraper for SlaveStatus {
-    fn name(&self) -> &'static str {
-        "slave_status"
-    }
-
     fn scrape<'a>(&'a self, db: &'a mut Db, out: &'a mut Vec<MetricFamily>) -> ScrapeFuture<'a> {
         Box::pin(async move {
             // MariaDB lists every named connection with SHOW ALL SLAVES STATUS; MySQL 8.0.22+

@@ -3,12 +3,13 @@
 
 use octo_exporter_kit::{MetricFamily, MetricType};
 
-use super::{Db, ScrapeError, ScrapeFuture, Scraper};
+use super::db::{Db, ScrapeError};
+use super::scraper::{ScrapeFuture, Scraper};
+use super::userstat::userstat_enabled;
 use crate::parse::{metric_name_part, number, text};
 
 /// Which table: the two share their columns and differ in names and help wording.
 pub struct Statistics {
-    name: &'static str,
     table: &'static str,
     prefix: &'static str,
     label: &'static str,
@@ -18,7 +19,6 @@ pub struct Statistics {
 
 impl Statistics {
     pub const USER: Statistics = Statistics {
-        name: "info_schema.userstats",
         table: "user_statistics",
         prefix: "mysql_info_schema_user_statistics_",
         label: "user",
@@ -26,7 +26,6 @@ impl Statistics {
     };
 
     pub const CLIENT: Statistics = Statistics {
-        name: "info_schema.clientstats",
         table: "client_statistics",
         prefix: "mysql_info_schema_client_statistics_",
         label: "client",
@@ -350,39 +349,7 @@ const CLIENT_HELP: &[(&str, MetricType, &str, &str)] = &[
     ),
 ];
 
-/// Whether `userstat` (or Percona's `userstat_running`) is on; `None` when neither exists.
-/// The server is asked once per collection, whichever scraper asks first.
-pub async fn userstat_enabled(db: &mut Db) -> Result<Option<bool>, ScrapeError> {
-    let collection = db.collection.clone();
-    collection
-        .userstat
-        .get_or_try_init(|| ask_userstat(db))
-        .await
-        .copied()
-}
-
-async fn ask_userstat(db: &mut Db) -> Result<Option<bool>, ScrapeError> {
-    match db
-        .first_row(
-            "userstat",
-            "SHOW GLOBAL VARIABLES WHERE Variable_Name='userstat' OR Variable_Name='userstat_running'",
-        )
-        .await
-    {
-        Ok(row) => Ok(row
-            .as_ref()
-            .and_then(|r| r.as_ref(1))
-            .map(|v| text(v) != "OFF")),
-        Err(err) if err.breaks_connection() => Err(err),
-        Err(_) => Ok(None),
-    }
-}
-
 impl Scraper for Statistics {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
     fn min_version(&self) -> f64 {
         if self.label == "client" { 5.5 } else { 5.1 }
     }
@@ -391,7 +358,7 @@ impl Scraper for Statistics {
         Box::pin(async move {
             if userstat_enabled(db).await? != Some(true) {
                 tracing::debug!(
-                    scraper = self.name,
+                    table = self.table,
                     "userstat is off or missing; nothing to collect"
                 );
                 return Ok(());

@@ -1,9 +1,11 @@
 //! `information_schema.tables`: version, rows and sizes of every table in the chosen databases
 //! (off by default upstream since 0.12: with many tables the series count explodes).
 
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
+use octo_exporter_kit::{FlagSet, MetricFamily};
 
-use super::{Db, ScrapeFuture, Scraper, sql_string};
+use super::db::Db;
+use super::scraper::{Builder, ScrapeFuture, Scraper};
+use super::sql::sql_string;
 use crate::parse::{number, text};
 
 pub struct Tables {
@@ -11,27 +13,21 @@ pub struct Tables {
     databases: Option<Vec<String>>,
 }
 
-pub fn declare(set: FlagSet) -> FlagSet {
-    set.value(
+/// Declares `--collect.info_schema.tables.databases`; the builder reads it through its handle.
+pub fn declare(set: &mut FlagSet) -> Builder {
+    let databases = set.string(
         "collect.info_schema.tables.databases",
-        Some("*"),
+        "*",
         "The list of databases to collect table stats for, or '*' for all",
-    )
-}
-
-pub fn build(flags: &Flags) -> Result<Box<dyn Scraper>, String> {
-    let value = flags
-        .value("collect.info_schema.tables.databases")
-        .unwrap_or("*");
-    let databases = (value != "*").then(|| value.split(',').map(str::to_owned).collect());
-    Ok(Box::new(Tables { databases }))
+    );
+    Box::new(move |flags| {
+        let value = flags.get(databases);
+        let databases = (value != "*").then(|| value.split(',').map(str::to_owned).collect());
+        Ok(Box::new(Tables { databases }))
+    })
 }
 
 impl Scraper for Tables {
-    fn name(&self) -> &'static str {
-        "info_schema.tables"
-    }
-
     fn scrape<'a>(&'a self, db: &'a mut Db, out: &'a mut Vec<MetricFamily>) -> ScrapeFuture<'a> {
         Box::pin(async move {
             // One query for all databases instead of upstream's one per database.
