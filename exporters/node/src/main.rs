@@ -4,19 +4,32 @@
 //! deprecated aliases, `--path.*`), same metric names, labels, types and values, same
 //! `?collect[]=` / `?exclude[]=` filtering.
 
+mod collector;
 mod collectors;
+mod cpulist;
+mod device_filter;
+mod field_filter;
+mod gopath;
+mod netlink;
 mod paths;
+mod procstat;
+mod read;
+mod registry;
+mod scrape;
+mod socket_table;
+mod sysfs;
 
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use octo_exporter_kit::{
-    Exporter, ExporterInfo, FlagSet, Flags, HandlerMetrics, HttpError, MetricFamily, ScrapeRequest,
-    WebOptions,
+    Exporter, ExporterFlagSet, ExporterFlags, ExporterInfo, HandlerMetrics, HttpError,
+    MetricFamily, ScrapeRequest,
 };
 
-use crate::collectors::Enabled;
-use crate::paths::Paths;
+use crate::paths::PathFlags;
+use crate::registry::Switchboard;
+use crate::scrape::Enabled;
 
 static INFO: ExporterInfo = ExporterInfo {
     binary: "octo-node-exporter",
@@ -28,25 +41,8 @@ static INFO: ExporterInfo = ExporterInfo {
     handler_metrics: HandlerMetrics::RequestsAndErrors,
 };
 
-fn flag_set() -> FlagSet {
-    let set = INFO
-        .flag_set("Exports Linux host metrics (drop-in for Prometheus node_exporter).")
-        .heading("Paths")
-        .value("path.procfs", Some("/proc"), "procfs mountpoint.")
-        .value("path.sysfs", Some("/sys"), "sysfs mountpoint.")
-        .value("path.rootfs", Some("/"), "rootfs mountpoint.")
-        .value("path.udev.data", Some("/run/udev/data"), "udev data path.");
-    collectors::declare_flags(set)
-}
-
-fn paths(flags: &Flags) -> Paths {
-    let get = |name: &str, default: &str| flags.value(name).unwrap_or(default).into();
-    Paths {
-        procfs: get("path.procfs", "/proc"),
-        sysfs: get("path.sysfs", "/sys"),
-        rootfs: get("path.rootfs", "/"),
-        udev_data: get("path.udev.data", "/run/udev/data"),
-    }
+fn flag_set() -> ExporterFlagSet {
+    INFO.flag_set("Exports Linux host metrics (drop-in for Prometheus node_exporter).")
 }
 
 struct NodeExporter {
@@ -79,7 +75,7 @@ impl NodeExporter {
         };
         let mut selected = Vec::new();
         for name in collects {
-            if collectors::registration(name).is_none() {
+            if registry::registration(name).is_none() {
                 return Err(refuse(format!("missing collector: {name}")));
             }
             if self.unimplemented.contains(&name) {
@@ -103,24 +99,29 @@ impl Exporter for NodeExporter {
         let collectors = self.collectors.clone();
         // Collectors read files and call statfs: off the event loop.
         tokio::task::spawn_blocking(move || {
-            collectors::run(selected.iter().map(|&index| &collectors[index]))
+            scrape::run(selected.iter().map(|&index| &collectors[index]))
         })
         .await
         .map_err(|err| HttpError::internal(format!("collection failed: {err}")))
     }
 }
 
-async fn run(flags: Flags) -> anyhow::Result<()> {
-    let web = WebOptions::from_flags(&flags)?;
-    let paths = paths(&flags);
-    let (enabled, unimplemented) =
-        collectors::build_enabled(&flags, &paths).context("invalid collector options")?;
+async fn run(
+    flags: ExporterFlags,
+    paths: PathFlags,
+    switchboard: Switchboard,
+) -> anyhow::Result<()> {
+    let web = flags.web_options()?;
+    let paths = paths.paths(&flags);
+    let collectors = switchboard
+        .build(&flags, &paths)
+        .context("invalid collector options")?;
     tracing::info!(version = INFO.version, "Starting octo-node-exporter");
-    let names: Vec<&str> = enabled.iter().map(|c| c.name).collect();
+    let names: Vec<&str> = collectors.enabled.iter().map(|c| c.name).collect();
     tracing::info!(collectors = %names.join(","), "Enabled collectors");
-    if !unimplemented.is_empty() {
+    if !collectors.unimplemented.is_empty() {
         tracing::warn!(
-            collectors = %unimplemented.join(","),
+            collectors = %collectors.unimplemented.join(","),
             "enabled collectors not implemented by octo-node-exporter yet; they are skipped"
         );
     }
@@ -130,30 +131,37 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         );
     }
     let exporter = NodeExporter {
-        collectors: Arc::new(enabled),
-        unimplemented,
+        collectors: Arc::new(collectors.enabled),
+        unimplemented: collectors.unimplemented,
     };
     octo_exporter_kit::serve(&INFO, web, Arc::new(exporter)).await?;
     Ok(())
 }
 
 fn main() -> std::process::ExitCode {
-    octo_exporter_kit::run_exporter(flag_set().parse_env_or_exit(), run)
+    let mut set = flag_set();
+    let paths = PathFlags::declare(&mut set);
+    let switchboard = registry::declare(&mut set);
+    let flags = set.parse_env_or_exit();
+    octo_exporter_kit::run_exporter(flags, move |flags| run(flags, paths, switchboard))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Flags {
-        flag_set().parse_args(args).unwrap()
+    fn parse(args: &[&str]) -> (ExporterFlags, Switchboard) {
+        let mut set = flag_set();
+        PathFlags::declare(&mut set);
+        let switchboard = registry::declare(&mut set);
+        (set.parse_args(args).unwrap(), switchboard)
     }
 
     #[test]
     fn collector_defaults_follow_upstream_and_disable_defaults() {
         let flags = parse(&[]);
-        let on = |flags: &Flags, name: &str| {
-            collectors::is_enabled(flags, collectors::registration(name).unwrap())
+        let on = |(flags, switchboard): &(ExporterFlags, Switchboard), name: &str| {
+            switchboard.is_enabled(flags, name)
         };
         assert!(on(&flags, "cpu"));
         assert!(on(&flags, "zfs"));

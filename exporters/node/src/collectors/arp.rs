@@ -8,39 +8,33 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
+use octo_exporter_kit::{FlagSet, MetricFamily};
 
-use super::netdev::DeviceFilter;
-use super::{BuildError, Collector, CollectorError};
-use crate::paths::{Paths, read_string};
+use crate::collector::{Builder, Collector, CollectorError};
+use crate::device_filter::DeviceFilter;
+use crate::read::read_string;
 
-pub fn flags(set: FlagSet) -> FlagSet {
-    set.value(
+pub fn declare(set: &mut FlagSet) -> Builder {
+    let include = set.optional(
         "collector.arp.device-include",
-        None,
         "Regexp of arp devices to include (mutually exclusive to device-exclude).",
-    )
-    .value(
+    );
+    let exclude = set.optional(
         "collector.arp.device-exclude",
-        None,
         "Regexp of arp devices to exclude (mutually exclusive to device-include).",
-    )
-    .bool(
+    );
+    // Both modes read /proc/net/arp (see above); declared so upstream command lines parse.
+    set.bool(
         "collector.arp.netlink",
         true,
         "Use netlink to gather stats instead of /proc/net/arp.",
-    )
-}
-
-pub fn build(flags: &Flags, paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
-    Ok(Box::new(Arp {
-        path: paths.proc("net/arp"),
-        filter: DeviceFilter::from_flags(
-            flags,
-            "collector.arp.device-exclude",
-            "collector.arp.device-include",
-        )?,
-    }))
+    );
+    Box::new(move |context| {
+        Ok(Box::new(Arp {
+            path: context.paths.proc("net/arp"),
+            filter: DeviceFilter::from_flags(context.flags, exclude, include)?,
+        }))
+    })
 }
 
 struct Arp {

@@ -1,5 +1,6 @@
 //! Options of collectors upstream has and octo-node-exporter does not implement yet: accepted
-//! (so an upstream command line or unit file works unchanged) and hidden from `--help`.
+//! (so an upstream command line or unit file works unchanged), hidden from `--help`, and never
+//! read.
 
 use octo_exporter_kit::FlagSet;
 
@@ -59,21 +60,20 @@ const REPEATABLE: &[&str] = &[
     "collector.sysctl.include-info",
 ];
 
-pub fn flags(mut set: FlagSet) -> FlagSet {
+const HELP: &str = "Accepted for compatibility.";
+
+/// Declares the hidden flags; their handles are dropped, as nothing reads them.
+pub fn declare(set: &mut FlagSet) {
     for name in BOOLS {
-        set = set.bool_with(*name, false, "Accepted for compatibility.", |arg| {
-            arg.hide(true)
-        });
+        let flag = set.bool(*name, false, HELP);
+        set.customize(flag, |arg| arg.hide(true));
     }
     for name in VALUES {
-        set = set.value_with(*name, None, "Accepted for compatibility.", |arg| {
-            arg.hide(true)
-        });
+        let flag = set.optional(*name, HELP);
+        set.customize(flag, |arg| arg.hide(true));
     }
     for name in REPEATABLE {
-        set = set.repeatable(*name, &[], "Accepted for compatibility.", |arg| {
-            arg.hide(true)
-        });
+        let flag = set.repeatable(*name, &[], HELP);
+        set.customize(flag, |arg| arg.hide(true));
     }
-    set
 }

@@ -15,68 +15,77 @@
 
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
+use octo_exporter_kit::{Flag, FlagSet, MetricFamily};
 use regex_lite::Regex;
 
-use super::stat::{CpuTicks, parse_proc_stat};
-use super::{BuildError, Collector, CollectorError};
-use crate::paths::{Paths, dir_names, read_string, read_trimmed, read_u64};
+use crate::collector::{BuildContext, BuildError, Builder, Collector, CollectorError};
+use crate::cpulist::{cpu_dirs, parse_cpu_list};
+use crate::procstat::{CpuTicks, parse_proc_stat};
+use crate::read::{read_string, read_trimmed, read_u64};
 
-pub fn flags(set: FlagSet) -> FlagSet {
-    set.bool(
-        "collector.cpu.guest",
-        true,
-        "Enables metric node_cpu_guest_seconds_total",
-    )
-    .bool("collector.cpu.info", false, "Enables metric cpu_info")
-    .value(
-        "collector.cpu.info.flags-include",
-        None,
-        "Filter the `flags` field in cpuInfo with a value that must be a regular expression",
-    )
-    .value(
-        "collector.cpu.info.bugs-include",
-        None,
-        "Filter the `bugs` field in cpuInfo with a value that must be a regular expression",
-    )
+pub fn declare(set: &mut FlagSet) -> Builder {
+    let options = Options {
+        guest: set.bool(
+            "collector.cpu.guest",
+            true,
+            "Enables metric node_cpu_guest_seconds_total",
+        ),
+        info: set.bool("collector.cpu.info", false, "Enables metric cpu_info"),
+        flags_include: set.optional(
+            "collector.cpu.info.flags-include",
+            "Filter the `flags` field in cpuInfo with a value that must be a regular expression",
+        ),
+        bugs_include: set.optional(
+            "collector.cpu.info.bugs-include",
+            "Filter the `bugs` field in cpuInfo with a value that must be a regular expression",
+        ),
+    };
+    Box::new(move |context| build(context, options))
 }
 
-pub fn build(flags: &Flags, paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
-    let compile = |name: &str| -> Result<Option<Regex>, BuildError> {
-        match flags.value(name).filter(|v| !v.is_empty()) {
+#[derive(Clone, Copy)]
+struct Options {
+    guest: Flag<bool>,
+    info: Flag<bool>,
+    flags_include: Flag<Option<String>>,
+    bugs_include: Flag<Option<String>>,
+}
+
+fn build(context: &BuildContext<'_>, options: Options) -> Result<Box<dyn Collector>, BuildError> {
+    let (flags, paths) = (context.flags, context.paths);
+    let compile = |flag: Flag<Option<String>>| -> Result<Option<Regex>, BuildError> {
+        match flags.get(flag).filter(|v| !v.is_empty()) {
             None => Ok(None),
             Some(pattern) => Regex::new(pattern).map(Some).map_err(|err| {
                 BuildError::Invalid(format!(
                     "fail to compile --collector.cpu.info.flags-include and \
                      --collector.cpu.info.bugs-include, the values of them must be regular \
-                     expressions: --{name}={pattern:?}: {err}"
+                     expressions: --{}={pattern:?}: {err}",
+                    flags.name(flag)
                 ))
             }),
         }
     };
-    let flags_include = compile("collector.cpu.info.flags-include")?;
-    let bugs_include = compile("collector.cpu.info.bugs-include")?;
+    let flags_include = compile(options.flags_include)?;
+    let bugs_include = compile(options.bugs_include)?;
     // Upstream turns the info metrics on when either filter is given.
-    let info =
-        flags.bool("collector.cpu.info") || flags_include.is_some() || bugs_include.is_some();
-    if info && !flags.bool("collector.cpu.info") {
+    let info_flag = flags.get(options.info);
+    let info = info_flag || flags_include.is_some() || bugs_include.is_some();
+    if info && !info_flag {
         tracing::info!(
             "--collector.cpu.info has been set to `true` because you set the following flags, like --collector.cpu.info.flags-include and --collector.cpu.info.bugs-include"
         );
     }
-    let cpufreq_enabled = super::registration("cpufreq")
-        .map(|r| super::is_enabled(flags, r))
-        .unwrap_or(false);
     Ok(Box::new(Cpu {
         stat_path: paths.proc("stat"),
         cpuinfo_path: paths.proc("cpuinfo"),
         cpu_dir: paths.sys("devices/system/cpu"),
-        guest: flags.bool("collector.cpu.guest"),
+        guest: flags.get(options.guest),
         info: info.then_some(InfoOptions {
-            frequency: cpufreq_enabled,
+            frequency: context.is_enabled("cpufreq"),
             flags_include,
             bugs_include,
             layout: CpuinfoLayout::native(),
@@ -92,47 +101,6 @@ pub(crate) fn user_hz() -> f64 {
         Ok(Some(ticks)) if ticks > 0 => ticks as f64,
         _ => 100.0,
     }
-}
-
-/// The `cpu[0-9]*` directories of `<sysfs>/devices/system/cpu`, sorted by name as Go's glob
-/// sorts them, with the CPU number as upstream labels it (the name without `cpu`).
-pub(crate) fn cpu_dirs(cpu_dir: &Path) -> Result<Vec<(String, PathBuf)>, CollectorError> {
-    Ok(dir_names(cpu_dir)?
-        .into_iter()
-        .filter_map(|name| {
-            let number = name.strip_prefix("cpu")?;
-            number.starts_with(|c: char| c.is_ascii_digit()).then(|| {
-                let path = cpu_dir.join(&name);
-                (number.to_owned(), path)
-            })
-        })
-        .collect())
-}
-
-/// Parses a kernel CPU list (`1,3-5,9`), as in `isolated`, `offline` and `online`.
-pub(crate) fn parse_cpu_list(text: &str) -> Result<Vec<u32>, String> {
-    let mut cpus = Vec::new();
-    for item in text.trim_end_matches('\n').split(',') {
-        if item.is_empty() {
-            continue;
-        }
-        let number = |s: &str| {
-            s.parse::<u32>()
-                .map_err(|_| format!("invalid cpu number {s:?} in {item:?}"))
-        };
-        match item.split_once('-') {
-            Some((start, end)) => {
-                let (start, end) = (number(start)?, number(end)?);
-                // Kernels number CPUs below 2^16 (upstream stores them as uint16).
-                if end.saturating_sub(start) > u32::from(u16::MAX) {
-                    return Err(format!("cpu range {item:?} is too large"));
-                }
-                cpus.extend(start..=end);
-            }
-            None => cpus.push(number(item)?),
-        }
-    }
-    Ok(cpus)
 }
 
 const MODES: [&str; 8] = [
@@ -628,6 +596,8 @@ impl Collector for Cpu {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::paths::Paths;
+    use std::path::Path;
 
     const X86: &str = "processor\t: 0
 vendor_id\t: GenuineIntel
@@ -841,21 +811,21 @@ core id\t\t: 1
         collector.update(&mut Vec::new()).unwrap();
     }
 
-    fn command_line(args: &[&str]) -> Flags {
-        crate::flag_set().parse_args(args).unwrap()
+    fn build(args: &[&str], paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
+        crate::collectors::testing::build(declare, paths, args)
     }
 
     #[test]
     fn flags_build_the_collector_as_upstream() {
         let paths = Paths::default();
-        assert!(build(&command_line(&[]), &paths).is_ok());
-        let bad = command_line(&["--collector.cpu.info.flags-include=("]);
-        assert!(matches!(build(&bad, &paths), Err(BuildError::Invalid(_))));
-        let bad = command_line(&["--collector.cpu.info.bugs-include=[z-a]"]);
-        assert!(matches!(build(&bad, &paths), Err(BuildError::Invalid(_))));
+        assert!(build(&[], &paths).is_ok());
+        let bad = &["--collector.cpu.info.flags-include=("];
+        assert!(matches!(build(bad, &paths), Err(BuildError::Invalid(_))));
+        let bad = &["--collector.cpu.info.bugs-include=[z-a]"];
+        assert!(matches!(build(bad, &paths), Err(BuildError::Invalid(_))));
         // A filter turns the info metrics on, as upstream; live cpuinfo then parses.
-        let filtered = command_line(&["--collector.cpu.info.flags-include=^fpu$"]);
-        let collector = build(&filtered, &paths).unwrap();
+        let filtered = &["--collector.cpu.info.flags-include=^fpu$"];
+        let collector = build(filtered, &paths).unwrap();
         let mut out = Vec::new();
         collector.update(&mut out).unwrap();
         assert!(out.iter().any(|f| f.name == "node_cpu_info"));

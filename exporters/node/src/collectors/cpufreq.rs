@@ -7,17 +7,18 @@
 
 use std::path::{Path, PathBuf};
 
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
+use octo_exporter_kit::{FlagSet, MetricFamily};
 
-use super::cpu::{cpu_dirs, parse_cpu_list};
-use super::{BuildError, Collector, CollectorError};
-use crate::paths::{Paths, read_optional, read_trimmed};
+use crate::collector::{BuildError, Builder, Collector, CollectorError};
+use crate::cpulist::{cpu_dirs, parse_cpu_list};
+use crate::paths::Paths;
+use crate::read::{read_optional, read_trimmed};
 
-pub fn flags(set: FlagSet) -> FlagSet {
-    set
+pub fn declare(_set: &mut FlagSet) -> Builder {
+    Box::new(|context| build(context.paths))
 }
 
-pub fn build(_flags: &Flags, paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
+fn build(paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
     Ok(Box::new(Cpufreq {
         cpu_dir: paths.sys("devices/system/cpu"),
     }))

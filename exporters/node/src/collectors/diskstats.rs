@@ -10,44 +10,36 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily, MetricType};
+use octo_exporter_kit::{FlagSet, MetricFamily, MetricType};
 use procfs_core::DiskStat;
 
-use super::netdev::DeviceFilter;
-use super::{BuildError, Collector, CollectorError};
-use crate::paths::{Paths, read_optional, read_string, read_trimmed};
+use crate::collector::{Builder, Collector, CollectorError};
+use crate::device_filter::DeviceFilter;
+use crate::paths::Paths;
+use crate::read::{read_optional, read_string, read_trimmed};
 
 const DEFAULT_EXCLUDE: &str = r"^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
-const EXCLUDE: &str = "collector.diskstats.device-exclude";
-const INCLUDE: &str = "collector.diskstats.device-include";
 
-pub fn flags(set: FlagSet) -> FlagSet {
-    set.value_with(
-        EXCLUDE,
-        Some(DEFAULT_EXCLUDE),
+pub fn declare(set: &mut FlagSet) -> Builder {
+    let exclude = set.string(
+        "collector.diskstats.device-exclude",
+        DEFAULT_EXCLUDE,
         "Regexp of diskstats devices to exclude (mutually exclusive to device-include).",
-        |arg| arg.alias("collector.diskstats.ignored-devices"),
-    )
-    .value(
-        INCLUDE,
-        None,
+    );
+    set.customize(exclude, |arg| {
+        arg.alias("collector.diskstats.ignored-devices")
+    });
+    let include = set.optional(
+        "collector.diskstats.device-include",
         "Regexp of diskstats devices to include (mutually exclusive to device-exclude).",
-    )
+    );
+    Box::new(move |context| {
+        let filter = DeviceFilter::with_default_exclude(context.flags, exclude, include)?;
+        Ok(Box::new(build(context.paths, filter)))
+    })
 }
 
-pub fn build(flags: &Flags, paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
-    let include = flags.value(INCLUDE).filter(|p| !p.is_empty());
-    let mut exclude = flags.value(EXCLUDE);
-    // An include pattern replaces the default exclude; only an explicit exclude conflicts.
-    if include.is_some() {
-        if flags.was_given(EXCLUDE) && exclude.is_some_and(|p| !p.is_empty()) {
-            return Err(BuildError::Invalid(format!(
-                "--{EXCLUDE} and --{INCLUDE} are mutually exclusive"
-            )));
-        }
-        exclude = None;
-    }
-    let filter = DeviceFilter::new(exclude.map(|p| (EXCLUDE, p)), include.map(|p| (INCLUDE, p)))?;
+fn build(paths: &Paths, filter: DeviceFilter) -> Diskstats {
     let udev = if paths.udev_data.is_dir() {
         Some(paths.clone())
     } else {
@@ -57,12 +49,12 @@ pub fn build(flags: &Flags, paths: &Paths) -> Result<Box<dyn Collector>, BuildEr
         );
         None
     };
-    Ok(Box::new(Diskstats {
+    Diskstats {
         diskstats: paths.proc("diskstats"),
         block: paths.sys("block"),
         udev,
         filter,
-    }))
+    }
 }
 
 struct Diskstats {
@@ -239,6 +231,78 @@ impl Diskstats {
     }
 }
 
+/// The families a device's udev properties give: file system, device mapper and ATA details.
+struct UdevFamilies {
+    filesystem: MetricFamily,
+    mapper: MetricFamily,
+    ata: Vec<MetricFamily>,
+}
+
+impl UdevFamilies {
+    fn new() -> Self {
+        let filesystem =
+            MetricFamily::gauge("node_disk_filesystem_info", "Info about disk filesystem.");
+        let mapper = MetricFamily::gauge(
+            "node_disk_device_mapper_info",
+            "Info about disk device mapper.",
+        );
+        let ata: Vec<MetricFamily> = ATA
+            .iter()
+            .map(|(_, name, help)| MetricFamily::gauge(*name, *help))
+            .collect();
+        UdevFamilies {
+            filesystem,
+            mapper,
+            ata,
+        }
+    }
+
+    fn push(&mut self, device: &str, udev: &HashMap<&str, &str>) {
+        let property = |key: &str| udev.get(key).copied().unwrap_or("");
+        let fs_type = property("ID_FS_TYPE");
+        if !fs_type.is_empty() {
+            self.filesystem.push(
+                &[
+                    ("device", device),
+                    ("type", fs_type),
+                    ("usage", property("ID_FS_USAGE")),
+                    ("uuid", property("ID_FS_UUID")),
+                    ("version", property("ID_FS_VERSION")),
+                ],
+                1.0,
+            );
+        }
+        let dm_name = property("DM_NAME");
+        if !dm_name.is_empty() {
+            self.mapper.push(
+                &[
+                    ("device", device),
+                    ("name", dm_name),
+                    ("uuid", property("DM_UUID")),
+                    ("vg_name", property("DM_VG_NAME")),
+                    ("lv_name", property("DM_LV_NAME")),
+                    ("lv_layer", property("DM_LV_LAYER")),
+                ],
+                1.0,
+            );
+        }
+        if !property("ID_ATA").is_empty() {
+            for (family, (key, _, _)) in self.ata.iter_mut().zip(ATA.iter()) {
+                let Some(text) = udev.get(key) else {
+                    tracing::debug!(attribute = key, "Udev attribute does not exist");
+                    continue;
+                };
+                match text.parse::<f64>() {
+                    Ok(value) => family.push(&[("device", device)], value),
+                    Err(err) => {
+                        tracing::error!(device, attribute = key, err = %err, "Failed to parse ATA value")
+                    }
+                }
+            }
+        }
+    }
+}
+
 impl Collector for Diskstats {
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let text = read_string(&self.diskstats)?;
@@ -247,16 +311,7 @@ impl Collector for Diskstats {
             .map(|(name, help, kind)| MetricFamily::new(*name, *help, *kind))
             .collect();
         let mut info = MetricFamily::gauge("node_disk_info", "Info of /sys/block/<block_device>.");
-        let mut filesystem =
-            MetricFamily::gauge("node_disk_filesystem_info", "Info about disk filesystem.");
-        let mut mapper = MetricFamily::gauge(
-            "node_disk_device_mapper_info",
-            "Info about disk device mapper.",
-        );
-        let mut ata: Vec<MetricFamily> = ATA
-            .iter()
-            .map(|(_, name, help)| MetricFamily::gauge(*name, *help))
-            .collect();
+        let mut from_udev = UdevFamilies::new();
 
         for line in text.lines().filter(|line| !line.trim().is_empty()) {
             let stat = match DiskStat::from_line(line) {
@@ -302,53 +357,13 @@ impl Collector for Diskstats {
                     family.push(&[("device", device)], value);
                 }
             }
-            let fs_type = property("ID_FS_TYPE");
-            if !fs_type.is_empty() {
-                filesystem.push(
-                    &[
-                        ("device", device),
-                        ("type", fs_type),
-                        ("usage", property("ID_FS_USAGE")),
-                        ("uuid", property("ID_FS_UUID")),
-                        ("version", property("ID_FS_VERSION")),
-                    ],
-                    1.0,
-                );
-            }
-            let dm_name = property("DM_NAME");
-            if !dm_name.is_empty() {
-                mapper.push(
-                    &[
-                        ("device", device),
-                        ("name", dm_name),
-                        ("uuid", property("DM_UUID")),
-                        ("vg_name", property("DM_VG_NAME")),
-                        ("lv_name", property("DM_LV_NAME")),
-                        ("lv_layer", property("DM_LV_LAYER")),
-                    ],
-                    1.0,
-                );
-            }
-            if !property("ID_ATA").is_empty() {
-                for (family, (key, _, _)) in ata.iter_mut().zip(ATA.iter()) {
-                    let Some(text) = udev.get(key) else {
-                        tracing::debug!(attribute = key, "Udev attribute does not exist");
-                        continue;
-                    };
-                    match text.parse::<f64>() {
-                        Ok(value) => family.push(&[("device", device)], value),
-                        Err(err) => {
-                            tracing::error!(device, attribute = key, err = %err, "Failed to parse ATA value")
-                        }
-                    }
-                }
-            }
+            from_udev.push(device, &udev);
         }
         out.push(info);
         out.extend(counters);
-        out.push(filesystem);
-        out.push(mapper);
-        out.extend(ata);
+        out.push(from_udev.filesystem);
+        out.push(from_udev.mapper);
+        out.extend(from_udev.ata);
         Ok(())
     }
 }
@@ -356,15 +371,10 @@ impl Collector for Diskstats {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn flags_of(args: &[&str]) -> Result<Flags, String> {
-        flags(FlagSet::new("t", "t", "0".into()))
-            .parse_args(args)
-            .map_err(|e| e.to_string())
-    }
+    use crate::collector::BuildError;
 
     fn collector(args: &[&str], paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
-        build(&flags_of(args).unwrap(), paths)
+        crate::collectors::testing::build(declare, paths, args)
     }
 
     #[test]

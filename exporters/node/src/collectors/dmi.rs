@@ -10,11 +10,11 @@
 use std::io::ErrorKind;
 use std::path::Path;
 
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
+use octo_exporter_kit::{FlagSet, MetricFamily};
 
-use super::hwmon::{go_trim_space, sys_read_file, to_valid_utf8};
-use super::{BuildError, Collector, CollectorError};
+use crate::collector::{BuildError, Builder, Collector, CollectorError};
 use crate::paths::Paths;
+use crate::sysfs::{go_trim_space, sys_read_file, to_valid_utf8};
 
 const HELP: &str = "A metric with a constant '1' value labeled by bios_date, bios_release, bios_vendor, bios_version, \
 board_asset_tag, board_name, board_serial, board_vendor, board_version, chassis_asset_tag, \
@@ -45,11 +45,11 @@ const LABELS: &[(&str, &str)] = &[
     ("sys_vendor", "system_vendor"),
 ];
 
-pub fn flags(set: FlagSet) -> FlagSet {
-    set
+pub fn declare(_set: &mut FlagSet) -> Builder {
+    Box::new(|context| build(context.paths))
 }
 
-pub fn build(_flags: &Flags, paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
+fn build(paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
     let dir = paths.sys("class/dmi/id");
     let info = match read_dmi(&dir) {
         Ok(labels) => Ok(labels),
@@ -131,8 +131,7 @@ mod tests {
             sysfs: root.path().to_owned(),
             ..Paths::default()
         };
-        let flags = FlagSet::new("t", "t", "0".into()).parse(["t"]).unwrap();
-        let collector = build(&flags, &paths).unwrap();
+        let collector = build(&paths).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         let mut out = Vec::new();
         collector.update(&mut out).unwrap();
@@ -156,8 +155,7 @@ mod tests {
             sysfs: root.path().to_owned(),
             ..Paths::default()
         };
-        let flags = FlagSet::new("t", "t", "0".into()).parse(["t"]).unwrap();
-        let collector = build(&flags, &paths).unwrap();
+        let collector = build(&paths).unwrap();
         assert!(matches!(
             collector.update(&mut Vec::new()),
             Err(CollectorError::NoData)

@@ -10,17 +10,18 @@
 
 use std::path::{Path, PathBuf};
 
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
+use octo_exporter_kit::{FlagSet, MetricFamily};
 
-use super::thermal_zone::numbered_entries;
-use super::{BuildError, Collector, CollectorError};
-use crate::paths::{Paths, read_trimmed, read_u64};
+use crate::collector::{BuildError, Builder, Collector, CollectorError};
+use crate::paths::Paths;
+use crate::read::{read_trimmed, read_u64};
+use crate::sysfs::numbered_entries;
 
-pub fn flags(set: FlagSet) -> FlagSet {
-    set
+pub fn declare(_set: &mut FlagSet) -> Builder {
+    Box::new(|context| build(context.paths))
 }
 
-pub fn build(_flags: &Flags, paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
+fn build(paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
     Ok(Box::new(Edac {
         mc_dir: paths.sys("devices/system/edac/mc"),
     }))
@@ -187,7 +188,7 @@ mod tests {
     use crate::collectors::testing::write;
 
     fn run(sys: &Path) -> (Result<(), CollectorError>, Vec<String>) {
-        crate::collectors::testing::run_on_sysfs(flags, build, sys, &[])
+        crate::collectors::testing::run_on_sysfs(declare, sys, &[])
     }
 
     #[test]

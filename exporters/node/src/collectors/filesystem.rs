@@ -23,105 +23,79 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc};
 use std::time::{Duration, Instant};
 
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
+use octo_exporter_kit::{FlagSet, MetricFamily};
 
-use super::netdev::DeviceFilter;
-use super::{BuildError, Collector, CollectorError};
-use crate::paths::{Paths, read_string};
+use crate::collector::{Builder, Collector, CollectorError};
+use crate::device_filter::DeviceFilter;
+use crate::paths::Paths;
+use crate::read::read_string;
 
 const DEFAULT_MOUNT_POINTS_EXCLUDE: &str =
     "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
 const DEFAULT_FS_TYPES_EXCLUDE: &str = "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|erofs|sysfs|tracefs)$";
 
-const MOUNT_POINTS_EXCLUDE: &str = "collector.filesystem.mount-points-exclude";
-const MOUNT_POINTS_INCLUDE: &str = "collector.filesystem.mount-points-include";
-const FS_TYPES_EXCLUDE: &str = "collector.filesystem.fs-types-exclude";
-const FS_TYPES_INCLUDE: &str = "collector.filesystem.fs-types-include";
-const MOUNT_TIMEOUT: &str = "collector.filesystem.mount-timeout";
-const STAT_WORKERS: &str = "collector.filesystem.stat-workers";
-
 /// The `device_error` label of a mount whose `statfs` hangs.
 const TIMEOUT_ERROR: &str = "mountpoint timeout";
 
-pub fn flags(set: FlagSet) -> FlagSet {
-    set.value_with(
-        MOUNT_POINTS_EXCLUDE,
-        Some(DEFAULT_MOUNT_POINTS_EXCLUDE),
+pub fn declare(set: &mut FlagSet) -> Builder {
+    let mount_points_exclude = set.string(
+        "collector.filesystem.mount-points-exclude",
+        DEFAULT_MOUNT_POINTS_EXCLUDE,
         "Regexp of mount points to exclude for filesystem collector. (mutually exclusive to mount-points-include)",
-        |arg| arg.alias("collector.filesystem.ignored-mount-points"),
-    )
-    .value(
-        MOUNT_POINTS_INCLUDE,
-        None,
+    );
+    set.customize(mount_points_exclude, |arg| {
+        arg.alias("collector.filesystem.ignored-mount-points")
+    });
+    let mount_points_include = set.optional(
+        "collector.filesystem.mount-points-include",
         "Regexp of mount points to include for filesystem collector. (mutually exclusive to mount-points-exclude)",
-    )
-    .value_with(
-        FS_TYPES_EXCLUDE,
-        Some(DEFAULT_FS_TYPES_EXCLUDE),
+    );
+    let fs_types_exclude = set.string(
+        "collector.filesystem.fs-types-exclude",
+        DEFAULT_FS_TYPES_EXCLUDE,
         "Regexp of filesystem types to exclude for filesystem collector. (mutually exclusive to fs-types-include)",
-        |arg| arg.alias("collector.filesystem.ignored-fs-types"),
-    )
-    .value(
-        FS_TYPES_INCLUDE,
-        None,
+    );
+    set.customize(fs_types_exclude, |arg| {
+        arg.alias("collector.filesystem.ignored-fs-types")
+    });
+    let fs_types_include = set.optional(
+        "collector.filesystem.fs-types-include",
         "Regexp of filesystem types to include for filesystem collector. (mutually exclusive to fs-types-exclude)",
-    )
-    .value_with(
-        MOUNT_TIMEOUT,
-        Some("5s"),
+    );
+    let mount_timeout = set.duration(
+        "collector.filesystem.mount-timeout",
+        "5s",
         "how long to wait for a mount to respond before marking it as stale",
-        |arg| arg.hide(true),
-    )
-    .value_with(
-        STAT_WORKERS,
-        Some("4"),
+    );
+    set.customize(mount_timeout, |arg| arg.hide(true));
+    let stat_workers = set.number(
+        "collector.filesystem.stat-workers",
+        4i64,
         "how many stat calls to process simultaneously",
-        |arg| arg.hide(true),
-    )
-}
-
-/// An exclude/include pair with upstream's rule: an include pattern replaces the default
-/// exclude, and only an explicitly given exclude conflicts with it.
-fn filter(
-    flags: &Flags,
-    exclude_flag: &str,
-    include_flag: &str,
-) -> Result<DeviceFilter, BuildError> {
-    let include = flags.value(include_flag).filter(|p| !p.is_empty());
-    let mut exclude = flags.value(exclude_flag);
-    if include.is_some() {
-        if flags.was_given(exclude_flag) && exclude.is_some_and(|p| !p.is_empty()) {
-            return Err(BuildError::Invalid(format!(
-                "--{exclude_flag} and --{include_flag} are mutually exclusive"
-            )));
-        }
-        exclude = None;
-    }
-    DeviceFilter::new(
-        exclude.map(|p| (exclude_flag, p)),
-        include.map(|p| (include_flag, p)),
-    )
-}
-
-pub fn build(flags: &Flags, paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
-    let timeout = flags
-        .duration(MOUNT_TIMEOUT)
-        .map_err(|err| BuildError::Invalid(err.to_string()))?
-        .unwrap_or(Duration::from_secs(5));
-    let workers: i64 = flags
-        .parsed(STAT_WORKERS)
-        .map_err(|err| BuildError::Invalid(err.to_string()))?
-        .unwrap_or(4);
-    Ok(Box::new(Filesystem {
-        mount_points: filter(flags, MOUNT_POINTS_EXCLUDE, MOUNT_POINTS_INCLUDE)?,
-        fs_types: filter(flags, FS_TYPES_EXCLUDE, FS_TYPES_INCLUDE)?,
-        paths: paths.clone(),
-        pool: StatPool::new(
-            Box::new(statfs_usage),
-            usize::try_from(workers.max(1)).unwrap_or(1),
-            timeout,
-        ),
-    }))
+    );
+    set.customize(stat_workers, |arg| arg.hide(true));
+    Box::new(move |context| {
+        let flags = context.flags;
+        let workers = flags.get(stat_workers);
+        Ok(Box::new(Filesystem {
+            mount_points: DeviceFilter::with_default_exclude(
+                flags,
+                mount_points_exclude,
+                mount_points_include,
+            )?,
+            fs_types: DeviceFilter::with_default_exclude(
+                flags,
+                fs_types_exclude,
+                fs_types_include,
+            )?,
+            paths: context.paths.clone(),
+            pool: StatPool::new(
+                Box::new(statfs_usage),
+                usize::try_from(workers.max(1)).unwrap_or(1),
+                flags.get(mount_timeout),
+            ),
+        }))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -698,11 +672,10 @@ impl Collector for Filesystem {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::BuildError;
 
-    fn flags_of(args: &[&str]) -> Flags {
-        flags(FlagSet::new("t", "t", "0".into()))
-            .parse_args(args)
-            .unwrap()
+    fn build(args: &[&str], paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
+        crate::collectors::testing::build(declare, paths, args)
     }
 
     const MOUNTINFO: &str = "\
@@ -745,47 +718,29 @@ garbage line
     #[test]
     fn filter_flags_follow_upstream() {
         let paths = Paths::default();
-        assert!(build(&flags_of(&[]), &paths).is_ok());
-        assert!(
-            build(
-                &flags_of(&["--collector.filesystem.mount-points-include=^/$"]),
-                &paths
-            )
-            .is_ok()
-        );
+        assert!(build(&[], &paths).is_ok());
+        assert!(build(&["--collector.filesystem.mount-points-include=^/$"], &paths).is_ok());
         assert!(matches!(
             build(
-                &flags_of(&[
+                &[
                     "--collector.filesystem.fs-types-include=ext4",
                     "--collector.filesystem.fs-types-exclude=tmpfs",
-                ]),
+                ],
                 &paths
             ),
             Err(BuildError::Invalid(_))
         ));
-        assert!(
-            build(
-                &flags_of(&["--collector.filesystem.ignored-fs-types=^tmpfs$"]),
-                &paths
-            )
-            .is_ok()
-        );
+        assert!(build(&["--collector.filesystem.ignored-fs-types=^tmpfs$"], &paths).is_ok());
         assert!(matches!(
-            build(
-                &flags_of(&["--collector.filesystem.mount-timeout=soon"]),
-                &paths
-            ),
+            build(&["--collector.filesystem.mount-timeout=soon"], &paths),
             Err(BuildError::Invalid(_))
         ));
         assert!(matches!(
-            build(
-                &flags_of(&["--collector.filesystem.stat-workers=many"]),
-                &paths
-            ),
+            build(&["--collector.filesystem.stat-workers=many"], &paths),
             Err(BuildError::Invalid(_))
         ));
         let mount_points =
-            filter(&flags_of(&[]), MOUNT_POINTS_EXCLUDE, MOUNT_POINTS_INCLUDE).unwrap();
+            DeviceFilter::new(Some(("x", DEFAULT_MOUNT_POINTS_EXCLUDE)), None).unwrap();
         for ignored in [
             "/proc",
             "/sys/fs/cgroup",
@@ -798,7 +753,7 @@ garbage line
         for kept in ["/", "/home", "/devices", "/run", "/var/lib/docker"] {
             assert!(!mount_points.ignored(kept), "{kept}");
         }
-        let fs_types = filter(&flags_of(&[]), FS_TYPES_EXCLUDE, FS_TYPES_INCLUDE).unwrap();
+        let fs_types = DeviceFilter::new(Some(("x", DEFAULT_FS_TYPES_EXCLUDE)), None).unwrap();
         assert!(fs_types.ignored("erofs") && fs_types.ignored("cgroup2"));
         assert!(!fs_types.ignored("ext4") && !fs_types.ignored("tmpfs"));
     }
@@ -1025,7 +980,7 @@ garbage line
 
     #[test]
     fn live_mounts_match_df() {
-        let collector = build(&flags_of(&[]), &Paths::default()).unwrap();
+        let collector = build(&[], &Paths::default()).unwrap();
         let mut out = Vec::new();
         collector.update(&mut out).unwrap();
         let value = |family: &str| {

@@ -5,170 +5,43 @@
 //! (`platform_coretemp_0`), else the `name` file, else the `hwmonN` directory; chips sharing a
 //! device get the `name` file (or `hwmonN`) appended (1.12). Sensor files `<type><n>_<property>`
 //! become `node_hwmon_<type>[_<property>]_<unit>` with upstream's unit conversions.
-//!
-//! This module also holds the small sysfs readers the other sysfs collectors of this file set
-//! share (`sys_read_file`, `go_trim_space`, `to_valid_utf8`, `parse_go_int`): upstream reads
-//! every one-value attribute with one `read(2)` of at most 128 bytes, because some hwmon drivers
-//! answer `EAGAIN` forever to a retrying reader.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily, MetricType};
+use octo_exporter_kit::{FlagSet, MetricFamily, MetricType};
 use regex_lite::Regex;
 
-use super::netdev::DeviceFilter;
-use super::{BuildError, Collector, CollectorError};
-use crate::paths::Paths;
+use crate::collector::{BuildError, Builder, Collector, CollectorError};
+use crate::device_filter::DeviceFilter;
+use crate::sysfs::{parse_go_float, sys_read_file, to_valid_utf8};
 
-pub fn flags(set: FlagSet) -> FlagSet {
-    set.value(
+pub fn declare(set: &mut FlagSet) -> Builder {
+    let chip_include = set.optional(
         "collector.hwmon.chip-include",
-        None,
         "Regexp of hwmon chip to include (mutually exclusive to device-exclude).",
-    )
-    .value(
+    );
+    let chip_exclude = set.optional(
         "collector.hwmon.chip-exclude",
-        None,
         "Regexp of hwmon chip to exclude (mutually exclusive to device-include).",
-    )
-    .value(
+    );
+    let sensor_include = set.optional(
         "collector.hwmon.sensor-include",
-        None,
         "Regexp of hwmon sensor to include (mutually exclusive to sensor-exclude).",
-    )
-    .value(
+    );
+    let sensor_exclude = set.optional(
         "collector.hwmon.sensor-exclude",
-        None,
         "Regexp of hwmon sensor to exclude (mutually exclusive to sensor-include).",
-    )
-}
-
-pub fn build(flags: &Flags, paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
-    Ok(Box::new(Hwmon {
-        class_dir: paths.sys("class/hwmon"),
-        chips: DeviceFilter::from_flags(
-            flags,
-            "collector.hwmon.chip-exclude",
-            "collector.hwmon.chip-include",
-        )?,
-        sensors: DeviceFilter::from_flags(
-            flags,
-            "collector.hwmon.sensor-exclude",
-            "collector.hwmon.sensor-include",
-        )?,
-        sensor_file: Regex::new(r"^(?P<type>[^0-9]+)(?P<id>[0-9]*)?(_(?P<property>.+))?$")
-            .map_err(|err| BuildError::Invalid(err.to_string()))?,
-    }))
-}
-
-/// Reads a sysfs attribute the way procfs' `SysReadFile` does: one `read(2)` of at most 128
-/// bytes, so a driver answering `EAGAIN` fails the read instead of spinning.
-pub(crate) fn sys_read_file(path: &Path) -> std::io::Result<Vec<u8>> {
-    let mut file = std::fs::File::open(path)?;
-    let mut buffer = vec![0u8; 128];
-    let read = file.read(&mut buffer)?;
-    buffer.truncate(read);
-    Ok(buffer)
-}
-
-/// Go's `bytes.TrimSpace` for the ASCII white space sysfs uses.
-pub(crate) fn go_trim_space(bytes: &[u8]) -> &[u8] {
-    let space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
-    let start = bytes.iter().position(|b| !space(b)).unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|b| !space(b))
-        .map_or(start, |i| i + 1);
-    &bytes[start..end]
-}
-
-/// Go's `strings.ToValidUTF8(s, "\u{FFFD}")`: every run of invalid bytes becomes one U+FFFD
-/// (unlike `String::from_utf8_lossy`, which writes one per invalid sequence).
-pub(crate) fn to_valid_utf8(mut bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    let mut in_invalid_run = false;
-    loop {
-        match std::str::from_utf8(bytes) {
-            Ok(valid) => {
-                out.push_str(valid);
-                return out;
-            }
-            Err(err) => {
-                let (valid, rest) = bytes.split_at(err.valid_up_to());
-                if !valid.is_empty() {
-                    in_invalid_run = false;
-                    // `valid` is valid UTF-8 by construction.
-                    out.push_str(std::str::from_utf8(valid).unwrap_or_default());
-                }
-                if !in_invalid_run {
-                    out.push('\u{FFFD}');
-                    in_invalid_run = true;
-                }
-                let skip = err.error_len().unwrap_or(rest.len()).max(1);
-                bytes = &rest[skip.min(rest.len())..];
-                if bytes.is_empty() {
-                    return out;
-                }
-            }
-        }
-    }
-}
-
-/// Go's `strconv.ParseInt(text, 0, 64)`: optional sign, then `0x`/`0o`/`0b` prefixes or a
-/// leading `0` for octal, underscores between digits allowed only after a prefix.
-pub(crate) fn parse_go_int(text: &str) -> Option<i64> {
-    let (negative, body) = match text.as_bytes().first()? {
-        b'-' => (true, &text[1..]),
-        b'+' => (false, &text[1..]),
-        _ => (false, text),
-    };
-    let lower = body.to_ascii_lowercase();
-    let (radix, digits, prefixed) = if let Some(rest) = lower.strip_prefix("0x") {
-        (16, rest, true)
-    } else if let Some(rest) = lower.strip_prefix("0o") {
-        (8, rest, true)
-    } else if let Some(rest) = lower.strip_prefix("0b") {
-        (2, rest, true)
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (8, &lower[1..], true)
-    } else {
-        (10, lower.as_str(), false)
-    };
-    if digits.contains('_') {
-        // Underscores only between digits, and only with a base prefix.
-        let well_placed = prefixed
-            && !digits.starts_with('_')
-            && !digits.ends_with('_')
-            && !digits.contains("__");
-        if !well_placed {
-            return None;
-        }
-    }
-    let cleaned: String = digits.chars().filter(|c| *c != '_').collect();
-    if cleaned.is_empty() || cleaned.starts_with(['+', '-']) {
-        return None;
-    }
-    let magnitude = u64::from_str_radix(&cleaned, radix).ok()?;
-    if negative {
-        if magnitude > i64::MAX as u64 + 1 {
-            return None;
-        }
-        Some((magnitude as i128).wrapping_neg() as i64)
-    } else {
-        i64::try_from(magnitude).ok()
-    }
-}
-
-/// Go's `strconv.ParseFloat(text, 64)` for the decimal forms sysfs and text files use:
-/// out-of-range values are errors there, not infinities.
-pub(crate) fn parse_go_float(text: &str) -> Option<f64> {
-    let value: f64 = text.parse().ok()?;
-    if value.is_infinite() && !text.to_ascii_lowercase().contains("inf") {
-        return None;
-    }
-    Some(value)
+    );
+    Box::new(move |context| {
+        Ok(Box::new(Hwmon {
+            class_dir: context.paths.sys("class/hwmon"),
+            chips: DeviceFilter::from_flags(context.flags, chip_exclude, chip_include)?,
+            sensors: DeviceFilter::from_flags(context.flags, sensor_exclude, sensor_include)?,
+            sensor_file: Regex::new(r"^(?P<type>[^0-9]+)(?P<id>[0-9]*)?(_(?P<property>.+))?$")
+                .map_err(|err| BuildError::Invalid(err.to_string()))?,
+        }))
+    })
 }
 
 /// node_exporter's `cleanMetricName`: lower case, `[^a-z0-9:_]` → `_`, `_` trimmed.
@@ -472,30 +345,7 @@ impl Hwmon {
                 &[("chip", chip), ("sensor", sensor)],
                 value / 1_000_000.0,
             ),
-            "power" if element == "accuracy" => gauge(
-                families,
-                &name,
-                "Hardware monitor power meter accuracy, as a ratio",
-                value / 1_000_000.0,
-            ),
-            "power"
-                if matches!(
-                    element,
-                    "average_interval" | "average_interval_min" | "average_interval_max"
-                ) =>
-            {
-                let help = format!("Hardware monitor power usage update interval ({element})");
-                gauge(families, &format!("{name}_seconds"), &help, value * 0.001)
-            }
-            "power" => {
-                let help = format!("Hardware monitor for power usage in watts ({element})");
-                gauge(
-                    families,
-                    &format!("{name}_watt"),
-                    &help,
-                    value / 1_000_000.0,
-                )
-            }
+            "power" => gauge_power(families, chip, sensor, &name, element, value),
             "humidity" => {
                 let help = format!(
                     "Hardware monitor for humidity, as a ratio (multiply with 100.0 to get the humidity as a percentage) ({element})"
@@ -523,6 +373,43 @@ impl Hwmon {
                 gauge(families, &name, &help, value)
             }
         }
+    }
+}
+
+/// A `power<n>_<element>` file: the accuracy as a ratio, update intervals in seconds, the rest in
+/// watts.
+fn gauge_power(
+    families: &mut Families,
+    chip: &str,
+    sensor: &str,
+    name: &str,
+    element: &str,
+    value: f64,
+) {
+    if element == "accuracy" {
+        let help = "Hardware monitor power meter accuracy, as a ratio";
+        families.gauge(name, help, chip, sensor, value / 1_000_000.0);
+    } else if matches!(
+        element,
+        "average_interval" | "average_interval_min" | "average_interval_max"
+    ) {
+        let help = format!("Hardware monitor power usage update interval ({element})");
+        families.gauge(
+            &format!("{name}_seconds"),
+            &help,
+            chip,
+            sensor,
+            value * 0.001,
+        );
+    } else {
+        let help = format!("Hardware monitor for power usage in watts ({element})");
+        families.gauge(
+            &format!("{name}_watt"),
+            &help,
+            chip,
+            sensor,
+            value / 1_000_000.0,
+        );
     }
 }
 
@@ -615,16 +502,15 @@ impl Collector for Hwmon {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::paths::Paths;
+    use crate::sysfs::{go_trim_space, parse_go_int};
 
     fn collector(sys: &Path, args: &[&str]) -> Result<Box<dyn Collector>, BuildError> {
-        let flags = flags(FlagSet::new("test", "test", "0".into()))
-            .parse_args(args)
-            .expect("flags parse");
         let paths = Paths {
             sysfs: sys.to_owned(),
             ..Paths::default()
         };
-        build(&flags, &paths)
+        crate::collectors::testing::build(declare, &paths, args)
     }
 
     use crate::collectors::testing::write;

@@ -10,36 +10,48 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
+use octo_exporter_kit::{Flag, FlagSet, MetricFamily};
 
-use super::netdev::DeviceFilter;
-use super::{BuildError, Collector, CollectorError};
-use crate::paths::{Paths, read_string};
+use crate::collector::{Builder, Collector, CollectorError};
+use crate::device_filter::DeviceFilter;
+use crate::read::read_string;
 
-const INCLUDE: &str = "collector.interrupts.name-include";
-const EXCLUDE: &str = "collector.interrupts.name-exclude";
-const INCLUDE_ZEROS: &str = "collector.interrupts.include-zeros";
-
-pub fn flags(set: FlagSet) -> FlagSet {
-    set.value(
-        INCLUDE,
-        None,
-        "Regexp of interrupts name to include (mutually exclusive to --collector.interrupts.name-exclude).",
-    )
-    .value(
-        EXCLUDE,
-        None,
-        "Regexp of interrupts name to exclude (mutually exclusive to --collector.interrupts.name-include).",
-    )
-    .bool(INCLUDE_ZEROS, true, "Include interrupts that have a zero value")
+pub fn declare(set: &mut FlagSet) -> Builder {
+    let options = Options::declare(set);
+    Box::new(move |context| {
+        Ok(Box::new(Interrupts {
+            path: context.paths.proc("interrupts"),
+            filter: DeviceFilter::from_flags(context.flags, options.exclude, options.include)?,
+            include_zeros: context.flags.get(options.include_zeros),
+        }))
+    })
 }
 
-pub fn build(flags: &Flags, paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
-    Ok(Box::new(Interrupts {
-        path: paths.proc("interrupts"),
-        filter: DeviceFilter::from_flags(flags, EXCLUDE, INCLUDE)?,
-        include_zeros: flags.bool(INCLUDE_ZEROS),
-    }))
+#[derive(Clone, Copy)]
+struct Options {
+    include: Flag<Option<String>>,
+    exclude: Flag<Option<String>>,
+    include_zeros: Flag<bool>,
+}
+
+impl Options {
+    fn declare(set: &mut FlagSet) -> Self {
+        Options {
+            include: set.optional(
+                "collector.interrupts.name-include",
+                "Regexp of interrupts name to include (mutually exclusive to --collector.interrupts.name-exclude).",
+            ),
+            exclude: set.optional(
+                "collector.interrupts.name-exclude",
+                "Regexp of interrupts name to exclude (mutually exclusive to --collector.interrupts.name-include).",
+            ),
+            include_zeros: set.bool(
+                "collector.interrupts.include-zeros",
+                true,
+                "Include interrupts that have a zero value",
+            ),
+        }
+    }
 }
 
 struct Interrupts {
@@ -150,6 +162,8 @@ impl Collector for Interrupts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::BuildError;
+    use crate::paths::Paths;
 
     const X86: &str = "           CPU0       CPU1       
   0:         18          0  IR-IO-APIC-edge      timer
@@ -207,10 +221,12 @@ ERR:          0
         assert_eq!(out[0].samples.len(), 8);
         let (out, _) = run(DeviceFilter::default(), false, X86);
         assert_eq!(out[0].samples.len(), 5);
-        let include = DeviceFilter::new(None, Some((INCLUDE, "^NMI;"))).unwrap();
+        let include =
+            DeviceFilter::new(None, Some(("collector.interrupts.name-include", "^NMI;"))).unwrap();
         let (out, _) = run(include, true, X86);
         assert_eq!(out[0].samples.len(), 2);
-        let exclude = DeviceFilter::new(Some((EXCLUDE, "mmc0")), None).unwrap();
+        let exclude =
+            DeviceFilter::new(Some(("collector.interrupts.name-exclude", "mmc0")), None).unwrap();
         let (out, _) = run(exclude, true, X86);
         assert_eq!(out[0].samples.len(), 6);
     }
@@ -221,31 +237,35 @@ ERR:          0
         assert!(!ok);
     }
 
-    fn command_line(args: &[&str]) -> Flags {
-        crate::flag_set().parse_args(args).unwrap()
+    fn build(args: &[&str], paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
+        crate::collectors::testing::build(declare, paths, args)
     }
 
     #[test]
     fn include_and_exclude_are_mutually_exclusive_and_checked() {
         let paths = Paths::default();
-        assert!(build(&command_line(&[]), &paths).is_ok());
-        let both = command_line(&[
+        assert!(build(&[], &paths).is_ok());
+        let both = &[
             "--collector.interrupts.name-include=a",
             "--collector.interrupts.name-exclude=b",
-        ]);
-        let Err(BuildError::Invalid(reason)) = build(&both, &paths) else {
+        ];
+        let Err(BuildError::Invalid(reason)) = build(both, &paths) else {
             panic!("both filters accepted");
         };
         assert!(reason.contains("mutually exclusive"), "{reason}");
-        let bad = command_line(&["--collector.interrupts.name-exclude=(unclosed"]);
-        assert!(matches!(build(&bad, &paths), Err(BuildError::Invalid(_))));
-        let zeros = command_line(&["--no-collector.interrupts.include-zeros"]);
-        assert!(!zeros.bool(INCLUDE_ZEROS));
+        let bad = &["--collector.interrupts.name-exclude=(unclosed"];
+        assert!(matches!(build(bad, &paths), Err(BuildError::Invalid(_))));
+        let mut set = FlagSet::new("t", "t", "0".into());
+        let options = Options::declare(&mut set);
+        let zeros = set
+            .parse_args(&["--no-collector.interrupts.include-zeros"])
+            .unwrap();
+        assert!(!zeros.get(options.include_zeros));
     }
 
     #[test]
     fn live_interrupts_parse() {
-        let collector = build(&command_line(&[]), &Paths::default()).unwrap();
+        let collector = build(&[], &Paths::default()).unwrap();
         let mut out = Vec::new();
         collector.update(&mut out).unwrap();
         assert!(!out[0].samples.is_empty());

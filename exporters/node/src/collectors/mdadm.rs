@@ -10,28 +10,47 @@
 //! resyncing, checking or reshaping and gives the synced blocks.
 
 use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
 
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
+use octo_exporter_kit::{FlagSet, MetricFamily};
 use regex_lite::Regex;
 
-use super::{BuildError, Collector, CollectorError};
-use crate::paths::{Paths, read_optional, read_string};
+use crate::collector::{BuildError, Builder, Collector, CollectorError};
+use crate::paths::Paths;
+use crate::read::{read_optional, read_string};
 
-pub fn flags(set: FlagSet) -> FlagSet {
-    set
+pub fn declare(_set: &mut FlagSet) -> Builder {
+    Box::new(|context| build(context.paths))
 }
 
-pub fn build(_flags: &Flags, paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
+fn build(paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
     Ok(Box::new(Mdadm {
         mdstat: paths.proc("mdstat"),
         block: paths.sys("block"),
+        patterns: Patterns::new().map_err(|err| BuildError::Invalid(err.to_string()))?,
     }))
 }
 
 struct Mdadm {
     mdstat: PathBuf,
     block: PathBuf,
+    patterns: Patterns,
+}
+
+/// The regexes of `/proc/mdstat` lines, compiled once.
+struct Patterns {
+    /// `<n> blocks ... [<total>/<active>] [UU_U]` (the last such pair on the line).
+    status: Regex,
+    /// `(<synced>/<total>)` on a sync line.
+    synced: Regex,
+}
+
+impl Patterns {
+    fn new() -> Result<Self, regex_lite::Error> {
+        Ok(Patterns {
+            status: Regex::new(r"(\d+) blocks .*\[(\d+)/(\d+)\] \[([U_]+)\]")?,
+            synced: Regex::new(r"\((\d+)/(\d+)\)")?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -46,7 +65,7 @@ struct MdStat {
     blocks_synced: i64,
 }
 
-fn parse_mdstat(text: &str) -> Result<Vec<MdStat>, String> {
+fn parse_mdstat(text: &str, patterns: &Patterns) -> Result<Vec<MdStat>, String> {
     let lines: Vec<&str> = text.split('\n').collect();
     let mut arrays = Vec::new();
     for (i, line) in lines.iter().enumerate() {
@@ -68,7 +87,7 @@ fn parse_mdstat(text: &str) -> Result<Vec<MdStat>, String> {
         }
         let failed = line.matches("(F)").count() as i64;
         let spare = line.matches("(S)").count() as i64;
-        let (active, total, size) = status_line(line, lines[i + 1])
+        let (active, total, size) = status_line(patterns, line, lines[i + 1])
             .ok_or_else(|| format!("cannot parse status line of {name}: {:?}", lines[i + 1]))?;
         let mut sync_index = i + 2;
         if lines[sync_index].contains("bitmap") {
@@ -92,7 +111,7 @@ fn parse_mdstat(text: &str) -> Result<Vec<MdStat>, String> {
             synced = if sync.contains("PENDING") || sync.contains("DELAYED") {
                 0
             } else {
-                synced_blocks(sync)
+                synced_blocks(patterns, sync)
                     .ok_or_else(|| format!("cannot parse sync line of {name}: {sync:?}"))?
             };
         }
@@ -110,16 +129,8 @@ fn parse_mdstat(text: &str) -> Result<Vec<MdStat>, String> {
     Ok(arrays)
 }
 
-/// `<n> blocks ... [<total>/<active>] [UU_U]` (the last such pair on the line).
-static STATUS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(\d+) blocks .*\[(\d+)/(\d+)\] \[([U_]+)\]").expect("valid regex")
-});
-/// `(<synced>/<total>)` on a sync line.
-static SYNCED: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\((\d+)/(\d+)\)").expect("valid regex"));
-
 /// `(active, total, size)` from the device line and the status line.
-fn status_line(device_line: &str, status: &str) -> Option<(i64, i64, i64)> {
+fn status_line(patterns: &Patterns, device_line: &str, status: &str) -> Option<(i64, i64, i64)> {
     let size: i64 = status.split_ascii_whitespace().next()?.parse().ok()?;
     if device_line.contains("raid0") || device_line.contains("linear") {
         let members = device_line.matches('[').count() as i64;
@@ -128,15 +139,15 @@ fn status_line(device_line: &str, status: &str) -> Option<(i64, i64, i64)> {
     if device_line.contains("inactive") {
         return Some((0, 0, size));
     }
-    let captures = STATUS.captures(status)?;
+    let captures = patterns.status.captures(status)?;
     let total = captures[2].parse().ok()?;
     let active = captures[3].parse().ok()?;
     Some((active, total, size))
 }
 
 /// The synced blocks of a sync line: `... (16775552/195310144) finish=...`.
-fn synced_blocks(line: &str) -> Option<i64> {
-    let captures = SYNCED.captures(line)?;
+fn synced_blocks(patterns: &Patterns, line: &str) -> Option<i64> {
+    let captures = patterns.synced.captures(line)?;
     captures[2].parse::<i64>().ok()?;
     captures[1].parse().ok()
 }
@@ -192,8 +203,8 @@ impl Collector for Mdadm {
             tracing::debug!(file = %self.mdstat.display(), "Not collecting mdstat, file does not exist");
             return Err(CollectorError::NoData);
         };
-        let arrays =
-            parse_mdstat(&text).map_err(|reason| CollectorError::parse(&self.mdstat, reason))?;
+        let arrays = parse_mdstat(&text, &self.patterns)
+            .map_err(|reason| CollectorError::parse(&self.mdstat, reason))?;
 
         let mut state = MetricFamily::gauge("node_md_state", "Indicates the state of md-device.");
         let mut disks = MetricFamily::gauge(
@@ -255,6 +266,10 @@ impl Collector for Mdadm {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse_mdstat(text: &str) -> Result<Vec<MdStat>, String> {
+        super::parse_mdstat(text, &Patterns::new().unwrap())
+    }
 
     const MDSTAT: &str = "\
 Personalities : [linear] [multipath] [raid0] [raid1] [raid6] [raid5] [raid4] [raid10]

@@ -16,40 +16,38 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily, MetricType};
+use octo_exporter_kit::{FlagSet, MetricFamily, MetricType};
 use regex_lite::Regex;
 
-use super::netdev::compile_regex;
-use super::{BuildError, Collector, CollectorError};
-use crate::paths::{Paths, dir_names};
+use crate::collector::{Builder, Collector, CollectorError};
+use crate::device_filter::compile_regex;
+use crate::read::dir_names;
 
-pub fn flags(set: FlagSet) -> FlagSet {
-    set.value(
+pub fn declare(set: &mut FlagSet) -> Builder {
+    let ignored_devices = set.string(
         "collector.netclass.ignored-devices",
-        Some("^$"),
+        "^$",
         "Regexp of net devices to ignore for netclass collector.",
-    )
-    .bool(
+    );
+    let ignore_invalid_speed = set.bool(
         "collector.netclass.ignore-invalid-speed",
         false,
         "Ignore devices where the speed is invalid. This will be the default behavior in 2.x.",
-    )
-    .bool(
+    );
+    // Both modes read sysfs; declared so upstream command lines parse.
+    set.bool(
         "collector.netclass.netlink",
         false,
         "Use netlink to gather stats instead of /proc/net/dev.",
-    )
-}
-
-pub fn build(flags: &Flags, paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
-    let pattern = flags
-        .value("collector.netclass.ignored-devices")
-        .unwrap_or("^$");
-    Ok(Box::new(NetClass {
-        root: paths.sys("class/net"),
-        ignored: compile_regex("collector.netclass.ignored-devices", pattern)?,
-        ignore_invalid_speed: flags.bool("collector.netclass.ignore-invalid-speed"),
-    }))
+    );
+    Box::new(move |context| {
+        let flags = context.flags;
+        Ok(Box::new(NetClass {
+            root: context.paths.sys("class/net"),
+            ignored: compile_regex(flags.name(ignored_devices), flags.get(ignored_devices))?,
+            ignore_invalid_speed: flags.get(ignore_invalid_speed),
+        }))
+    })
 }
 
 struct NetClass {
@@ -312,6 +310,7 @@ impl Collector for NetClass {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::paths::Paths;
 
     #[test]
     fn go_integers() {
@@ -371,10 +370,7 @@ mod tests {
 
     #[test]
     fn live_sysfs_has_loopback() {
-        let flags = flags(FlagSet::new("t", "t", "0".into()))
-            .parse(["t"])
-            .unwrap();
-        let collector = build(&flags, &Paths::default()).unwrap();
+        let collector = crate::collectors::testing::build(declare, &Paths::default(), &[]).unwrap();
         let mut out = Vec::new();
         collector.update(&mut out).unwrap();
         let mtu = out

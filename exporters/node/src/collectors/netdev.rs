@@ -21,134 +21,61 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
-use regex_lite::Regex;
+use octo_exporter_kit::{FlagSet, MetricFamily};
 
-use super::field_filter::FieldFilter;
-use super::{BuildError, Collector, CollectorError};
-use crate::paths::{Paths, read_optional, read_string};
+use crate::collector::{Builder, Collector, CollectorError};
+use crate::device_filter::DeviceFilter;
+use crate::netlink;
+use crate::read::{read_optional, read_string};
 
-pub fn flags(set: FlagSet) -> FlagSet {
-    set.value_with(
+pub fn declare(set: &mut FlagSet) -> Builder {
+    let include = set.optional(
         "collector.netdev.device-include",
-        None,
         "Regexp of net devices to include (mutually exclusive to device-exclude).",
-        |arg| arg.alias("collector.netdev.device-whitelist"),
-    )
-    .value_with(
+    );
+    set.customize(include, |arg| {
+        arg.alias("collector.netdev.device-whitelist")
+    });
+    let exclude = set.optional(
         "collector.netdev.device-exclude",
-        None,
         "Regexp of net devices to exclude (mutually exclusive to device-include).",
-        |arg| arg.alias("collector.netdev.device-blacklist"),
-    )
-    .bool(
+    );
+    set.customize(exclude, |arg| {
+        arg.alias("collector.netdev.device-blacklist")
+    });
+    let netlink = set.bool(
         "collector.netdev.netlink",
         true,
         "Use netlink to gather stats instead of /proc/net/dev.",
-    )
-    .bool(
+    );
+    let address_info = set.bool(
         "collector.netdev.address-info",
         false,
         "Collect address-info for every device",
-    )
-    .bool(
+    );
+    let detailed = set.bool(
         "collector.netdev.enable-detailed-metrics",
         false,
         "Use (incompatible) metric names that provide more detailed stats on Linux",
-    )
-    .bool("collector.netdev.label-ifalias", false, "Add ifAlias label")
-}
-
-pub fn build(flags: &Flags, paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
-    let filter = DeviceFilter::from_flags(
-        flags,
-        "collector.netdev.device-exclude",
-        "collector.netdev.device-include",
-    )?;
-    let source = if flags.bool("collector.netdev.netlink") {
-        Source::Netlink
-    } else {
-        Source::ProcNetDev(paths.proc("net/dev"))
-    };
-    Ok(Box::new(NetDev {
-        source,
-        filter,
-        detailed: flags.bool("collector.netdev.enable-detailed-metrics"),
-        address_info: flags.bool("collector.netdev.address-info"),
-        ifalias_root: flags
-            .bool("collector.netdev.label-ifalias")
-            .then(|| paths.sys("class/net")),
-    }))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Device filter (shared with arp, diskstats, filesystem)
-// ---------------------------------------------------------------------------------------------
-
-/// Compiles a filter regex given on the command line; Go's `regexp` (RE2) syntax, which the
-/// `regex` crate accepts for these patterns. Not anchored: a match anywhere counts, as Go's
-/// `MatchString`.
-pub(crate) fn compile_regex(flag: &str, pattern: &str) -> Result<Regex, BuildError> {
-    Regex::new(pattern).map_err(|err| {
-        BuildError::Invalid(format!("--{flag}={pattern:?} is not a valid regexp: {err}"))
+    );
+    let label_ifalias = set.bool("collector.netdev.label-ifalias", false, "Add ifAlias label");
+    Box::new(move |context| {
+        let (flags, paths) = (context.flags, context.paths);
+        let filter = DeviceFilter::from_flags(flags, exclude, include)?;
+        let source = if flags.get(netlink) {
+            Source::Netlink
+        } else {
+            Source::ProcNetDev(paths.proc("net/dev"))
+        };
+        Ok(Box::new(NetDev {
+            source,
+            filter,
+            detailed: flags.get(detailed),
+            address_info: flags.get(address_info),
+            ifalias_root: flags.get(label_ifalias).then(|| paths.sys("class/net")),
+        }))
     })
 }
-
-/// upstream's `deviceFilter`: a name is ignored when it matches the exclude pattern or does not
-/// match the include pattern.
-#[derive(Debug, Default)]
-pub(crate) struct DeviceFilter {
-    exclude: Option<FieldFilter>,
-    include: Option<FieldFilter>,
-}
-
-impl DeviceFilter {
-    /// Both patterns given (non-empty) is an error naming the flags; empty means "not given".
-    pub(crate) fn new(
-        exclude: Option<(&str, &str)>,
-        include: Option<(&str, &str)>,
-    ) -> Result<Self, BuildError> {
-        let exclude = exclude.filter(|(_, pattern)| !pattern.is_empty());
-        let include = include.filter(|(_, pattern)| !pattern.is_empty());
-        if let (Some((exclude_flag, _)), Some((include_flag, _))) = (exclude, include) {
-            return Err(BuildError::Invalid(format!(
-                "--{exclude_flag} and --{include_flag} are mutually exclusive"
-            )));
-        }
-        let compile =
-            |(flag, pattern): (&str, &str)| compile_regex(flag, pattern).map(FieldFilter::new);
-        Ok(DeviceFilter {
-            exclude: exclude.map(compile).transpose()?,
-            include: include.map(compile).transpose()?,
-        })
-    }
-
-    /// The filter from an exclude/include flag pair.
-    pub(crate) fn from_flags(
-        flags: &Flags,
-        exclude_flag: &str,
-        include_flag: &str,
-    ) -> Result<Self, BuildError> {
-        Self::new(
-            flags.value(exclude_flag).map(|p| (exclude_flag, p)),
-            flags.value(include_flag).map(|p| (include_flag, p)),
-        )
-    }
-
-    /// Whether a pattern was given; callers skip building the name to match when not.
-    pub(crate) fn is_active(&self) -> bool {
-        self.exclude.is_some() || self.include.is_some()
-    }
-
-    pub(crate) fn ignored(&self, name: &str) -> bool {
-        self.exclude.as_ref().is_some_and(|re| re.is_match(name))
-            || self.include.as_ref().is_some_and(|re| !re.is_match(name))
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The collector
-// ---------------------------------------------------------------------------------------------
 
 enum Source {
     Netlink,
@@ -448,393 +375,10 @@ fn go_scope(ip: IpAddr) -> &'static str {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// rtnetlink
-// ---------------------------------------------------------------------------------------------
-
-/// A minimal netlink client: one dump request (`RTM_GETLINK`, `RTM_GETADDR`, or a sock_diag
-/// `SOCK_DIAG_BY_FAMILY` for `tcpstat`) and the parse of its replies. Hand-written because the crate's dependencies have no netlink support (nix's
-/// `socket` feature is not enabled for it); the four socket calls are the only `unsafe` code and
-/// live in [`netlink::sys`]. Parsing works on byte slices with bounds checks, so a short or
-/// garbage message is an error, never a panic.
-pub(crate) mod netlink {
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-
-    const NLMSG_HDRLEN: usize = 16;
-    const NLMSG_ERROR: u16 = 2;
-    const NLMSG_DONE: u16 = 3;
-    const NLM_F_REQUEST: u16 = 0x1;
-    const NLM_F_DUMP: u16 = 0x300;
-    const RTM_NEWLINK: u16 = 16;
-    const RTM_GETLINK: u16 = 18;
-    const RTM_NEWADDR: u16 = 20;
-    const RTM_GETADDR: u16 = 22;
-    const IFLA_IFNAME: u16 = 3;
-    const IFLA_STATS: u16 = 7;
-    const IFLA_STATS64: u16 = 23;
-    const IFA_ADDRESS: u16 = 1;
-    const IFA_LOCAL: u16 = 2;
-    const IFINFOMSG_LEN: usize = 16;
-    const IFADDRMSG_LEN: usize = 8;
-    const AF_INET: u8 = 2;
-    const AF_INET6: u8 = 10;
-    const SOCK_DIAG_BY_FAMILY: u16 = 20;
-    const INET_DIAG_REQ_LEN: usize = 56;
-    const IPPROTO_TCP: u8 = 6;
-    const TCPF_ALL: u32 = 0xfff;
-
-    #[derive(Debug, thiserror::Error)]
-    pub enum NetlinkError {
-        #[error("netlink socket: {0}")]
-        Io(#[from] std::io::Error),
-        #[error("netlink reply: {0}")]
-        Malformed(&'static str),
-        #[error("netlink request refused: {0}")]
-        Kernel(std::io::Error),
-    }
-
-    /// One link of an `RTM_GETLINK` dump.
-    #[derive(Debug, Clone, PartialEq)]
-    pub struct Link {
-        pub index: u32,
-        pub name: String,
-        /// `rtnl_link_stats64` (or the 32-bit `rtnl_link_stats` widened); absent fields are 0.
-        pub stats: Option<[u64; 24]>,
-    }
-
-    /// One address of an `RTM_GETADDR` dump.
-    #[derive(Debug, Clone, PartialEq)]
-    pub struct Address {
-        pub index: u32,
-        pub prefix_len: u8,
-        pub ip: IpAddr,
-    }
-
-    pub fn dump_links() -> Result<Vec<Link>, NetlinkError> {
-        let mut links = Vec::new();
-        let request = [0u8; IFINFOMSG_LEN]; // AF_UNSPEC: every link
-        dump(
-            libc::NETLINK_ROUTE,
-            RTM_GETLINK,
-            &request,
-            |kind, payload| {
-                if kind == RTM_NEWLINK {
-                    links.push(parse_link(payload)?);
-                }
-                Ok(())
-            },
-        )?;
-        Ok(links)
-    }
-
-    pub fn dump_addresses() -> Result<Vec<Address>, NetlinkError> {
-        let mut addresses = Vec::new();
-        let request = [0u8; IFADDRMSG_LEN]; // AF_UNSPEC: every address
-        dump(
-            libc::NETLINK_ROUTE,
-            RTM_GETADDR,
-            &request,
-            |kind, payload| {
-                if kind == RTM_NEWADDR
-                    && let Some(address) = parse_address(payload)?
-                {
-                    addresses.push(address);
-                }
-                Ok(())
-            },
-        )?;
-        Ok(addresses)
-    }
-
-    /// Every TCP socket of an address family (`AF_INET` or `AF_INET6`) through
-    /// `NETLINK_SOCK_DIAG`, as `(state, receive queue, send queue)`.
-    pub fn dump_tcp_sockets(
-        ipv6: bool,
-        mut each: impl FnMut(u8, u32, u32),
-    ) -> Result<(), NetlinkError> {
-        // inet_diag_req_v2: family, protocol, extensions (none), pad, states (all), then a
-        // zeroed inet_diag_sockid (48 bytes).
-        let mut request = [0u8; INET_DIAG_REQ_LEN];
-        request[0] = if ipv6 { AF_INET6 } else { AF_INET };
-        request[1] = IPPROTO_TCP;
-        request[4..8].copy_from_slice(&TCPF_ALL.to_ne_bytes());
-        dump(
-            libc::NETLINK_SOCK_DIAG,
-            SOCK_DIAG_BY_FAMILY,
-            &request,
-            |kind, payload| {
-                if kind == SOCK_DIAG_BY_FAMILY {
-                    let (state, rqueue, wqueue) = parse_inet_diag(payload)?;
-                    each(state, rqueue, wqueue);
-                }
-                Ok(())
-            },
-        )
-    }
-
-    /// `inet_diag_msg`: the state is the second byte; the receive and send queues follow the
-    /// 48-byte socket id and the expiry timer.
-    pub(super) fn parse_inet_diag(payload: &[u8]) -> Result<(u8, u32, u32), NetlinkError> {
-        let state = *payload
-            .get(1)
-            .ok_or(NetlinkError::Malformed("short inet_diag_msg"))?;
-        let rqueue = u32_at(payload, 56).ok_or(NetlinkError::Malformed("short inet_diag_msg"))?;
-        let wqueue = u32_at(payload, 60).ok_or(NetlinkError::Malformed("short inet_diag_msg"))?;
-        Ok((state, rqueue, wqueue))
-    }
-
-    /// Sends one dump request with the given body on a `protocol` netlink socket and feeds
-    /// each reply message to `handle` until `NLMSG_DONE`.
-    fn dump(
-        protocol: libc::c_int,
-        request: u16,
-        body: &[u8],
-        mut handle: impl FnMut(u16, &[u8]) -> Result<(), NetlinkError>,
-    ) -> Result<(), NetlinkError> {
-        const SEQ: u32 = 1;
-        let socket = sys::Socket::open(protocol)?;
-        let total = NLMSG_HDRLEN + body.len();
-        let mut message = Vec::with_capacity(total);
-        message.extend_from_slice(&(total as u32).to_ne_bytes());
-        message.extend_from_slice(&request.to_ne_bytes());
-        message.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
-        message.extend_from_slice(&SEQ.to_ne_bytes());
-        message.extend_from_slice(&0u32.to_ne_bytes());
-        message.extend_from_slice(body);
-        socket.send(&message)?;
-
-        let mut buffer = Vec::new();
-        loop {
-            let len = socket.receive(&mut buffer)?;
-            if len == 0 {
-                return Err(NetlinkError::Malformed("empty datagram before NLMSG_DONE"));
-            }
-            if parse_datagram(&buffer[..len], SEQ, &mut handle)? {
-                return Ok(());
-            }
-        }
-    }
-
-    /// Walks the messages of one datagram; `Ok(true)` once `NLMSG_DONE` is seen.
-    pub(super) fn parse_datagram(
-        mut data: &[u8],
-        seq: u32,
-        handle: &mut impl FnMut(u16, &[u8]) -> Result<(), NetlinkError>,
-    ) -> Result<bool, NetlinkError> {
-        while data.len() >= NLMSG_HDRLEN {
-            let len = u32_at(data, 0).ok_or(NetlinkError::Malformed("short header"))? as usize;
-            let kind = u16_at(data, 4).ok_or(NetlinkError::Malformed("short header"))?;
-            let message_seq = u32_at(data, 8).ok_or(NetlinkError::Malformed("short header"))?;
-            if len < NLMSG_HDRLEN || len > data.len() {
-                return Err(NetlinkError::Malformed("message length out of bounds"));
-            }
-            let payload = &data[NLMSG_HDRLEN..len];
-            if message_seq == seq {
-                match kind {
-                    NLMSG_DONE => return Ok(true),
-                    NLMSG_ERROR => {
-                        let code = i32_at(payload, 0)
-                            .ok_or(NetlinkError::Malformed("short error message"))?;
-                        if code != 0 {
-                            return Err(NetlinkError::Kernel(std::io::Error::from_raw_os_error(
-                                code.saturating_neg(),
-                            )));
-                        }
-                    }
-                    _ => handle(kind, payload)?,
-                }
-            }
-            data = data.get(align(len)..).unwrap_or(&[]);
-        }
-        Ok(false)
-    }
-
-    pub(super) fn parse_link(payload: &[u8]) -> Result<Link, NetlinkError> {
-        let index = u32_at(payload, 4).ok_or(NetlinkError::Malformed("short ifinfomsg"))?;
-        let mut name = None;
-        let mut stats64 = None;
-        let mut stats32 = None;
-        for (kind, value) in attributes(payload.get(IFINFOMSG_LEN..).unwrap_or(&[])) {
-            match kind {
-                IFLA_IFNAME => {
-                    let bytes = value.split(|&b| b == 0).next().unwrap_or(&[]);
-                    name = Some(String::from_utf8_lossy(bytes).into_owned());
-                }
-                IFLA_STATS64 => stats64 = Some(counters(value, 8)),
-                IFLA_STATS => stats32 = Some(counters(value, 4)),
-                _ => {}
-            }
-        }
-        Ok(Link {
-            index,
-            name: name.ok_or(NetlinkError::Malformed("link without a name"))?,
-            stats: stats64.or(stats32),
-        })
-    }
-
-    /// Up to 24 native-endian counters of `width` bytes; missing trailing fields are 0.
-    fn counters(value: &[u8], width: usize) -> [u64; 24] {
-        let mut out = [0u64; 24];
-        for (slot, chunk) in out.iter_mut().zip(value.chunks_exact(width)) {
-            *slot = match width {
-                8 => u64::from_ne_bytes(chunk.try_into().unwrap_or([0; 8])),
-                _ => u64::from(u32::from_ne_bytes(chunk.try_into().unwrap_or([0; 4]))),
-            };
-        }
-        out
-    }
-
-    /// An address message; the local address wins over the peer address, as in Go's `net`
-    /// package (`IFA_LOCAL` is the interface's own address on point-to-point links).
-    pub(super) fn parse_address(payload: &[u8]) -> Result<Option<Address>, NetlinkError> {
-        let header = payload
-            .get(..IFADDRMSG_LEN)
-            .ok_or(NetlinkError::Malformed("short ifaddrmsg"))?;
-        let (family, prefix_len) = (header[0], header[1]);
-        let index = u32_at(header, 4).ok_or(NetlinkError::Malformed("short ifaddrmsg"))?;
-        let mut local = None;
-        let mut address = None;
-        for (kind, value) in attributes(&payload[IFADDRMSG_LEN..]) {
-            let ip = match (family, value.len()) {
-                (AF_INET, 4) => IpAddr::V4(Ipv4Addr::new(value[0], value[1], value[2], value[3])),
-                (AF_INET6, 16) => {
-                    let octets: [u8; 16] = value.try_into().unwrap_or([0; 16]);
-                    IpAddr::V6(Ipv6Addr::from(octets))
-                }
-                _ => continue,
-            };
-            match kind {
-                IFA_LOCAL => local = Some(ip),
-                IFA_ADDRESS => address = Some(ip),
-                _ => {}
-            }
-        }
-        Ok(local.or(address).map(|ip| Address {
-            index,
-            prefix_len,
-            ip,
-        }))
-    }
-
-    /// The `rtattr`s of a message body: `(type, value)`, stopping at the first malformed one.
-    fn attributes(mut data: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
-        std::iter::from_fn(move || {
-            let len = usize::from(u16_at(data, 0)?);
-            let kind = u16_at(data, 2)? & 0x3fff; // without NLA_F_NESTED / NLA_F_NET_BYTEORDER
-            if len < 4 || len > data.len() {
-                return None;
-            }
-            let value = &data[4..len];
-            data = data.get(align(len)..).unwrap_or(&[]);
-            Some((kind, value))
-        })
-    }
-
-    fn align(len: usize) -> usize {
-        (len + 3) & !3
-    }
-
-    fn u16_at(data: &[u8], at: usize) -> Option<u16> {
-        Some(u16::from_ne_bytes(data.get(at..at + 2)?.try_into().ok()?))
-    }
-
-    fn u32_at(data: &[u8], at: usize) -> Option<u32> {
-        Some(u32::from_ne_bytes(data.get(at..at + 4)?.try_into().ok()?))
-    }
-
-    fn i32_at(data: &[u8], at: usize) -> Option<i32> {
-        Some(i32::from_ne_bytes(data.get(at..at + 4)?.try_into().ok()?))
-    }
-
-    /// The socket system calls. `unsafe` is confined here: each call gets a valid file
-    /// descriptor owned by [`Socket`] and pointers to live buffers with their true lengths.
-    /// The netlink socket, through nix's safe wrappers.
-    mod sys {
-        use std::io;
-        use std::os::fd::{AsRawFd, OwnedFd};
-
-        use nix::sys::socket::{
-            AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType, recv, send, setsockopt,
-            socket, sockopt,
-        };
-        use nix::sys::time::{TimeVal, TimeValLike};
-
-        /// How long a dump may take before the scrape gives up on it.
-        const RECEIVE_TIMEOUT_SECONDS: i64 = 5;
-        const INITIAL_BUFFER: usize = 32 * 1024;
-
-        pub struct Socket(OwnedFd);
-
-        impl Socket {
-            /// An `AF_NETLINK` socket of the given protocol (`NETLINK_ROUTE`,
-            /// `NETLINK_SOCK_DIAG`), close-on-exec, with a receive timeout.
-            pub fn open(protocol: libc::c_int) -> io::Result<Socket> {
-                let protocol = match protocol {
-                    libc::NETLINK_ROUTE => SockProtocol::NetlinkRoute,
-                    libc::NETLINK_SOCK_DIAG => SockProtocol::NetlinkSockDiag,
-                    other => {
-                        return Err(io::Error::other(format!(
-                            "unsupported netlink protocol {other}"
-                        )));
-                    }
-                };
-                let fd = socket(
-                    AddressFamily::Netlink,
-                    SockType::Raw,
-                    SockFlag::SOCK_CLOEXEC,
-                    protocol,
-                )?;
-                setsockopt(
-                    &fd,
-                    sockopt::ReceiveTimeout,
-                    &TimeVal::seconds(RECEIVE_TIMEOUT_SECONDS),
-                )?;
-                Ok(Socket(fd))
-            }
-
-            /// Sends one whole message to the kernel (port 0, the default destination).
-            pub fn send(&self, message: &[u8]) -> io::Result<()> {
-                let sent = send(self.0.as_raw_fd(), message, MsgFlags::empty())?;
-                if sent != message.len() {
-                    return Err(io::Error::other("short netlink send"));
-                }
-                Ok(())
-            }
-
-            /// Receives one datagram into `buffer` (grown to fit it) and returns its length.
-            pub fn receive(&self, buffer: &mut Vec<u8>) -> io::Result<usize> {
-                if buffer.len() < INITIAL_BUFFER {
-                    buffer.resize(INITIAL_BUFFER, 0);
-                }
-                loop {
-                    // Peek with MSG_TRUNC to learn the datagram's real size first, so a large
-                    // dump message is never cut.
-                    let size = match recv(
-                        self.0.as_raw_fd(),
-                        buffer,
-                        MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC,
-                    ) {
-                        Ok(size) => size,
-                        Err(nix::errno::Errno::EINTR) => continue,
-                        Err(err) => return Err(err.into()),
-                    };
-                    if size > buffer.len() {
-                        buffer.resize(size, 0);
-                    }
-                    match recv(self.0.as_raw_fd(), buffer, MsgFlags::empty()) {
-                        Ok(got) => return Ok(got),
-                        Err(nix::errno::Errno::EINTR) => continue,
-                        Err(err) => return Err(err.into()),
-                    }
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::paths::Paths;
 
     const PROC_NET_DEV: &str = "\
 Inter-|   Receive                                                |  Transmit
@@ -886,29 +430,6 @@ bad line without colon
         );
         assert_eq!(get("receive_nohandler"), Some(1 << 23));
         assert_eq!(netlink_counters(&stats, true).len(), 24);
-    }
-
-    #[test]
-    fn filter_follows_upstream() {
-        let filter = DeviceFilter::new(None, Some(("include", "^(lo|eth0)$"))).unwrap();
-        assert!(!filter.ignored("lo"));
-        assert!(filter.ignored("eth1"));
-        let filter = DeviceFilter::new(Some(("exclude", "veth")), None).unwrap();
-        assert!(filter.ignored("veth1234"));
-        assert!(!filter.ignored("eth0"));
-        assert!(
-            !DeviceFilter::new(Some(("e", "")), Some(("i", "")))
-                .unwrap()
-                .ignored("x")
-        );
-        let err = DeviceFilter::new(Some(("a.exclude", "x")), Some(("a.include", "y")))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("--a.exclude") && err.contains("--a.include"),
-            "{err}"
-        );
-        assert!(DeviceFilter::new(Some(("e", "(")), None).is_err());
     }
 
     #[test]

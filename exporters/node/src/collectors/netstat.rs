@@ -9,33 +9,30 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
+use octo_exporter_kit::{FlagSet, MetricFamily};
 
-use super::field_filter::FieldFilter;
-use super::netdev::compile_regex;
-use super::{BuildError, Collector, CollectorError};
-use crate::paths::{Paths, read_optional, read_string};
+use crate::collector::{Builder, Collector, CollectorError};
+use crate::device_filter::compile_regex;
+use crate::field_filter::FieldFilter;
+use crate::read::{read_optional, read_string};
 
 const DEFAULT_FIELDS: &str = "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts|TCPOFOQueue|TCPRcvQDrop)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
 
-pub fn flags(set: FlagSet) -> FlagSet {
-    set.value(
+pub fn declare(set: &mut FlagSet) -> Builder {
+    let fields = set.string(
         "collector.netstat.fields",
-        Some(DEFAULT_FIELDS),
+        DEFAULT_FIELDS,
         "Regexp of fields to return for netstat collector.",
-    )
-}
-
-pub fn build(flags: &Flags, paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
-    let pattern = flags
-        .value("collector.netstat.fields")
-        .unwrap_or(DEFAULT_FIELDS);
-    Ok(Box::new(Netstat {
-        fields: FieldFilter::new(compile_regex("collector.netstat.fields", pattern)?),
-        netstat: paths.proc("net/netstat"),
-        snmp: paths.proc("net/snmp"),
-        snmp6: paths.proc("net/snmp6"),
-    }))
+    );
+    Box::new(move |context| {
+        let (flags, paths) = (context.flags, context.paths);
+        Ok(Box::new(Netstat {
+            fields: FieldFilter::new(compile_regex(flags.name(fields), flags.get(fields))?),
+            netstat: paths.proc("net/netstat"),
+            snmp: paths.proc("net/snmp"),
+            snmp6: paths.proc("net/snmp6"),
+        }))
+    })
 }
 
 struct Netstat {

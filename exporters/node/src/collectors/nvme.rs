@@ -5,16 +5,17 @@
 
 use std::path::{Path, PathBuf};
 
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
+use octo_exporter_kit::{FlagSet, MetricFamily};
 
-use super::{BuildError, Collector, CollectorError};
-use crate::paths::{Paths, dir_names, read_trimmed};
+use crate::collector::{BuildError, Builder, Collector, CollectorError};
+use crate::paths::Paths;
+use crate::read::{dir_names, read_trimmed};
 
-pub fn flags(set: FlagSet) -> FlagSet {
-    set
+pub fn declare(_set: &mut FlagSet) -> Builder {
+    Box::new(|context| build(context.paths))
 }
 
-pub fn build(_flags: &Flags, paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
+fn build(paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
     Ok(Box::new(Nvme {
         root: paths.sys("class/nvme"),
     }))

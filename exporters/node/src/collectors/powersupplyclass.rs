@@ -10,34 +10,31 @@
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
+use octo_exporter_kit::{FlagSet, MetricFamily};
 use regex_lite::Regex;
 
-use super::hwmon::{go_trim_space, parse_go_int, sys_read_file, to_valid_utf8};
-use super::{BuildError, Collector, CollectorError};
-use crate::paths::Paths;
+use crate::collector::{BuildError, Builder, Collector, CollectorError};
+use crate::sysfs::{go_trim_space, parse_go_int, sys_read_file, to_valid_utf8};
 
-const IGNORED_FLAG: &str = "collector.powersupply.ignored-supplies";
-
-pub fn flags(set: FlagSet) -> FlagSet {
-    set.value(
-        IGNORED_FLAG,
-        Some("^$"),
+pub fn declare(set: &mut FlagSet) -> Builder {
+    let ignored = set.string(
+        "collector.powersupply.ignored-supplies",
+        "^$",
         "Regexp of power supplies to ignore for powersupplyclass collector.",
-    )
-}
-
-pub fn build(flags: &Flags, paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
-    let pattern = flags.value(IGNORED_FLAG).unwrap_or("^$");
-    let ignored = Regex::new(pattern).map_err(|err| {
-        BuildError::Invalid(format!(
-            "--{IGNORED_FLAG}: invalid regular expression: {err}"
-        ))
-    })?;
-    Ok(Box::new(PowerSupplyClass {
-        class_dir: paths.sys("class/power_supply"),
-        ignored,
-    }))
+    );
+    Box::new(move |context| {
+        let flags = context.flags;
+        let ignored = Regex::new(flags.get(ignored)).map_err(|err| {
+            BuildError::Invalid(format!(
+                "--{}: invalid regular expression: {err}",
+                flags.name(ignored)
+            ))
+        })?;
+        Ok(Box::new(PowerSupplyClass {
+            class_dir: context.paths.sys("class/power_supply"),
+            ignored,
+        }))
+    })
 }
 
 struct PowerSupplyClass {
@@ -236,16 +233,17 @@ impl Collector for PowerSupplyClass {
         for (name, supply) in &supplies {
             for (metric, value) in &supply.numbers {
                 let full = format!("node_power_supply_{metric}");
-                let family = match families.iter_mut().position(|f| f.name == full) {
-                    Some(index) => &mut families[index],
+                let index = match families.iter().position(|f| f.name == full) {
+                    Some(index) => index,
                     None => {
                         families.push(MetricFamily::gauge(
                             full,
                             format!("{metric} value of /sys/class/power_supply/<power_supply>."),
                         ));
-                        families.last_mut().expect("just pushed")
+                        families.len() - 1
                     }
                 };
+                let family = &mut families[index];
                 family.push(&[("power_supply", name)], *value);
             }
             let mut labels = vec![("power_supply".to_owned(), name.clone())];
@@ -267,11 +265,12 @@ impl Collector for PowerSupplyClass {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::paths::Paths;
 
     use crate::collectors::testing::write;
 
     fn run(sys: &Path, args: &[&str]) -> (Result<(), CollectorError>, Vec<String>) {
-        crate::collectors::testing::run_on_sysfs(flags, build, sys, args)
+        crate::collectors::testing::run_on_sysfs(declare, sys, args)
     }
 
     fn battery(sys: &Path) {
@@ -335,11 +334,9 @@ mod tests {
 
     #[test]
     fn invalid_regex_is_refused() {
-        let flags = flags(FlagSet::new("t", "t", "0".into()))
-            .parse(["t", "--collector.powersupply.ignored-supplies=("])
-            .unwrap();
+        let args = &["--collector.powersupply.ignored-supplies=("];
         assert!(matches!(
-            build(&flags, &Paths::default()),
+            crate::collectors::testing::build(declare, &Paths::default(), args),
             Err(BuildError::Invalid(_))
         ));
     }

@@ -10,17 +10,18 @@
 
 use std::path::PathBuf;
 
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
+use octo_exporter_kit::{FlagSet, MetricFamily};
 use procfs_core::parse_pressure_record;
 
-use super::{BuildError, Collector, CollectorError};
-use crate::paths::{Paths, read_string};
+use crate::collector::{BuildError, Builder, Collector, CollectorError};
+use crate::paths::Paths;
+use crate::read::read_string;
 
-pub fn flags(set: FlagSet) -> FlagSet {
-    set
+pub fn declare(_set: &mut FlagSet) -> Builder {
+    Box::new(|context| build(context.paths))
 }
 
-pub fn build(_flags: &Flags, paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
+fn build(paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
     Ok(Box::new(Pressure {
         dir: paths.proc("pressure"),
     }))

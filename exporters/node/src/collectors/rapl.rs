@@ -12,31 +12,28 @@ use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
+use octo_exporter_kit::{FlagSet, MetricFamily};
 use regex_lite::Regex;
 
-use super::textfile::go_clean_path;
-use super::{BuildError, Collector, CollectorError};
-use crate::paths::{Paths, read_trimmed};
+use crate::collector::{BuildError, Builder, Collector, CollectorError};
+use crate::gopath::go_clean_path;
+use crate::read::read_trimmed;
 
-const ZONE_LABEL_FLAG: &str = "collector.rapl.enable-zone-label";
-
-pub fn flags(set: FlagSet) -> FlagSet {
+pub fn declare(set: &mut FlagSet) -> Builder {
     // The help is upstream's, word for word (it was copied from the systemd collector there).
-    set.bool(
-        ZONE_LABEL_FLAG,
+    let zone_label = set.bool(
+        "collector.rapl.enable-zone-label",
         false,
         "Enables service unit metric unit_start_time_seconds",
-    )
-}
-
-pub fn build(flags: &Flags, paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
-    Ok(Box::new(Rapl {
-        powercap: paths.sys("class/powercap"),
-        zone_label: flags.bool(ZONE_LABEL_FLAG),
-        unsafe_chars: Regex::new(r"_*[^0-9A-Za-z_]+_*")
-            .map_err(|err| BuildError::Invalid(err.to_string()))?,
-    }))
+    );
+    Box::new(move |context| {
+        Ok(Box::new(Rapl {
+            powercap: context.paths.sys("class/powercap"),
+            zone_label: context.flags.get(zone_label),
+            unsafe_chars: Regex::new(r"_*[^0-9A-Za-z_]+_*")
+                .map_err(|err| BuildError::Invalid(err.to_string()))?,
+        }))
+    })
 }
 
 struct Rapl {
@@ -181,7 +178,7 @@ mod tests {
     use crate::collectors::testing::write;
 
     fn run(sys: &Path, args: &[&str]) -> (Result<(), CollectorError>, Vec<String>) {
-        crate::collectors::testing::run_on_sysfs(flags, build, sys, args)
+        crate::collectors::testing::run_on_sysfs(declare, sys, args)
     }
 
     fn zone(sys: &Path, dir: &str, name: &str, energy: &str) {

@@ -1,12 +1,13 @@
-//! Helpers for the collectors' unit tests: fixture files, and one update of a collector built
-//! from its own flags, rendered as sorted `name labels value` lines.
+//! Helpers for the collectors' unit tests: fixture files, a collector built from its own flags,
+//! and one update rendered as sorted `name labels value` lines.
 
 use std::path::Path;
 
 use octo_exporter_kit::{FlagSet, MetricFamily};
 
-use super::CollectorError;
+use crate::collector::{BuildContext, BuildError, Collector, CollectorError};
 use crate::paths::Paths;
+use crate::registry::{Declare, enabled_by_default};
 
 /// Writes a fixture file, creating its directories.
 pub fn write(path: &Path, text: &str) {
@@ -34,21 +35,39 @@ pub fn lines(families: &[MetricFamily], root: &str) -> Vec<String> {
     lines
 }
 
+/// Declares a collector's flags on a set of their own, parses `args` and builds the collector,
+/// with upstream's default collectors switched on. A command line the parser refuses (numbers and
+/// durations are checked there now) is reported as [`BuildError::Invalid`] too: either way the
+/// exporter does not start.
+pub fn build(
+    declare: Declare,
+    paths: &Paths,
+    args: &[&str],
+) -> Result<Box<dyn Collector>, BuildError> {
+    let mut set = FlagSet::new("test", "test", "0".into());
+    let builder = declare(&mut set);
+    let flags = set
+        .parse_args(args)
+        .map_err(|err| BuildError::Invalid(err.to_string()))?;
+    let enabled = enabled_by_default();
+    builder(&BuildContext {
+        flags: &flags,
+        paths,
+        enabled: &enabled,
+    })
+}
+
 /// Builds a collector with its flags and `args` against a sysfs root, and runs one update.
 pub fn run_on_sysfs(
-    flags: fn(FlagSet) -> FlagSet,
-    build: super::Build,
+    declare: Declare,
     sys: &Path,
     args: &[&str],
 ) -> (Result<(), CollectorError>, Vec<String>) {
-    let flags = flags(FlagSet::new("test", "test", "0".into()))
-        .parse_args(args)
-        .expect("test flags parse");
     let paths = Paths {
         sysfs: sys.to_owned(),
         ..Paths::default()
     };
-    let collector = match build(&flags, &paths) {
+    let collector = match build(declare, &paths, args) {
         Ok(collector) => collector,
         Err(err) => panic!("the collector builds: {err}"),
     };

@@ -24,988 +24,45 @@
 //! Deliberate difference: a `gaugehistogram` family (which expfmt parses but node_exporter's
 //! converter panics on, taking the exporter down) makes that file an error instead.
 
+mod parser;
+
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::io::Read as _;
 use std::time::SystemTime;
 
 use octo_exporter_kit::exposition::write_go_float;
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily, MetricType};
+use octo_exporter_kit::{FlagSet, MetricFamily, MetricType};
 
-use super::{BuildError, Collector, CollectorError};
-use crate::paths::Paths;
+use crate::collector::{Builder, Collector, CollectorError};
+use crate::gopath::{BadPattern, go_glob, go_join, go_match};
 
-const DIRECTORY_FLAG: &str = "collector.textfile.directory";
+use parser::{Count, MetricValue, ParsedFamily, TextError, TextKind, parse_text};
 
-pub fn flags(set: FlagSet) -> FlagSet {
-    set.repeatable(
-        DIRECTORY_FLAG,
+pub fn declare(set: &mut FlagSet) -> Builder {
+    let directory = set.repeatable(
+        "collector.textfile.directory",
         &[],
         "Directory to read text files with metrics from, supports glob matching. (repeatable)",
-        |arg| arg,
-    )
-}
-
-pub fn build(flags: &Flags, _paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
-    let patterns: Vec<String> = flags
-        .values(DIRECTORY_FLAG)
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    for pattern in &patterns {
-        if let Err(BadPattern) = go_match(pattern, "") {
-            tracing::warn!(
-                pattern,
-                "textfile directory is not a valid glob pattern; read as a plain directory"
-            );
-        }
-    }
-    Ok(Box::new(Textfile { patterns }))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Go path semantics: `filepath.Clean`, `filepath.Match`, `filepath.Glob`.
-// ---------------------------------------------------------------------------------------------
-
-/// Go's `filepath.Clean` (Unix): the shortest equivalent path, lexically.
-pub(crate) fn go_clean_path(path: &str) -> String {
-    if path.is_empty() {
-        return ".".to_owned();
-    }
-    let rooted = path.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => match parts.last() {
-                Some(&last) if last != ".." => {
-                    parts.pop();
-                }
-                _ if rooted => {}
-                _ => parts.push(".."),
-            },
-            other => parts.push(other),
-        }
-    }
-    let joined = parts.join("/");
-    match (rooted, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".to_owned(),
-        (false, false) => joined,
-    }
-}
-
-/// Go's `filepath.Join(dir, name)`.
-fn go_join(dir: &str, name: &str) -> String {
-    match (dir.is_empty(), name.is_empty()) {
-        (true, true) => String::new(),
-        (true, false) => go_clean_path(name),
-        (false, true) => go_clean_path(dir),
-        (false, false) => go_clean_path(&format!("{dir}/{name}")),
-    }
-}
-
-/// `filepath.ErrBadPattern`.
-#[derive(Debug, PartialEq)]
-pub(crate) struct BadPattern;
-
-/// Go's `scanChunk`: leading stars, then everything up to the next star outside `[...]`.
-fn scan_chunk(pattern: &[u8]) -> (bool, &[u8], &[u8]) {
-    let mut rest = pattern;
-    let mut star = false;
-    while let [b'*', tail @ ..] = rest {
-        rest = tail;
-        star = true;
-    }
-    let mut in_range = false;
-    let mut i = 0;
-    while i < rest.len() {
-        match rest[i] {
-            b'\\' if i + 1 < rest.len() => i += 1,
-            b'[' => in_range = true,
-            b']' => in_range = false,
-            b'*' if !in_range => break,
-            _ => {}
-        }
-        i += 1;
-    }
-    (star, &rest[..i], &rest[i..])
-}
-
-fn decode_char(bytes: &[u8]) -> Option<(char, usize)> {
-    let len = match bytes.first()? {
-        b if *b < 0x80 => 1,
-        b if *b >= 0xf0 => 4,
-        b if *b >= 0xe0 => 3,
-        _ => 2,
-    };
-    let text = std::str::from_utf8(bytes.get(..len)?).ok()?;
-    text.chars().next().map(|c| (c, len))
-}
-
-/// Go's `getEsc`: one (possibly escaped) character of a character class.
-fn get_escaped(chunk: &[u8]) -> Result<(char, &[u8]), BadPattern> {
-    let mut chunk = chunk;
-    match chunk.first() {
-        None | Some(b'-') | Some(b']') => return Err(BadPattern),
-        Some(b'\\') => {
-            chunk = &chunk[1..];
-            if chunk.is_empty() {
-                return Err(BadPattern);
+    );
+    Box::new(move |context| {
+        let patterns: Vec<String> = context
+            .flags
+            .get(directory)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        for pattern in &patterns {
+            if let Err(BadPattern) = go_match(pattern, "") {
+                tracing::warn!(
+                    pattern,
+                    "textfile directory is not a valid glob pattern; read as a plain directory"
+                );
             }
         }
-        _ => {}
-    }
-    let (c, len) = decode_char(chunk).ok_or(BadPattern)?;
-    let rest = &chunk[len..];
-    if rest.is_empty() {
-        return Err(BadPattern);
-    }
-    Ok((c, rest))
+        Ok(Box::new(Textfile { patterns }))
+    })
 }
-
-/// Go's `matchChunk`: matches `chunk` against a prefix of `name`, returning the rest.
-fn match_chunk<'a>(chunk: &[u8], name: &'a [u8]) -> Result<Option<&'a [u8]>, BadPattern> {
-    let mut chunk = chunk;
-    let mut s = name;
-    let mut failed = false;
-    while let Some(&first) = chunk.first() {
-        if !failed && s.is_empty() {
-            failed = true;
-        }
-        match first {
-            b'[' => {
-                let mut current = None;
-                if !failed {
-                    match decode_char(s) {
-                        Some((c, len)) => {
-                            current = Some(c);
-                            s = &s[len..];
-                        }
-                        None => {
-                            current = Some('\u{FFFD}');
-                            s = &s[1..];
-                        }
-                    }
-                }
-                chunk = &chunk[1..];
-                let negated = chunk.first() == Some(&b'^');
-                if negated {
-                    chunk = &chunk[1..];
-                }
-                let mut matched = false;
-                let mut ranges = 0;
-                loop {
-                    if chunk.first() == Some(&b']') && ranges > 0 {
-                        chunk = &chunk[1..];
-                        break;
-                    }
-                    let (lo, rest) = get_escaped(chunk)?;
-                    chunk = rest;
-                    let mut hi = lo;
-                    if chunk.first() == Some(&b'-') {
-                        let (high, rest) = get_escaped(&chunk[1..])?;
-                        hi = high;
-                        chunk = rest;
-                    }
-                    if current.is_some_and(|c| lo <= c && c <= hi) {
-                        matched = true;
-                    }
-                    ranges += 1;
-                }
-                if matched == negated {
-                    failed = true;
-                }
-            }
-            b'?' => {
-                if !failed {
-                    if s[0] == b'/' {
-                        failed = true;
-                    }
-                    let len = decode_char(s).map_or(1, |(_, len)| len);
-                    s = &s[len..];
-                }
-                chunk = &chunk[1..];
-            }
-            other => {
-                let literal = if other == b'\\' {
-                    chunk = &chunk[1..];
-                    *chunk.first().ok_or(BadPattern)?
-                } else {
-                    other
-                };
-                if !failed {
-                    if literal != s[0] {
-                        failed = true;
-                    }
-                    s = &s[1..];
-                }
-                chunk = &chunk[1..];
-            }
-        }
-    }
-    Ok((!failed).then_some(s))
-}
-
-/// Go's `filepath.Match`.
-pub(crate) fn go_match(pattern: &str, name: &str) -> Result<bool, BadPattern> {
-    let mut pattern = pattern.as_bytes();
-    let mut name = name.as_bytes();
-    'pattern: while !pattern.is_empty() {
-        let (star, chunk, rest) = scan_chunk(pattern);
-        pattern = rest;
-        if star && chunk.is_empty() {
-            return Ok(!name.contains(&b'/'));
-        }
-        let attempt = match_chunk(chunk, name);
-        if let Ok(Some(t)) = attempt
-            && (t.is_empty() || !pattern.is_empty())
-        {
-            name = t;
-            continue;
-        }
-        attempt?;
-        if star {
-            let mut i = 0;
-            while i < name.len() && name[i] != b'/' {
-                match match_chunk(chunk, &name[i + 1..])? {
-                    Some(t) if pattern.is_empty() && !t.is_empty() => {}
-                    Some(t) => {
-                        name = t;
-                        continue 'pattern;
-                    }
-                    None => {}
-                }
-                i += 1;
-            }
-        }
-        // Report a malformed remainder even though this name does not match.
-        while !pattern.is_empty() {
-            let (_, chunk, rest) = scan_chunk(pattern);
-            pattern = rest;
-            match_chunk(chunk, b"")?;
-        }
-        return Ok(false);
-    }
-    Ok(name.is_empty())
-}
-
-fn has_meta(path: &str) -> bool {
-    path.contains(['*', '?', '[', '\\'])
-}
-
-/// Go's `filepath.Glob`: matches sorted per directory, I/O errors ignored.
-pub(crate) fn go_glob(pattern: &str) -> Result<Vec<String>, BadPattern> {
-    go_match(pattern, "")?;
-    if !has_meta(pattern) {
-        return Ok(if std::fs::symlink_metadata(pattern).is_ok() {
-            vec![pattern.to_owned()]
-        } else {
-            Vec::new()
-        });
-    }
-    let split = pattern.rfind('/').map_or(0, |i| i + 1);
-    let (dir, file) = pattern.split_at(split);
-    let dir = match dir {
-        "" => ".",
-        "/" => "/",
-        other => &other[..other.len() - 1],
-    };
-    if !has_meta(dir) {
-        return glob_in(dir, file);
-    }
-    if dir == pattern {
-        return Err(BadPattern);
-    }
-    let mut out = Vec::new();
-    for parent in go_glob(dir)? {
-        out.extend(glob_in(&parent, file)?);
-    }
-    Ok(out)
-}
-
-fn glob_in(dir: &str, pattern: &str) -> Result<Vec<String>, BadPattern> {
-    if !std::fs::metadata(dir).is_ok_and(|m| m.is_dir()) {
-        return Ok(Vec::new());
-    }
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(Vec::new());
-    };
-    let mut names: Vec<String> = entries
-        .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().into_string().ok())
-        .collect();
-    names.sort();
-    let mut out = Vec::new();
-    for name in names {
-        if go_match(pattern, &name)? {
-            out.push(go_join(dir, &name));
-        }
-    }
-    Ok(out)
-}
-
-// ---------------------------------------------------------------------------------------------
-// The text format, as prometheus/common's expfmt parser reads it.
-// ---------------------------------------------------------------------------------------------
-
-/// A parse error, worded as expfmt words it.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct TextError {
-    pub line: usize,
-    pub message: String,
-}
-
-impl fmt::Display for TextError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "text format parsing error in line {}: {}",
-            self.line, self.message
-        )
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TextKind {
-    Counter,
-    Gauge,
-    Untyped,
-    Summary,
-    Histogram,
-    GaugeHistogram,
-}
-
-impl TextKind {
-    fn is_histogram(self) -> bool {
-        matches!(self, TextKind::Histogram | TextKind::GaugeHistogram)
-    }
-}
-
-/// A histogram count as expfmt keeps it: an integer, or a float when it is not one.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Count {
-    Int(u64),
-    Float(f64),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum MetricValue {
-    Simple(f64),
-    Summary {
-        count: u64,
-        sum: f64,
-        quantiles: Vec<(f64, f64)>,
-    },
-    Histogram {
-        count: Count,
-        sum: f64,
-        buckets: Vec<(f64, Count)>,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct ParsedMetric {
-    /// Labels in the order written (without `quantile`/`le` for summaries/histograms).
-    pub labels: Vec<(String, String)>,
-    pub value: MetricValue,
-    pub timestamped: bool,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct ParsedFamily {
-    pub name: String,
-    pub help: Option<String>,
-    pub kind: TextKind,
-    pub metrics: Vec<ParsedMetric>,
-}
-
-/// Which part of a summary or histogram a sample line is.
-#[derive(Clone, Copy, PartialEq)]
-enum Part {
-    Plain,
-    Count,
-    Sum,
-}
-
-struct Building {
-    name: String,
-    help: Option<String>,
-    kind: Option<TextKind>,
-    metrics: Vec<ParsedMetric>,
-    /// Summary/histogram metrics by their labels (sorted), for `_sum`/`_count`/bucket lines.
-    by_signature: HashMap<Vec<(String, String)>, usize>,
-}
-
-#[derive(Default)]
-struct TextParser {
-    families: Vec<Building>,
-    by_name: HashMap<String, usize>,
-}
-
-fn is_blank(b: u8) -> bool {
-    b == b' ' || b == b'\t'
-}
-
-fn is_label_name_start(b: u8) -> bool {
-    b.is_ascii_alphabetic() || b == b'_' || b == b'"'
-}
-
-fn is_valid_legacy_metric_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    bytes
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_' || b == b':')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
-}
-
-fn is_valid_legacy_label_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    bytes
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
-
-/// expfmt's `parseFloat`: Go's `ParseFloat`, minus hex floats and underscores.
-fn parse_text_float(text: &str) -> Option<f64> {
-    if text.contains(['p', 'P', '_']) {
-        return None;
-    }
-    super::hwmon::parse_go_float(text)
-}
-
-/// A cursor over one line (without its newline); `None` from `peek` is the end of the line.
-struct Cursor<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl Cursor<'_> {
-    fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.pos).copied()
-    }
-
-    fn skip_blanks(&mut self) {
-        while self.peek().is_some_and(is_blank) {
-            self.pos += 1;
-        }
-    }
-
-    fn rest(&self) -> &str {
-        std::str::from_utf8(&self.bytes[self.pos..]).unwrap_or_default()
-    }
-
-    /// expfmt's `readTokenUntilWhitespace`.
-    fn token_until_blank(&mut self) -> String {
-        let start = self.pos;
-        while self.peek().is_some_and(|b| !is_blank(b)) {
-            self.pos += 1;
-        }
-        String::from_utf8_lossy(&self.bytes[start..self.pos]).into_owned()
-    }
-
-    /// expfmt's `readTokenAsMetricName`/`readTokenAsLabelName`: a legacy name, or a quoted one
-    /// with `\\`, `\n` and `\"` escapes.
-    fn name_token(&mut self, metric: bool) -> Result<String, String> {
-        let continues = |b: u8, quoted: bool| {
-            quoted || is_label_name_start(b) || b.is_ascii_digit() || (metric && b == b':')
-        };
-        let starts = |b: u8| is_label_name_start(b) || (metric && b == b':');
-        let mut token = Vec::new();
-        if !self.peek().is_some_and(starts) {
-            return Ok(String::new());
-        }
-        let mut quoted = false;
-        let mut escaped = false;
-        while let Some(b) = self.peek() {
-            if escaped {
-                match b {
-                    b'\\' | b'"' => token.push(b),
-                    b'n' => token.push(b'\n'),
-                    other => {
-                        return Err(format!("invalid escape sequence '\\{}'", other as char));
-                    }
-                }
-                escaped = false;
-            } else {
-                match b {
-                    b'"' => {
-                        quoted = !quoted;
-                        if !quoted {
-                            self.pos += 1;
-                            break;
-                        }
-                    }
-                    b'\\' => escaped = true,
-                    other => token.push(other),
-                }
-            }
-            self.pos += 1;
-            match self.peek() {
-                None if quoted => {
-                    let what = if metric { "metric" } else { "label" };
-                    return Err(format!(
-                        "{what} name {:?} contains unescaped new-line",
-                        String::from_utf8_lossy(&token)
-                    ));
-                }
-                None => break,
-                Some(next) if !continues(next, quoted) || (!quoted && next == b' ') => break,
-                Some(_) => {}
-            }
-        }
-        Ok(String::from_utf8_lossy(&token).into_owned())
-    }
-
-    /// A quoted label value after its opening quote, through the closing quote.
-    fn label_value(&mut self) -> Result<String, String> {
-        let mut value = Vec::new();
-        let mut escaped = false;
-        loop {
-            let Some(b) = self.peek() else {
-                return Err(format!(
-                    "label value {:?} contains unescaped new-line",
-                    String::from_utf8_lossy(&value)
-                ));
-            };
-            self.pos += 1;
-            if escaped {
-                match b {
-                    b'"' | b'\\' => value.push(b),
-                    b'n' => value.push(b'\n'),
-                    other => {
-                        return Err(format!("invalid escape sequence '\\{}'", other as char));
-                    }
-                }
-                escaped = false;
-                continue;
-            }
-            match b {
-                b'"' => return Ok(String::from_utf8_lossy(&value).into_owned()),
-                b'\\' => escaped = true,
-                other => value.push(other),
-            }
-        }
-    }
-}
-
-/// A sample line's parts before its family is known.
-struct SampleLine {
-    name: String,
-    labels: Vec<(String, String)>,
-    value: f64,
-    timestamped: bool,
-}
-
-impl TextParser {
-    /// expfmt's `setOrCreateCurrentMF`: the family a name belongs to (a summary's `_sum` and
-    /// `_count`, a histogram's `_bucket`, `_sum` and `_count` go to their base family).
-    fn family_for(&mut self, name: &str) -> Result<(usize, Part), String> {
-        if !is_valid_legacy_metric_name(name) {
-            return Err(format!("invalid metric name {name:?}"));
-        }
-        if let Some(&index) = self.by_name.get(name) {
-            return Ok((index, Part::Plain));
-        }
-        let part_of = |suffix: &str| name.len() > suffix.len() && name.ends_with(suffix);
-        let part = if part_of("_count") {
-            Part::Count
-        } else if part_of("_sum") {
-            Part::Sum
-        } else {
-            Part::Plain
-        };
-        let base = |suffix: &str| &name[..name.len() - suffix.len()];
-        let summary_name = match part {
-            Part::Count => base("_count"),
-            Part::Sum => base("_sum"),
-            Part::Plain => name,
-        };
-        if let Some(&index) = self.by_name.get(summary_name)
-            && self.families[index].kind == Some(TextKind::Summary)
-        {
-            return Ok((index, part));
-        }
-        let histogram_name = if part == Part::Plain && part_of("_bucket") {
-            base("_bucket")
-        } else {
-            summary_name
-        };
-        if let Some(&index) = self.by_name.get(histogram_name)
-            && self.families[index]
-                .kind
-                .is_some_and(TextKind::is_histogram)
-        {
-            return Ok((index, part));
-        }
-        self.families.push(Building {
-            name: name.to_owned(),
-            help: None,
-            kind: None,
-            metrics: Vec::new(),
-            by_signature: HashMap::new(),
-        });
-        let index = self.families.len() - 1;
-        self.by_name.insert(name.to_owned(), index);
-        Ok((index, Part::Plain))
-    }
-
-    fn comment(&mut self, line: &mut Cursor<'_>) -> Result<(), String> {
-        line.pos += 1; // '#'
-        line.skip_blanks();
-        if line.peek().is_none() {
-            return Ok(());
-        }
-        let keyword = line.token_until_blank();
-        if line.peek().is_none() || (keyword != "HELP" && keyword != "TYPE") {
-            return Ok(()); // a plain comment
-        }
-        line.skip_blanks();
-        let name = line.name_token(true)?;
-        match line.peek() {
-            None => return Ok(()),
-            Some(b) if !is_blank(b) => return Err("invalid metric name in comment".into()),
-            Some(_) => {}
-        }
-        let (index, _) = self.family_for(&name)?;
-        line.skip_blanks();
-        if line.peek().is_none() {
-            return Ok(());
-        }
-        let family = &mut self.families[index];
-        if keyword == "HELP" {
-            if family.help.is_some() {
-                return Err(format!(
-                    "second HELP line for metric name {:?}",
-                    family.name
-                ));
-            }
-            let mut help = String::new();
-            let mut escaped = false;
-            for c in line.rest().chars() {
-                if escaped {
-                    match c {
-                        '\\' | '"' => help.push(c),
-                        'n' => help.push('\n'),
-                        other => return Err(format!("invalid escape sequence '\\{other}'")),
-                    }
-                    escaped = false;
-                } else if c == '\\' {
-                    escaped = true;
-                } else {
-                    help.push(c);
-                }
-            }
-            if escaped {
-                return Err("invalid escape sequence '\\\n'".into());
-            }
-            family.help = Some(help);
-        } else {
-            if family.kind.is_some() {
-                return Err(format!(
-                    "second TYPE line for metric name {:?}, or TYPE reported after samples",
-                    family.name
-                ));
-            }
-            let text = line.rest();
-            family.kind = Some(match text.to_ascii_uppercase().as_str() {
-                "COUNTER" => TextKind::Counter,
-                "GAUGE" => TextKind::Gauge,
-                "UNTYPED" => TextKind::Untyped,
-                "SUMMARY" => TextKind::Summary,
-                "HISTOGRAM" => TextKind::Histogram,
-                "GAUGE_HISTOGRAM" | "GAUGEHISTOGRAM" => TextKind::GaugeHistogram,
-                _ => return Err(format!("unknown metric type {text:?}")),
-            });
-        }
-        Ok(())
-    }
-
-    fn sample_line(line: &mut Cursor<'_>) -> Result<SampleLine, String> {
-        let braces_first = line.peek() == Some(b'{');
-        let mut name = None;
-        if !braces_first {
-            let token = line.name_token(true)?;
-            if token.is_empty() {
-                return Err("invalid metric name".into());
-            }
-            if !is_valid_legacy_metric_name(&token) {
-                return Err(format!("invalid metric name {token:?}"));
-            }
-            name = Some(token);
-            line.skip_blanks();
-        }
-        let mut labels: Vec<(String, String)> = Vec::new();
-        if line.peek() == Some(b'{') {
-            line.pos += 1;
-            loop {
-                line.skip_blanks();
-                if line.peek() == Some(b'}') {
-                    if name.is_none() {
-                        return Err("invalid metric name".into());
-                    }
-                    line.pos += 1;
-                    break;
-                }
-                let token = line.name_token(false)?;
-                if token.is_empty() {
-                    return Err("invalid label name for metric".into());
-                }
-                line.skip_blanks();
-                if line.peek() != Some(b'=') {
-                    if !braces_first {
-                        return Err(format!(
-                            "expected '=' after label name, found {:?}",
-                            line.peek().map(char::from)
-                        ));
-                    }
-                    if name.is_some() {
-                        return Err("multiple metric names for metric".into());
-                    }
-                    if !is_valid_legacy_metric_name(&token) {
-                        return Err(format!("invalid metric name {token:?}"));
-                    }
-                    name = Some(token);
-                    match line.peek() {
-                        Some(b',') => {
-                            line.pos += 1;
-                            continue;
-                        }
-                        Some(b'}') => {
-                            line.pos += 1;
-                            break;
-                        }
-                        other => {
-                            return Err(format!(
-                                "unexpected end of metric name {:?}",
-                                other.map(char::from)
-                            ));
-                        }
-                    }
-                }
-                line.pos += 1; // '='
-                if token == "__name__" {
-                    return Err("label name \"__name__\" is reserved".into());
-                }
-                if !is_valid_legacy_label_name(&token) {
-                    return Err(format!("invalid label name {token:?}"));
-                }
-                line.skip_blanks();
-                if line.peek() != Some(b'"') {
-                    return Err(format!(
-                        "expected '\"' at start of label value, found {:?}",
-                        line.peek().map(char::from)
-                    ));
-                }
-                line.pos += 1;
-                let value = line.label_value()?;
-                labels.push((token, value));
-                line.skip_blanks();
-                match line.peek() {
-                    Some(b',') => line.pos += 1,
-                    Some(b'}') => {
-                        line.pos += 1;
-                        break;
-                    }
-                    _ => return Err("unexpected end of label value".into()),
-                }
-            }
-            line.skip_blanks();
-        }
-        let name = name.ok_or("invalid metric name")?;
-        let value_text = line.token_until_blank();
-        let value = parse_text_float(&value_text)
-            .ok_or_else(|| format!("expected float as value, got {value_text:?}"))?;
-        let mut timestamped = false;
-        if line.peek().is_some() {
-            line.skip_blanks();
-            let stamp = line.token_until_blank();
-            if stamp.parse::<i64>().is_err() {
-                return Err(format!("expected integer as timestamp, got {stamp:?}"));
-            }
-            if line.peek().is_some() {
-                return Err(format!(
-                    "spurious string after timestamp: {:?}",
-                    line.rest()
-                ));
-            }
-            timestamped = true;
-        }
-        Ok(SampleLine {
-            name,
-            labels,
-            value,
-            timestamped,
-        })
-    }
-
-    fn sample(&mut self, line: &mut Cursor<'_>) -> Result<(), String> {
-        let sample = Self::sample_line(line)?;
-        let (index, part) = self.family_for(&sample.name)?;
-        let family = &mut self.families[index];
-        let kind = *family.kind.get_or_insert(TextKind::Untyped);
-        let special = match kind {
-            TextKind::Summary => Some("quantile"),
-            k if k.is_histogram() => Some("le"),
-            _ => None,
-        };
-        let mut labels = Vec::with_capacity(sample.labels.len());
-        let mut position = f64::NAN;
-        for (label, value) in sample.labels {
-            if Some(label.as_str()) == special {
-                position = parse_text_float(&value).ok_or_else(|| {
-                    format!("expected float as value for '{label}' label, got {value:?}")
-                })?;
-                continue;
-            }
-            if labels.iter().any(|(l, _)| *l == label) {
-                return Err(format!(
-                    "duplicate label names for metric {:?}",
-                    family.name
-                ));
-            }
-            labels.push((label, value));
-        }
-        if special.is_none() {
-            family.metrics.push(ParsedMetric {
-                labels,
-                value: MetricValue::Simple(sample.value),
-                timestamped: sample.timestamped,
-            });
-            return Ok(());
-        }
-        let mut signature = labels.clone();
-        signature.sort();
-        let metric_index = match family.by_signature.get(&signature) {
-            Some(&i) => i,
-            None => {
-                let value = if kind == TextKind::Summary {
-                    MetricValue::Summary {
-                        count: 0,
-                        sum: 0.0,
-                        quantiles: Vec::new(),
-                    }
-                } else {
-                    MetricValue::Histogram {
-                        count: Count::Int(0),
-                        sum: 0.0,
-                        buckets: Vec::new(),
-                    }
-                };
-                family.metrics.push(ParsedMetric {
-                    labels,
-                    value,
-                    timestamped: false,
-                });
-                family
-                    .by_signature
-                    .insert(signature, family.metrics.len() - 1);
-                family.metrics.len() - 1
-            }
-        };
-        let name = family.name.clone();
-        let metric = &mut family.metrics[metric_index];
-        metric.timestamped |= sample.timestamped;
-        let v = sample.value;
-        match &mut metric.value {
-            MetricValue::Summary {
-                count,
-                sum,
-                quantiles,
-            } => match part {
-                // Go converts with uint64(v); negative and NaN counts become 0 here.
-                Part::Count => *count = v as u64,
-                Part::Sum => *sum = v,
-                Part::Plain if !position.is_nan() => quantiles.push((position, v)),
-                Part::Plain => {}
-            },
-            MetricValue::Histogram {
-                count,
-                sum,
-                buckets,
-            } => {
-                let as_count = |what: &str| -> Result<Count, String> {
-                    if v >= 0.0 && v.fract() == 0.0 && v < 18_446_744_073_709_551_616.0 {
-                        Ok(Count::Int(v as u64))
-                    } else if v < 0.0 {
-                        Err(format!("negative {what} for histogram {name:?}"))
-                    } else {
-                        Ok(Count::Float(v))
-                    }
-                };
-                match part {
-                    Part::Count => *count = as_count("count")?,
-                    Part::Sum => *sum = v,
-                    Part::Plain if !position.is_nan() => {
-                        buckets.push((position, as_count("bucket population")?));
-                    }
-                    Part::Plain => {}
-                }
-            }
-            MetricValue::Simple(_) => {}
-        }
-        Ok(())
-    }
-
-    fn line(&mut self, text: &str) -> Result<(), String> {
-        let mut line = Cursor {
-            bytes: text.as_bytes(),
-            pos: 0,
-        };
-        line.skip_blanks();
-        match line.peek() {
-            None => Ok(()),
-            Some(b'#') => self.comment(&mut line),
-            Some(_) => self.sample(&mut line),
-        }
-    }
-}
-
-/// Parses a whole file in the text format; families with no samples are left out.
-///
-/// Invalid UTF-8 is accepted in comments (expfmt reads bytes) and refused elsewhere (expfmt
-/// refuses it in label values, names and numbers alike).
-pub(crate) fn parse_text(bytes: &[u8]) -> Result<Vec<ParsedFamily>, TextError> {
-    let mut parser = TextParser::default();
-    let mut lines = bytes.split(|b| *b == b'\n').enumerate().peekable();
-    while let Some((index, line)) = lines.next() {
-        let error = |message: String| TextError {
-            line: index + 1,
-            message,
-        };
-        if lines.peek().is_none() {
-            // Text after the final newline: only blanks may end a file.
-            if line.iter().copied().all(is_blank) {
-                break;
-            }
-            return Err(error("unexpected end of input stream".into()));
-        }
-        match std::str::from_utf8(line) {
-            Ok(text) => parser.line(text),
-            Err(_) if line.iter().find(|b| !is_blank(**b)) == Some(&b'#') => {
-                parser.line(&String::from_utf8_lossy(line))
-            }
-            Err(_) => Err("invalid UTF-8".into()),
-        }
-        .map_err(error)?;
-    }
-    Ok(parser
-        .families
-        .into_iter()
-        .filter(|f| !f.metrics.is_empty())
-        .map(|f| ParsedFamily {
-            name: f.name,
-            help: f.help,
-            kind: f.kind.unwrap_or(TextKind::Untyped),
-            metrics: f.metrics,
-        })
-        .collect())
-}
-
-// ---------------------------------------------------------------------------------------------
-// The collector.
-// ---------------------------------------------------------------------------------------------
 
 struct Textfile {
     patterns: Vec<String>,
@@ -1192,13 +249,66 @@ impl Textfile {
 
 impl Collector for Textfile {
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
-        let mut errored = false;
-        let mut parsed: Vec<ParsedFamily> = Vec::new();
-        let mut files_of: HashMap<String, Vec<String>> = HashMap::new();
-        // Per family: the first help seen, and whether an inconsistent one was seen since.
-        let mut helps: HashMap<String, (String, bool)> = HashMap::new();
-        let mut mtimes: Vec<(String, f64)> = Vec::new();
+        let reading = self.read();
+        export_families(&reading, out);
+        export_status(reading, out);
+        Ok(())
+    }
+}
 
+/// What the directories held.
+#[derive(Default)]
+struct Reading {
+    /// A directory or file could not be read or parsed, or a family's help was inconsistent.
+    errored: bool,
+    /// The families kept, in file order.
+    parsed: Vec<ParsedFamily>,
+    /// The files each family was read from.
+    files_of: HashMap<String, Vec<String>>,
+    /// Per family: the first help seen, and whether an inconsistent one was seen since.
+    helps: HashMap<String, (String, bool)>,
+    /// The files read, with their modification times.
+    mtimes: Vec<(String, f64)>,
+}
+
+impl Reading {
+    /// Keeps a file's families, unless one's help differs from the first file's (that family is
+    /// then dropped from this and every later file).
+    fn add_file(&mut self, path: String, families: Vec<ParsedFamily>, mtime: f64) {
+        for family in families {
+            if let Some((first, poisoned)) = self.helps.get_mut(&family.name) {
+                let differs = family.help.as_ref().is_some_and(|h| h != first);
+                if differs || *poisoned {
+                    *poisoned = true;
+                    self.errored = true;
+                    tracing::error!(
+                        metric = %family.name,
+                        original_help_text = %first,
+                        new_help_text = %family.help.as_deref().unwrap_or(""),
+                        file = %self.files_of.get(&family.name).and_then(|f| f.first()).map_or("", String::as_str),
+                        "inconsistent metric help text"
+                    );
+                    continue;
+                }
+            }
+            if let Some(help) = &family.help {
+                self.helps
+                    .insert(family.name.clone(), (help.clone(), false));
+            }
+            self.files_of
+                .entry(family.name.clone())
+                .or_default()
+                .push(path.clone());
+            self.parsed.push(family);
+        }
+        self.mtimes.push((path, mtime));
+    }
+}
+
+impl Textfile {
+    /// Reads every `*.prom` file of every directory, in name order.
+    fn read(&self) -> Reading {
+        let mut reading = Reading::default();
         for dir in self.directories() {
             let mut names: Vec<String> = match std::fs::read_dir(&dir) {
                 Ok(entries) => entries
@@ -1207,7 +317,7 @@ impl Collector for Textfile {
                     .collect(),
                 Err(err) => {
                     if !dir.is_empty() {
-                        errored = true;
+                        reading.errored = true;
                         tracing::error!(path = %dir, %err, "failed to read textfile collector directory");
                     }
                     continue;
@@ -1219,101 +329,85 @@ impl Collector for Textfile {
                 let (families, mtime) = match process_file(&path) {
                     Ok(read) => read,
                     Err(err) => {
-                        errored = true;
+                        reading.errored = true;
                         tracing::error!(file = %name, err = %err, "failed to collect textfile data");
                         continue;
                     }
                 };
-                for family in families {
-                    if let Some((first, poisoned)) = helps.get_mut(&family.name) {
-                        let differs = family.help.as_ref().is_some_and(|h| h != first);
-                        if differs || *poisoned {
-                            *poisoned = true;
-                            errored = true;
-                            tracing::error!(
-                                metric = %family.name,
-                                original_help_text = %first,
-                                new_help_text = %family.help.as_deref().unwrap_or(""),
-                                file = %files_of.get(&family.name).and_then(|f| f.first()).map_or("", String::as_str),
-                                "inconsistent metric help text"
-                            );
-                            continue;
-                        }
-                    }
-                    if let Some(help) = &family.help {
-                        helps.insert(family.name.clone(), (help.clone(), false));
-                    }
-                    files_of
-                        .entry(family.name.clone())
-                        .or_default()
-                        .push(path.clone());
-                    parsed.push(family);
-                }
-                mtimes.push((path, mtime));
+                reading.add_file(path, families, mtime);
             }
         }
-
-        let mut registered: HashMap<String, Registered> = HashMap::new();
-        let mut seen_series = SeenSeries::new();
-        for family in &parsed {
-            let help = match &family.help {
-                Some(help) => help.clone(),
-                None => format!(
-                    "Metric read from {}",
-                    files_of
-                        .get(&family.name)
-                        .map_or(String::new(), |f| f.join(", "))
-                ),
-            };
-            let kind = convert_kind(family.kind);
-            match registered.get(&family.name) {
-                Some(first) if first.help != help || first.kind != kind => {
-                    tracing::error!(
-                        metric = %family.name,
-                        "textfile family has a different help or type than the same family read before; dropped"
-                    );
-                    continue;
-                }
-                Some(_) => {}
-                None => {
-                    registered.insert(
-                        family.name.clone(),
-                        Registered {
-                            help: help.clone(),
-                            kind,
-                        },
-                    );
-                }
-            }
-            let converted = convert(family, &help, &mut seen_series);
-            out.push(converted);
-        }
-
-        if !mtimes.is_empty() {
-            mtimes.sort_by(|a, b| a.0.cmp(&b.0));
-            let mut family = MetricFamily::gauge(
-                "node_textfile_mtime_seconds",
-                "Unixtime mtime of textfiles successfully read.",
-            );
-            for (path, mtime) in mtimes {
-                family.push(&[("file", &path)], mtime);
-            }
-            out.push(family);
-        }
-        out.push(
-            MetricFamily::gauge(
-                "node_textfile_scrape_error",
-                "1 if there was an error opening or reading a file, 0 otherwise",
-            )
-            .with(&[], if errored { 1.0 } else { 0.0 }),
-        );
-        Ok(())
+        reading
     }
+}
+
+/// The families read, each registered once with its help and type, as the Prometheus registry
+/// would accept them.
+fn export_families(reading: &Reading, out: &mut Vec<MetricFamily>) {
+    let mut registered: HashMap<String, Registered> = HashMap::new();
+    let mut seen_series = SeenSeries::new();
+    for family in &reading.parsed {
+        let help = match &family.help {
+            Some(help) => help.clone(),
+            None => format!(
+                "Metric read from {}",
+                reading
+                    .files_of
+                    .get(&family.name)
+                    .map_or(String::new(), |f| f.join(", "))
+            ),
+        };
+        let kind = convert_kind(family.kind);
+        match registered.get(&family.name) {
+            Some(first) if first.help != help || first.kind != kind => {
+                tracing::error!(
+                    metric = %family.name,
+                    "textfile family has a different help or type than the same family read before; dropped"
+                );
+                continue;
+            }
+            Some(_) => {}
+            None => {
+                registered.insert(
+                    family.name.clone(),
+                    Registered {
+                        help: help.clone(),
+                        kind,
+                    },
+                );
+            }
+        }
+        let converted = convert(family, &help, &mut seen_series);
+        out.push(converted);
+    }
+}
+
+/// `node_textfile_mtime_seconds` and `node_textfile_scrape_error`.
+fn export_status(mut reading: Reading, out: &mut Vec<MetricFamily>) {
+    if !reading.mtimes.is_empty() {
+        reading.mtimes.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut family = MetricFamily::gauge(
+            "node_textfile_mtime_seconds",
+            "Unixtime mtime of textfiles successfully read.",
+        );
+        for (path, mtime) in reading.mtimes {
+            family.push(&[("file", &path)], mtime);
+        }
+        out.push(family);
+    }
+    out.push(
+        MetricFamily::gauge(
+            "node_textfile_scrape_error",
+            "1 if there was an error opening or reading a file, 0 otherwise",
+        )
+        .with(&[], if reading.errored { 1.0 } else { 0.0 }),
+    );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gopath::go_clean_path;
     use octo_exporter_kit::exposition::encode_text;
     use std::path::{Path, PathBuf};
 
@@ -1578,43 +672,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn go_paths_and_globs() {
-        assert_eq!(go_clean_path("a//b/./c/.."), "a/b");
-        assert_eq!(go_clean_path("/../x/"), "/x");
-        assert_eq!(go_clean_path("../../x"), "../../x");
-        assert_eq!(go_clean_path(""), ".");
-        assert_eq!(go_clean_path("a/.."), ".");
-        assert_eq!(go_join("dir/", "f.prom"), "dir/f.prom");
-        assert_eq!(go_match("*.prom", "a.prom"), Ok(true));
-        assert_eq!(go_match("*.prom", "a.prom.tmp"), Ok(false));
-        assert_eq!(go_match("a?c", "abc"), Ok(true));
-        assert_eq!(go_match("[a-c]x", "bx"), Ok(true));
-        assert_eq!(go_match("[^a-c]x", "bx"), Ok(false));
-        assert_eq!(go_match("\\*", "*"), Ok(true));
-        assert_eq!(
-            go_match("*_extra_dimension", "histogram_extra_dimension"),
-            Ok(true)
-        );
-        assert_eq!(go_match("*", "a/b"), Ok(false));
-        assert_eq!(go_match("[", "a"), Err(BadPattern));
-        assert_eq!(go_match("a[", "x"), Err(BadPattern));
-        assert_eq!(go_match("[]a]", "a"), Err(BadPattern));
-        let dir = tempfile::tempdir().unwrap();
-        for sub in ["one", "two", "other"] {
-            std::fs::create_dir_all(dir.path().join("t").join(sub)).unwrap();
-        }
-        let root = dir.path().to_string_lossy().into_owned();
-        let found = go_glob(&format!("{root}/t/*o")).unwrap();
-        assert_eq!(found, vec![format!("{root}/t/two")]);
-        let found = go_glob(&format!("{root}/*/o*")).unwrap();
-        assert_eq!(
-            found,
-            vec![format!("{root}/t/one"), format!("{root}/t/other")]
-        );
-        assert!(go_glob(&format!("{root}/missing/*")).unwrap().is_empty());
-    }
-
     fn label_value() -> impl proptest::strategy::Strategy<Value = String> {
         "[a-zA-Z0-9 \"\\\\\n{}=,#]{0,12}"
     }
@@ -1659,11 +716,6 @@ mod tests {
                 let MetricValue::Simple(v) = metric.value else { unreachable!() };
                 proptest::prop_assert!(v == values[i].1 || (v.is_nan() && values[i].1.is_nan()));
             }
-        }
-
-        #[test]
-        fn glob_match_never_panics(pattern in "[a-z*?\\[\\]^\\\\-]{0,12}", name in "[a-z/]{0,12}") {
-            let _ = go_match(&pattern, &name);
         }
     }
 }

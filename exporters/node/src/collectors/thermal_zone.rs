@@ -9,17 +9,17 @@
 
 use std::path::{Path, PathBuf};
 
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
+use octo_exporter_kit::{FlagSet, MetricFamily};
 
-use super::hwmon::{go_trim_space, sys_read_file};
-use super::{BuildError, Collector, CollectorError};
+use crate::collector::{BuildError, Builder, Collector, CollectorError};
 use crate::paths::Paths;
+use crate::sysfs::{go_trim_space, numbered_entries, sys_read_file};
 
-pub fn flags(set: FlagSet) -> FlagSet {
-    set
+pub fn declare(_set: &mut FlagSet) -> Builder {
+    Box::new(|context| build(context.paths))
 }
 
-pub fn build(_flags: &Flags, paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
+fn build(paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
     Ok(Box::new(ThermalZone {
         class_dir: paths.sys("class/thermal"),
     }))
@@ -27,25 +27,6 @@ pub fn build(_flags: &Flags, paths: &Paths) -> Result<Box<dyn Collector>, BuildE
 
 struct ThermalZone {
     class_dir: PathBuf,
-}
-
-/// The `<prefix><digit>...` entries of a directory with what follows the prefix, sorted as
-/// Go's `filepath.Glob("<prefix>[0-9]*")` returns them.
-pub(crate) fn numbered_entries(dir: &Path, prefix: &str) -> Vec<(String, PathBuf)> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut found: Vec<(String, PathBuf)> = entries
-        .filter_map(Result::ok)
-        .filter_map(|entry| {
-            let name = entry.file_name().into_string().ok()?;
-            let rest = name.strip_prefix(prefix)?;
-            rest.starts_with(|c: char| c.is_ascii_digit())
-                .then(|| (rest.to_owned(), entry.path()))
-        })
-        .collect();
-    found.sort_by(|a, b| a.1.cmp(&b.1));
-    found
 }
 
 /// A one-value attribute, trimmed.
@@ -155,7 +136,7 @@ mod tests {
     use crate::collectors::testing::write;
 
     fn run(sys: &Path) -> (Result<(), CollectorError>, Vec<String>) {
-        crate::collectors::testing::run_on_sysfs(flags, build, sys, &[])
+        crate::collectors::testing::run_on_sysfs(declare, sys, &[])
     }
 
     #[test]

@@ -11,16 +11,17 @@ use std::mem::MaybeUninit;
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
+use octo_exporter_kit::{FlagSet, MetricFamily};
 
-use super::{BuildError, Collector, CollectorError};
-use crate::paths::{Paths, dir_names, read_string, read_trimmed};
+use crate::collector::{BuildError, Builder, Collector, CollectorError};
+use crate::paths::Paths;
+use crate::read::{dir_names, read_string, read_trimmed};
 
-pub fn flags(set: FlagSet) -> FlagSet {
-    set
+pub fn declare(_set: &mut FlagSet) -> Builder {
+    Box::new(|context| build(context.paths))
 }
 
-pub fn build(_flags: &Flags, paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
+fn build(paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
     Ok(Box::new(Time {
         clocksource_dir: paths.sys("devices/system/clocksource"),
     }))

@@ -4,17 +4,12 @@
 //! This reads the live clock, not a file, so `--path.*` do not apply (as upstream). nix has no
 //! `adjtimex` wrapper, so the call goes through libc in one small `unsafe` block.
 
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
+use octo_exporter_kit::{FlagSet, MetricFamily};
 
-use super::{BuildError, Collector, CollectorError};
-use crate::paths::Paths;
+use crate::collector::{Builder, Collector, CollectorError};
 
-pub fn flags(set: FlagSet) -> FlagSet {
-    set
-}
-
-pub fn build(_flags: &Flags, _paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
-    Ok(Box::new(Timex))
+pub fn declare(_set: &mut FlagSet) -> Builder {
+    Box::new(|_| Ok(Box::new(Timex)))
 }
 
 struct Timex;

@@ -4,17 +4,17 @@
 
 use std::path::PathBuf;
 
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
+use octo_exporter_kit::{FlagSet, MetricFamily};
 
-use super::tcpstat::scan_socket_table;
-use super::{BuildError, Collector, CollectorError};
+use crate::collector::{BuildError, Builder, Collector, CollectorError};
 use crate::paths::Paths;
+use crate::socket_table::scan_socket_table;
 
-pub fn flags(set: FlagSet) -> FlagSet {
-    set
+pub fn declare(_set: &mut FlagSet) -> Builder {
+    Box::new(|context| build(context.paths))
 }
 
-pub fn build(_flags: &Flags, paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
+fn build(paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
     Ok(Box::new(UdpQueues {
         tables: [
             (paths.proc("net/udp"), "v4"),
@@ -75,7 +75,7 @@ mod tests {
             procfs: dir.path().to_owned(),
             ..Paths::default()
         };
-        let collector = build(&octo_exporter_kit_flags(), &paths).unwrap();
+        let collector = build(&paths).unwrap();
         let mut out = Vec::new();
         collector.update(&mut out).unwrap();
         let samples = &out[0].samples;
@@ -88,16 +88,10 @@ mod tests {
             procfs: empty.path().to_owned(),
             ..Paths::default()
         };
-        let collector = build(&octo_exporter_kit_flags(), &paths).unwrap();
+        let collector = build(&paths).unwrap();
         assert!(matches!(
             collector.update(&mut Vec::new()),
             Err(CollectorError::NoData)
         ));
-    }
-
-    fn octo_exporter_kit_flags() -> Flags {
-        flags(FlagSet::new("t", "t", "0".into()))
-            .parse(["t"])
-            .expect("empty command line parses")
     }
 }

@@ -2,17 +2,12 @@
 //! `uname(2)` (the live kernel; `--path.*` do not apply, as upstream). An unset NIS domain
 //! reads `(none)`, as the kernel reports it.
 
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
+use octo_exporter_kit::{FlagSet, MetricFamily};
 
-use super::{BuildError, Collector, CollectorError};
-use crate::paths::Paths;
+use crate::collector::{Builder, Collector, CollectorError};
 
-pub fn flags(set: FlagSet) -> FlagSet {
-    set
-}
-
-pub fn build(_flags: &Flags, _paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
-    Ok(Box::new(Uname))
+pub fn declare(_set: &mut FlagSet) -> Builder {
+    Box::new(|_| Ok(Box::new(Uname)))
 }
 
 struct Uname;

@@ -3,35 +3,36 @@
 
 use std::path::PathBuf;
 
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
+use octo_exporter_kit::{FlagSet, MetricFamily};
 use procfs_core::{FromBufRead, VmStat};
 use regex_lite::Regex;
 
-use super::field_filter::FieldFilter;
-use super::{BuildError, Collector, CollectorError};
-use crate::paths::{Paths, read_string};
+use crate::collector::{BuildError, Builder, Collector, CollectorError};
+use crate::field_filter::FieldFilter;
+use crate::read::read_string;
 
-const FIELDS: &str = "collector.vmstat.fields";
 const DEFAULT_FIELDS: &str = "^(oom_kill|pgpg|pswp|pg.*fault).*";
 
-pub fn flags(set: FlagSet) -> FlagSet {
-    set.value(
-        FIELDS,
-        Some(DEFAULT_FIELDS),
+pub fn declare(set: &mut FlagSet) -> Builder {
+    let fields = set.string(
+        "collector.vmstat.fields",
+        DEFAULT_FIELDS,
         "Regexp of fields to return for vmstat collector.",
-    )
-}
-
-pub fn build(flags: &Flags, paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
-    let pattern = flags.value(FIELDS).unwrap_or(DEFAULT_FIELDS);
-    // Used as given: upstream does not anchor it (the default anchors itself with `^`).
-    let fields = Regex::new(pattern).map_err(|err| {
-        BuildError::Invalid(format!("invalid regular expression for --{FIELDS}: {err}"))
-    })?;
-    Ok(Box::new(Vmstat {
-        path: paths.proc("vmstat"),
-        fields: FieldFilter::new(fields),
-    }))
+    );
+    Box::new(move |context| {
+        let flags = context.flags;
+        // Used as given: upstream does not anchor it (the default anchors itself with `^`).
+        let fields_regex = Regex::new(flags.get(fields)).map_err(|err| {
+            BuildError::Invalid(format!(
+                "invalid regular expression for --{}: {err}",
+                flags.name(fields)
+            ))
+        })?;
+        Ok(Box::new(Vmstat {
+            path: context.paths.proc("vmstat"),
+            fields: FieldFilter::new(fields_regex),
+        }))
+    })
 }
 
 struct Vmstat {
@@ -63,6 +64,7 @@ impl Collector for Vmstat {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::paths::Paths;
 
     const KERNEL: &str = "nr_free_pages 30000\npgpgin 7344136\npgpgout 1541180581\npswpin 1476\n\
                           pswpout 35045\npgfault 2320168809\npgmajfault 507162\noom_kill 0\nnr_dirty 12\n";
@@ -109,15 +111,16 @@ mod tests {
 
     #[test]
     fn the_fields_flag() {
-        let parse = |args: &[&str]| crate::flag_set().parse_args(args).unwrap();
+        let build =
+            |args: &[&str], paths: &Paths| crate::collectors::testing::build(declare, paths, args);
         let paths = Paths::default();
-        let collector = build(&parse(&[]), &paths).unwrap();
+        let collector = build(&[], &paths).unwrap();
         let mut out = Vec::new();
         collector.update(&mut out).unwrap();
         assert!(out.iter().any(|f| f.name == "node_vmstat_pgfault"));
         assert!(!out.iter().any(|f| f.name == "node_vmstat_nr_free_pages"));
-        let bad = parse(&["--collector.vmstat.fields=(oops"]);
-        assert!(matches!(build(&bad, &paths), Err(BuildError::Invalid(_))));
+        let bad = &["--collector.vmstat.fields=(oops"];
+        assert!(matches!(build(bad, &paths), Err(BuildError::Invalid(_))));
     }
 
     proptest::proptest! {

@@ -10,17 +10,17 @@
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
-use octo_exporter_kit::{FlagSet, Flags, MetricFamily};
+use octo_exporter_kit::{FlagSet, MetricFamily};
 
-use super::hwmon::{go_trim_space, parse_go_int, sys_read_file};
-use super::{BuildError, Collector, CollectorError};
+use crate::collector::{BuildError, Builder, Collector, CollectorError};
 use crate::paths::Paths;
+use crate::sysfs::{go_trim_space, parse_go_int, sys_read_file};
 
-pub fn flags(set: FlagSet) -> FlagSet {
-    set
+pub fn declare(_set: &mut FlagSet) -> Builder {
+    Box::new(|context| build(context.paths))
 }
 
-pub fn build(_flags: &Flags, paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
+fn build(paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
     Ok(Box::new(Watchdog {
         class_dir: paths.sys("class/watchdog"),
     }))
@@ -152,7 +152,7 @@ mod tests {
     use super::*;
 
     fn run(sys: &Path) -> (Result<(), CollectorError>, Vec<String>) {
-        crate::collectors::testing::run_on_sysfs(flags, build, sys, &[])
+        crate::collectors::testing::run_on_sysfs(declare, sys, &[])
     }
 
     #[test]

@@ -15,7 +15,7 @@ use super::ttar;
 const SKIP: &str = r"^(go_|node_exporter_build_info|node_scrape_collector_duration_seconds|process_|node_textfile_mtime_seconds|node_time_(zone|seconds)|node_network_(receive|transmit)_(bytes|packets)_total)";
 
 /// The collectors upstream enables for the run (its `node_scrape_collector_success` list).
-const ENABLED: &[&str] = &[
+pub const ENABLED: &[&str] = &[
     "arp",
     "bcache",
     "bcachefs",
@@ -82,7 +82,7 @@ const ENABLED: &[&str] = &[
 ];
 
 /// The collectors octo-node-exporter implements that the golden run covers: reproduced exactly.
-const IN_SCOPE: &[&str] = &[
+pub const IN_SCOPE: &[&str] = &[
     "arp",
     "bonding",
     "conntrack",
