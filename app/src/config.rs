@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::credential::AdminCredential;
+use crate::csrf::CsrfKey;
+
 /// Where the database is and how to reach it, resolved from `DATABASE_URL` or the `MYSQL_*`
 /// variables. Never printed with its password (see [`DbTarget::describe`]).
 #[derive(Clone)]
@@ -77,6 +80,11 @@ pub struct Config {
     pub drain_delay: Duration,
     /// How long in-flight requests may take to finish after the listener closes.
     pub shutdown_timeout: Duration,
+    /// The key that signs CSRF tokens, shared by the instances behind one load balancer;
+    /// `None` draws one for this process at start.
+    pub csrf_key: Option<CsrfKey>,
+    /// What adding and deleting users need; `None` leaves them open to anyone.
+    pub admin: Option<AdminCredential>,
 }
 
 impl Config {
@@ -90,6 +98,8 @@ impl Config {
             db_timeout: Duration::from_secs(5),
             drain_delay: Duration::ZERO,
             shutdown_timeout: Duration::from_secs(20),
+            csrf_key: None,
+            admin: None,
         }
     }
 }
@@ -165,6 +175,21 @@ pub struct Cli {
     #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
 
+    /// File with the key that signs CSRF tokens (at least 32 bytes; Docker and Kubernetes
+    /// secrets). Every instance behind one load balancer needs the same file; without one,
+    /// each process draws its own key and refuses the others' forms.
+    #[arg(long, env = "CSRF_KEY_FILE")]
+    pub csrf_key_file: Option<PathBuf>,
+
+    /// User name that adding and deleting users need (HTTP Basic), with --admin-password-file.
+    #[arg(long, env = "ADMIN_USER", default_value = "admin")]
+    pub admin_user: String,
+
+    /// File with the admin password; trailing newline ignored. Without it, anyone who reaches
+    /// the app can add and delete users.
+    #[arg(long, env = "ADMIN_PASSWORD_FILE")]
+    pub admin_password_file: Option<PathBuf>,
+
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, env = "LOG_LEVEL", default_value = "info",
           value_parser = ["error", "warn", "info", "debug", "trace"])]
@@ -207,6 +232,18 @@ impl Cli {
             .map(|name| name.trim().to_owned())
             .filter(|name| !name.is_empty())
             .unwrap_or_else(default_app_name);
+        let csrf_key = self
+            .csrf_key_file
+            .as_deref()
+            .map(CsrfKey::from_file)
+            .transpose()
+            .map_err(|err| format!("--csrf-key-file (CSRF_KEY_FILE): {err}"))?;
+        let admin = self
+            .admin_password_file
+            .as_deref()
+            .map(|path| AdminCredential::from_file(&self.admin_user, path))
+            .transpose()
+            .map_err(|err| format!("--admin-password-file (ADMIN_PASSWORD_FILE): {err}"))?;
         Ok(Config {
             listen_addr: self.listen_addr,
             app_name,
@@ -215,6 +252,8 @@ impl Cli {
             db_timeout: self.db_timeout,
             drain_delay: self.drain_delay,
             shutdown_timeout: self.shutdown_timeout,
+            csrf_key,
+            admin,
         })
     }
 }
@@ -296,5 +335,32 @@ mod tests {
         assert_eq!(format!("{:?}", config.db), "mysql://root@db:3306/octo");
         assert!(Cli::try_parse_from(["octo-app", "--db-pool-size=0"]).is_err());
         assert!(Cli::try_parse_from(["octo-app", "--listen-addr=nowhere"]).is_err());
+        assert!(config.csrf_key.is_none() && config.admin.is_none());
+    }
+
+    #[test]
+    fn key_and_password_files_that_cannot_be_read_name_their_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing");
+        let missing = missing.to_str().unwrap();
+        for flag in ["--csrf-key-file", "--admin-password-file"] {
+            let cli = Cli::try_parse_from(["octo-app", &format!("{flag}={missing}")]).unwrap();
+            let err = cli.into_config().unwrap_err();
+            assert!(err.starts_with(flag) && err.contains(missing), "{err}");
+        }
+        let key = dir.path().join("key");
+        std::fs::write(&key, "k".repeat(40)).unwrap();
+        let password = dir.path().join("password");
+        std::fs::write(&password, "pw\n").unwrap();
+        let cli = Cli::try_parse_from([
+            "octo-app",
+            &format!("--csrf-key-file={}", key.display()),
+            &format!("--admin-password-file={}", password.display()),
+            "--admin-user=boss",
+        ])
+        .unwrap();
+        let config = cli.into_config().unwrap();
+        assert!(config.csrf_key.is_some());
+        assert_eq!(config.admin.unwrap().user(), "boss");
     }
 }

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod assets;
 pub mod config;
+pub mod credential;
 pub mod csrf;
 pub mod db;
 pub mod i18n;
@@ -17,6 +18,7 @@ pub mod security;
 pub mod server;
 pub mod state;
 pub mod validate;
+pub mod writes;
 
 pub use config::{Cli, Config};
 pub use server::{Running, router, start};

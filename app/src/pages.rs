@@ -1,5 +1,6 @@
 //! The HTML pages: home, the user list with its add form and search, and the delete
-//! confirmation. Every value is escaped by askama; every form POST is checked for its CSRF token.
+//! confirmation. Every value is escaped by askama; every form POST is checked for the CSRF token
+//! of its session.
 
 use askama::Template;
 use axum::body::Bytes;
@@ -9,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, StatusCode, Uri};
 
-use crate::csrf::{self, CsrfToken};
+use crate::csrf::{self, Session};
 use crate::db::{DbError, Usuario};
 use crate::i18n::{Lang, Texts};
 use crate::params::{self, ListParams};
@@ -138,21 +139,24 @@ fn db_error_page(state: &AppState, lang: Lang, what: &str, err: &DbError) -> Res
     }
 }
 
-/// The request's CSRF token, or the 500 page if the system has no randomness to make one.
+/// The request's session and the CSRF token of its forms, or the 500 page if the system has no
+/// randomness to start a session.
 fn csrf_token(
     state: &AppState,
     lang: Lang,
     headers: &HeaderMap,
-) -> Result<CsrfToken, Box<Response>> {
-    CsrfToken::for_request(headers).map_err(|err| {
-        tracing::error!(error = %err, "no randomness for a CSRF token");
+) -> Result<(Session, String), Box<Response>> {
+    let session = Session::for_request(headers).map_err(|err| {
+        tracing::error!(error = %err, "no randomness for a session id");
         Box::new(error_page(
             state,
             lang,
             StatusCode::INTERNAL_SERVER_ERROR,
             lang.texts().internal,
         ))
-    })
+    })?;
+    let token = state.csrf.token_for(&session);
+    Ok((session, token))
 }
 
 /// `GET /`.
@@ -216,8 +220,8 @@ async fn render_list(
     if let Some(response) = not_ready(state, lang) {
         return response;
     }
-    let token = match csrf_token(state, lang, headers) {
-        Ok(token) => token,
+    let (session, token) = match csrf_token(state, lang, headers) {
+        Ok(pair) => pair,
         Err(response) => return *response,
     };
     let listing = match state
@@ -235,7 +239,7 @@ async fn render_list(
         layout: &state.layout,
         flash,
         form,
-        csrf: &token.value,
+        csrf: &token,
         query: params.search.as_deref().unwrap_or(""),
         per_page: params.per_page,
         total: listing.total,
@@ -246,7 +250,7 @@ async fn render_list(
     let mut body = String::with_capacity(8 * 1024 + listing.items.len() * 512);
     let rendered = page.render_into(&mut body).map(|()| body);
     let mut response = html(status, rendered);
-    token.set_cookie(headers, response.headers_mut());
+    session.set_cookie(headers, response.headers_mut());
     response
 }
 
@@ -287,8 +291,8 @@ fn is_form(headers: &HeaderMap) -> bool {
         })
 }
 
-/// The checks every form POST passes first: body within the limit, a urlencoded form, a valid
-/// CSRF token.
+/// The checks every form POST passes after the write gate (`writes.rs`): body within the
+/// limit, a urlencoded form, the CSRF token of the request's session.
 fn read_form(
     state: &AppState,
     lang: Lang,
@@ -308,7 +312,7 @@ fn read_form(
         ));
     }
     let fields = FormFields::parse(&body);
-    if !csrf::verify(headers, fields.csrf.as_deref()) {
+    if !state.csrf.verify(headers, fields.csrf.as_deref()) {
         return Err(refuse(StatusCode::FORBIDDEN, t.csrf));
     }
     Ok(fields)
@@ -389,8 +393,8 @@ pub async fn confirm_delete(
     if let Some(response) = not_ready(&state, lang) {
         return response;
     }
-    let token = match csrf_token(&state, lang, &headers) {
-        Ok(token) => token,
+    let (session, token) = match csrf_token(&state, lang, &headers) {
+        Ok(pair) => pair,
         Err(response) => return *response,
     };
     match state.db.get(id).await {
@@ -399,10 +403,10 @@ pub async fn confirm_delete(
                 t,
                 layout: &state.layout,
                 user: &user,
-                csrf: &token.value,
+                csrf: &token,
             };
             let mut response = html(StatusCode::OK, page.render());
-            token.set_cookie(&headers, response.headers_mut());
+            session.set_cookie(&headers, response.headers_mut());
             response
         }
         Ok(None) => error_page(&state, lang, StatusCode::NOT_FOUND, t.user_not_found),

@@ -26,10 +26,11 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::config::Config;
+use crate::csrf::CsrfKey;
 use crate::db::Db;
 use crate::metrics::{Metrics, PoolCollector};
-use crate::state::AppState;
-use crate::{api, assets, metrics, ops, pages, security};
+use crate::state::{AppState, WriteSecurity};
+use crate::{api, assets, metrics, ops, pages, security, writes};
 
 /// Largest request body accepted (a form or a JSON user is well under 1 KiB).
 pub const BODY_LIMIT: usize = 16 * 1024;
@@ -59,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .fallback(pages::not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), writes::guard))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             http::StatusCode::REQUEST_TIMEOUT,
@@ -109,7 +111,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         max_connections: db.max_connections(),
     };
     let metrics = Arc::new(Metrics::new(&config.app_name, Some(pool)));
-    let state = AppState::new(db, metrics, config.app_name.clone());
+    let state = AppState::new(
+        db,
+        metrics,
+        config.app_name.clone(),
+        write_security(&config)?,
+    );
     let listener = TcpListener::bind(config.listen_addr)
         .await
         .with_context(|| format!("listening on {}", config.listen_addr))?;
@@ -137,6 +144,34 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         state,
         stop,
         task,
+    })
+}
+
+/// The CSRF key (the configured one, or one of this process) and the admin credential, each
+/// announced in the log so an operator sees what protects the writes.
+fn write_security(config: &Config) -> anyhow::Result<WriteSecurity> {
+    let csrf = match &config.csrf_key {
+        Some(key) => key.clone(),
+        None => {
+            tracing::info!(
+                "no --csrf-key-file: this process signs CSRF tokens with a key of its own; \
+                 instances behind one load balancer need a shared key file"
+            );
+            CsrfKey::generate()?
+        }
+    };
+    match &config.admin {
+        Some(admin) => tracing::info!(
+            user = admin.user(),
+            "adding and deleting users needs the admin credential"
+        ),
+        None => tracing::warn!(
+            "no --admin-password-file: anyone who reaches this app can add and delete users"
+        ),
+    }
+    Ok(WriteSecurity {
+        csrf,
+        admin: config.admin.clone(),
     })
 }
 

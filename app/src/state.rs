@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::assets::{LINKS, Links};
+use crate::credential::AdminCredential;
+use crate::csrf::CsrfKey;
 use crate::db::{Db, DbError};
 use crate::metrics::Metrics;
 
@@ -22,11 +24,22 @@ pub struct Inner {
     pub db: Db,
     pub metrics: Arc<Metrics>,
     pub layout: Layout,
+    /// Signs and checks the forms' CSRF tokens.
+    pub csrf: CsrfKey,
+    /// What adding and deleting users need; `None` leaves writes open.
+    pub admin: Option<AdminCredential>,
     /// Set once the database answered and the schema is in place.
     pub ready: AtomicBool,
     /// Set on SIGTERM: `/readyz` answers 503 from then on.
     pub draining: AtomicBool,
     last_db_error_log: AtomicU64,
+}
+
+/// What protects the requests that change data.
+#[derive(Debug, Clone)]
+pub struct WriteSecurity {
+    pub csrf: CsrfKey,
+    pub admin: Option<AdminCredential>,
 }
 
 /// Cheap to clone: one `Arc`.
@@ -41,10 +54,12 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(db: Db, metrics: Arc<Metrics>, app_name: String) -> AppState {
+    pub fn new(db: Db, metrics: Arc<Metrics>, app_name: String, writes: WriteSecurity) -> AppState {
         AppState(Arc::new(Inner {
             db,
             metrics,
+            csrf: writes.csrf,
+            admin: writes.admin,
             layout: Layout {
                 app_name,
                 version: env!("CARGO_PKG_VERSION"),

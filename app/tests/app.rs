@@ -6,7 +6,9 @@
 
 mod app {
     pub mod api;
+    pub mod auth;
     pub mod browser;
+    pub mod csrf;
     pub mod load;
     pub mod ops;
     pub mod pages;

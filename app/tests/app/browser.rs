@@ -1,11 +1,14 @@
 //! A person in a real browser: headless Chromium (Debian's `chromium`) driven over the DevTools
 //! protocol adds a user through the form and finds it in the list, with the page's CSS applied
-//! under its CSP. The screenshot of the list goes to a temporary directory, or to
+//! under its CSP. Writes need the admin credential, as in Compose: the form's POST is answered
+//! with a Basic challenge, the browser is given the password (what the person types in the
+//! prompt) and sends the form again. The screenshot of the list goes to a temporary directory, or to
 //! `docs/app-usuarios.png` when `OCTO_UPDATE_SCREENSHOT=1`.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use chromiumoxide::auth::Credentials;
 use chromiumoxide::browser::{Browser, BrowserConfig};
 use chromiumoxide::cdp::browser_protocol::emulation::SetUserAgentOverrideParams;
 use chromiumoxide::cdp::browser_protocol::input::InsertTextParams;
@@ -14,13 +17,15 @@ use chromiumoxide::page::ScreenshotParams;
 use futures_util::StreamExt as _;
 use octo_testbed::require_program;
 
-use super::support::{TestApp, config, create_database, shared_mariadb};
+use super::support::{
+    ADMIN_PASSWORD, ADMIN_USER, TestApp, config, create_database, protected, shared_mariadb,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_adds_a_user_in_chromium() {
     let chromium = require_program("chromium", "chromium").expect("Chromium for the browser test");
     let (database, url) = create_database(shared_mariadb(), "browser").await;
-    let app = TestApp::start_with(config(&url, "app1"), database).await;
+    let app = TestApp::start_with(protected(config(&url, "app1")), database).await;
     for (nombre, email) in [
         ("María García", "maria.garcia@example.com"),
         ("Carlos Manrique", "carlos@example.com"),
@@ -70,6 +75,12 @@ async fn a_person_adds_a_user_in_chromium() {
             .build()
             .unwrap(),
     )
+    .await
+    .unwrap();
+    page.authenticate(Credentials {
+        username: ADMIN_USER.to_owned(),
+        password: ADMIN_PASSWORD.to_owned(),
+    })
     .await
     .unwrap();
     page.goto(app.url("/usuarios"))

@@ -1,7 +1,7 @@
 //! The HTML side: home, list, add form, validation, search, pagination, delete, CSRF, escaping,
 //! languages, security headers and static files.
 
-use super::support::{TestApp, hidden_field, rows};
+use super::support::{SESSION_COOKIE, TestApp, hidden_field, rows};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn home_shows_the_instance_name_in_spanish_or_english() {
@@ -404,7 +404,7 @@ async fn delete_asks_for_confirmation_first() {
             .contains("¿Seguro que quieres eliminar este usuario?")
     );
     assert!(confirm.body.contains("carla@example.com"));
-    let cookie = confirm.set_cookie("octo_csrf").unwrap();
+    let cookie = confirm.set_cookie(SESSION_COOKIE).unwrap();
     let token = hidden_field(&confirm.body, "csrf_token").unwrap();
     // Looking is not deleting.
     assert_eq!(app.sql("SELECT COUNT(*) FROM usuarios").await.trim(), "1");

@@ -40,6 +40,7 @@ async fn database_absent_at_start_then_stopped_and_restarted() {
         running: Some(running),
         database: "resilience".into(),
         client: client(),
+        admin: None,
     };
     // Nothing listens on the port yet: alive, not ready, friendly 503s.
     assert_eq!(app.get("/healthz").await.status, 200);

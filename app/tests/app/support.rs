@@ -12,6 +12,12 @@ use octo_testbed::MariaDb;
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::redirect::Policy;
 
+pub use octo_app::csrf::SESSION_COOKIE;
+
+/// The admin credential of [`protected`] apps.
+pub const ADMIN_USER: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
 pub const APP_USER: &str = "octo";
 pub const APP_PASSWORD: &str = "s3cret-app-pass";
 
@@ -62,6 +68,19 @@ pub fn config(url: &str, app_name: &str) -> Config {
     config
 }
 
+/// `config` with adding and deleting behind the admin credential, as Compose and Kubernetes
+/// run the app, and a CSRF key the instances of one test share.
+pub fn protected(mut config: Config) -> Config {
+    config.admin = Some(
+        octo_app::credential::AdminCredential::new(ADMIN_USER, ADMIN_PASSWORD)
+            .expect("an admin credential"),
+    );
+    config.csrf_key = Some(octo_app::csrf::CsrfKey::from_secret(
+        b"the key every instance of this test shares",
+    ));
+    config
+}
+
 pub fn client() -> reqwest::Client {
     // In a workspace build reqwest is compiled with TLS (other crates need it) and then wants a
     // process-wide crypto provider, even for plain HTTP; ring is the workspace's.
@@ -81,6 +100,8 @@ pub struct TestApp {
     pub base: String,
     pub database: String,
     pub client: reqwest::Client,
+    /// Sent by the helpers that write when the app is [`protected`].
+    pub admin: Option<(&'static str, &'static str)>,
 }
 
 impl TestApp {
@@ -92,6 +113,10 @@ impl TestApp {
     }
 
     pub async fn start_with(config: Config, database: String) -> TestApp {
+        let admin = config
+            .admin
+            .is_some()
+            .then_some((ADMIN_USER, ADMIN_PASSWORD));
         let running = octo_app::start(config).await.expect("the app starts");
         let base = format!("http://{}", running.local_addr);
         let app = TestApp {
@@ -99,6 +124,7 @@ impl TestApp {
             base,
             database,
             client: client(),
+            admin,
         };
         app.wait_ready(Duration::from_secs(30)).await;
         app
@@ -143,6 +169,17 @@ impl TestApp {
         fields: &[(&str, &str)],
         cookie: Option<&str>,
     ) -> Reply {
+        self.post_form_with(path, fields, cookie, &[]).await
+    }
+
+    /// A urlencoded form POST with the given cookie header (if any) and more headers.
+    pub async fn post_form_with(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        cookie: Option<&str>,
+        headers: &[(&'static str, &str)],
+    ) -> Reply {
         let body = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(fields)
             .finish();
@@ -154,18 +191,28 @@ impl TestApp {
         if let Some(cookie) = cookie {
             request = request.header("cookie", cookie);
         }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some((user, password)) = self.admin {
+            request = request.basic_auth(user, Some(password));
+        }
         Reply::from(request.send().await.expect("POST")).await
     }
 
-    /// A page with a form: its CSRF cookie (as a `Cookie` header value) and hidden field.
+    /// A page with a form: its session cookie (as a `Cookie` header value) and CSRF field.
     pub async fn form_session(&self, path: &str) -> Session {
         let page = self.get(path).await;
         assert_eq!(page.status, 200, "{}", page.body);
         let cookie = page
-            .set_cookie("octo_csrf")
-            .expect("the page sets the CSRF cookie");
+            .set_cookie(SESSION_COOKIE)
+            .expect("the page sets the session cookie");
         let token = hidden_field(&page.body, "csrf_token").expect("the form has a CSRF field");
-        assert_eq!(cookie, format!("octo_csrf={token}"));
+        assert_ne!(
+            cookie,
+            format!("{SESSION_COOKIE}={token}"),
+            "the token is not the cookie"
+        );
         Session { cookie, token }
     }
 
@@ -184,16 +231,15 @@ impl TestApp {
     }
 
     pub async fn post_json(&self, path: &str, body: &str) -> Reply {
-        Reply::from(
-            self.client
-                .post(self.url(path))
-                .header("content-type", "application/json")
-                .body(body.to_owned())
-                .send()
-                .await
-                .expect("POST"),
-        )
-        .await
+        let mut request = self
+            .client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        if let Some((user, password)) = self.admin {
+            request = request.basic_auth(user, Some(password));
+        }
+        Reply::from(request.send().await.expect("POST")).await
     }
 
     /// Adds a user through the API and returns its id (asserting 201).
@@ -219,7 +265,7 @@ impl TestApp {
     }
 }
 
-/// A CSRF cookie and the matching form field.
+/// A session cookie and the CSRF field of its forms.
 #[derive(Debug, Clone)]
 pub struct Session {
     pub cookie: String,
