@@ -51,6 +51,12 @@ pub async fn run() -> anyhow::Result<()> {
     for (what, url) in stack.urls() {
         println!("  {what:<22} {url}");
     }
+    let (admin_user, _) = stack.admin();
+    println!();
+    println!(
+        "  Adding and deleting users asks for user {admin_user}, password in {}",
+        stack.admin_password_file().display()
+    );
     println!();
     println!("  Grafana is not packaged for Debian, so it is not part of the native stack:");
     println!("  explore the metrics in Prometheus's UI above, or run `docker compose up -d` for");

@@ -55,7 +55,6 @@ impl Prometheus {
                 dir.path().join("data").display()
             ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--web.enable-lifecycle")
             .arg("--log.level=warn");
         let mut service =
             Service::spawn("prometheus", command, &dir.path().join("prometheus.log"))?;

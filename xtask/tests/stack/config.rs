@@ -1,6 +1,6 @@
 //! Configuration files, checked by the programs that will read them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
 use super::support::{program, repo, run_ok, target_dir};
@@ -179,21 +179,211 @@ fn nginx_configuration_passes_nginx_t() {
     );
 }
 
-#[test]
-fn compose_file_is_valid_and_publishes_only_nginx_prometheus_grafana() {
-    let text = run_ok(
+/// An upstream that answers `200 ok` to every request and records the request lines that
+/// reach it.
+async fn recording_upstream() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let record = record.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buffer = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&head);
+                record
+                    .lock()
+                    .unwrap()
+                    .push(head.lines().next().unwrap_or_default().to_owned());
+                let _ = stream
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n",
+                    )
+                    .await;
+            });
+        }
+    });
+    (port, seen)
+}
+
+/// The status line of `GET <target>` sent as is (no client-side normalisation of `..` or
+/// `//`), as a scanner would send it.
+async fn raw_get_status(port: u16, target: &str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let request =
+        format!("GET {target} HTTP/1.1\r\nHost: octo.example\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    answer.lines().next().unwrap_or_default().to_owned()
+}
+
+/// The public nginx server (the repository's `octo.conf`, run by Debian's nginx) forwards pages
+/// and the API, but never the app's operational endpoints, however the path is spelled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_nginx_does_not_serve_metrics_readyz_or_openapi() {
+    let (upstream, seen) = recording_upstream().await;
+    let port = octo_testbed::free_port();
+    let status_port = octo_testbed::free_port();
+    let octo = std::fs::read_to_string(repo().join("nginx/conf.d/octo.conf")).unwrap();
+    assert!(octo.contains("listen 8080;") && octo.contains("listen 127.0.0.1:8081;"));
+    let octo = octo
+        .replace("listen 8080;", &format!("listen 127.0.0.1:{port};"))
+        .replace(
+            "listen 127.0.0.1:8081;",
+            &format!("listen 127.0.0.1:{status_port};"),
+        );
+    let nginx = octo_testbed::Nginx::start_with(port, |prefix| {
+        std::fs::create_dir_all(prefix.join("upstreams")).unwrap();
+        std::fs::write(
+            prefix.join("upstreams/app.conf"),
+            format!("server 127.0.0.1:{upstream};\n"),
+        )
+        .unwrap();
+        std::fs::write(prefix.join("octo.conf"), &octo).unwrap();
+        "include octo.conf;\n".to_owned()
+    })
+    .await
+    .expect("nginx starts with the repository's octo.conf");
+    for target in [
+        "/metrics",
+        "/readyz",
+        "/api/openapi.json",
+        "/stub_status",
+        "//metrics",
+        "/%6Detrics",
+        "/usuarios/../metrics",
+        "/./readyz",
+        "/metrics?format=prometheus",
+        "/api//openapi.json",
+        "/api/%6Fpenapi.json",
+    ] {
+        let status = raw_get_status(port, target).await;
+        assert!(status.contains(" 404 "), "{target}: {status}");
+    }
+    for target in [
+        "/",
+        "/usuarios",
+        "/api/usuarios",
+        "/api/usuarios/1",
+        "/healthz",
+    ] {
+        let status = raw_get_status(port, target).await;
+        assert!(status.contains(" 200 "), "{target}: {status}");
+    }
+    let forwarded = seen.lock().unwrap().clone();
+    for line in &forwarded {
+        for hidden in ["metrics", "readyz", "openapi", "%6D", "%6F"] {
+            assert!(!line.contains(hidden), "nginx forwarded {line:?}");
+        }
+    }
+    assert_eq!(forwarded.len(), 5, "{forwarded:?}");
+    drop(nginx);
+}
+
+/// `docker-compose config`: the resolved file, in a stable shape.
+fn compose_config() -> String {
+    run_ok(
         Command::new(program("docker-compose", "docker-compose"))
             .current_dir(repo())
             .args(["-f", "compose.yml", "config"]),
         "docker-compose config",
-    );
-    // docker-compose config prints the resolved file; published ports appear as `published:`.
-    let published: BTreeSet<&str> = text
-        .lines()
-        .filter_map(|l| l.trim().trim_start_matches("- ").strip_prefix("published:"))
-        .map(str::trim)
+    )
+}
+
+/// Each service of a resolved Compose file with its block of lines.
+fn compose_services(resolved: &str) -> BTreeMap<String, String> {
+    let services = resolved
+        .split("\nservices:\n")
+        .nth(1)
+        .unwrap_or_default()
+        .split("\nvolumes:\n")
+        .next()
+        .unwrap_or_default();
+    let mut blocks: BTreeMap<String, String> = BTreeMap::new();
+    let mut current = None;
+    for line in services.lines() {
+        if line.starts_with("  ") && !line.starts_with("   ") && line.ends_with(':') {
+            let name = line.trim().trim_end_matches(':').to_owned();
+            blocks.insert(name.clone(), String::new());
+            current = Some(name);
+        } else if let Some(name) = &current {
+            let block = blocks.entry(name.clone()).or_default();
+            block.push_str(line);
+            block.push('\n');
+        }
+    }
+    blocks
+}
+
+/// The ports a service's block publishes, as (host address, host port); an empty address is
+/// every interface. docker-compose prints `- published: 80` (with `host_ip:` when given) or
+/// the short form `- 127.0.0.1:9090:9090/tcp`.
+fn published_ports(block: &str) -> Vec<(String, String)> {
+    let Some(ports) = block.split("    ports:\n").nth(1) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    let mut entry: Option<(String, String)> = None;
+    for line in ports.lines() {
+        if let Some(item) = line.strip_prefix("    - ") {
+            found.extend(entry.take());
+            if let Some(port) = item.strip_prefix("published: ") {
+                entry = Some((String::new(), port.trim().to_owned()));
+            } else {
+                let spec = item.trim().trim_matches('\'');
+                let spec = spec.split('/').next().unwrap_or_default();
+                let parts: Vec<&str> = spec.split(':').collect();
+                let (ip, port) = match parts.as_slice() {
+                    [ip, host, _container] => (ip.to_string(), host.to_string()),
+                    [host, _container] => (String::new(), host.to_string()),
+                    _ => panic!("unexpected port entry {item:?}"),
+                };
+                found.push((ip, port));
+            }
+        } else if let Some(ip) = line.trim().strip_prefix("host_ip: ") {
+            if let Some(entry) = entry.as_mut() {
+                entry.0 = ip.to_owned();
+            }
+        } else if line.starts_with("      ") {
+            continue;
+        } else {
+            break;
+        }
+    }
+    found.extend(entry);
+    found
+}
+
+#[test]
+fn compose_file_is_valid_and_publishes_only_nginx_and_grafana_to_the_world() {
+    let text = compose_config();
+    let services = compose_services(&text);
+    let published: BTreeSet<(String, String)> = services
+        .values()
+        .flat_map(|block| published_ports(block))
         .collect();
-    assert_eq!(published, BTreeSet::from(["80", "9090", "3000"]), "{text}");
+    let everywhere: BTreeSet<&str> = published
+        .iter()
+        .filter(|(ip, _)| ip.is_empty() || ip == "0.0.0.0")
+        .map(|(_, port)| port.as_str())
+        .collect();
+    assert_eq!(everywhere, BTreeSet::from(["80", "3000"]), "{text}");
     let compose = std::fs::read_to_string(repo().join("compose.yml")).unwrap();
     for service in [
         "mysql:",
@@ -203,6 +393,7 @@ fn compose_file_is_valid_and_publishes_only_nginx_prometheus_grafana() {
         "nginx-exporter:",
         "node-exporter:",
         "mysqld-exporter:",
+        "docker-socket-filter:",
         "container-exporter:",
         "prometheus:",
         "alertmanager:",
@@ -213,23 +404,13 @@ fn compose_file_is_valid_and_publishes_only_nginx_prometheus_grafana() {
             "service {service} missing"
         );
     }
-    let services = text
-        .split("\nservices:\n")
-        .nth(1)
-        .unwrap_or_default()
-        .split("\nvolumes:\n")
-        .next()
-        .unwrap_or_default();
-    let service_count = services
-        .lines()
-        .filter(|l| l.starts_with("  ") && !l.starts_with("   ") && l.ends_with(':'))
-        .count();
-    assert_eq!(service_count, 12, "{services}");
-    assert_eq!(
-        services.matches("    healthcheck:").count(),
-        service_count,
-        "every service has a healthcheck"
-    );
+    assert_eq!(services.len(), 13, "{services:?}");
+    for (name, block) in &services {
+        assert!(
+            block.contains("\n    healthcheck:\n") || block.starts_with("    healthcheck:\n"),
+            "{name} has no healthcheck"
+        );
+    }
     assert!(
         !compose.contains("MYSQL_PASSWORD:"),
         "passwords come from secret files"
@@ -238,6 +419,138 @@ fn compose_file_is_valid_and_publishes_only_nginx_prometheus_grafana() {
         !compose.contains("ADMIN_PASSWORD:"),
         "passwords come from secret files"
     );
+}
+
+/// Prometheus and Alertmanager have no authentication at all (anyone who reaches Alertmanager
+/// can silence every alert): the operator reaches them on this machine only.
+#[test]
+fn compose_publishes_prometheus_and_alertmanager_only_on_loopback() {
+    let services = compose_services(&compose_config());
+    for (service, port) in [("prometheus", "9090"), ("alertmanager", "9093")] {
+        let ports = published_ports(&services[service]);
+        assert_eq!(
+            ports,
+            [("127.0.0.1".to_owned(), port.to_owned())],
+            "{service} publishes {ports:?}"
+        );
+    }
+}
+
+/// `--web.enable-lifecycle` lets whoever reaches the port stop Prometheus (`POST /-/quit`) or
+/// make it reload: in no deployment.
+#[test]
+fn prometheus_lifecycle_api_is_enabled_nowhere() {
+    let services = compose_services(&compose_config());
+    for (name, block) in &services {
+        assert!(
+            !block.contains("web.enable-lifecycle"),
+            "{name} enables the lifecycle API in Compose"
+        );
+    }
+    let objects = kubernetes_objects();
+    for object in &objects {
+        for container in pod_containers(object) {
+            let args = container["args"].to_string();
+            assert!(
+                !args.contains("web.enable-lifecycle"),
+                "{} enables the lifecycle API in Kubernetes",
+                container["name"]
+            );
+        }
+    }
+}
+
+/// The Docker API is all or nothing and a read-only mount does not make it read-only: the
+/// exporter never gets the socket, only a filter with no network does, and the filter passes
+/// GET requests alone.
+#[test]
+fn compose_hands_the_docker_socket_only_to_a_filter_without_network() {
+    let services = compose_services(&compose_config());
+    let holders: Vec<&String> = services
+        .iter()
+        .filter(|(_, block)| block.contains("docker.sock:"))
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(
+        holders,
+        ["docker-socket-filter"],
+        "who mounts the Docker socket"
+    );
+    let filter = &services["docker-socket-filter"];
+    assert!(filter.contains("    network_mode: none\n"), "{filter}");
+    assert!(filter.contains("    cap_drop:\n    - ALL\n"), "{filter}");
+    assert!(filter.contains("    read_only: true\n"), "{filter}");
+    let allowed: Vec<&str> = filter
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- -allow"))
+        .collect();
+    assert!(
+        allowed
+            .iter()
+            .all(|rule| rule.starts_with("GET=") || *rule == "healthcheck"),
+        "only GET passes the filter: {allowed:?}"
+    );
+    let exporter = &services["container-exporter"];
+    assert!(
+        exporter.contains("- -docker=unix:///run/docker-filtered/docker.sock"),
+        "{exporter}"
+    );
+    assert!(!exporter.contains("/var/run/docker.sock"), "{exporter}");
+}
+
+/// Where the app is published, adding and deleting need the admin password, and both
+/// instances sign CSRF tokens with one key: both come from secrets, which generate.sh creates.
+#[test]
+fn compose_and_kubernetes_protect_writes_with_the_admin_credential_and_a_shared_csrf_key() {
+    let services = compose_services(&compose_config());
+    for app in ["app1", "app2"] {
+        let block = &services[app];
+        for line in [
+            "ADMIN_PASSWORD_FILE: /run/secrets/app_admin_password",
+            "CSRF_KEY_FILE: /run/secrets/app_csrf_key",
+            "- source: app_admin_password",
+            "- source: app_csrf_key",
+        ] {
+            assert!(block.contains(line), "{app} lacks {line:?}:\n{block}");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo().join("secrets/generate.sh"),
+        dir.path().join("generate.sh"),
+    )
+    .unwrap();
+    run_ok(
+        Command::new("sh").arg(dir.path().join("generate.sh")),
+        "secrets/generate.sh",
+    );
+    let key = std::fs::read(dir.path().join("app_csrf_key")).unwrap();
+    assert!(
+        key.trim_ascii_end().len() >= 32,
+        "a CSRF key of {} bytes",
+        key.len()
+    );
+    let password = std::fs::read_to_string(dir.path().join("app_admin_password")).unwrap();
+    assert!(
+        password.trim().len() >= 16,
+        "an admin password of {} bytes",
+        password.len()
+    );
+
+    let objects = kubernetes_objects();
+    let app = objects
+        .iter()
+        .find(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == "app")
+        .expect("the app Deployment");
+    let env = app["spec"]["template"]["spec"]["containers"][0]["env"].to_string();
+    for variable in ["ADMIN_PASSWORD_FILE", "CSRF_KEY_FILE"] {
+        assert!(
+            env.contains(variable),
+            "the app Deployment lacks {variable}: {env}"
+        );
+    }
+    let volumes = app["spec"]["template"]["spec"]["volumes"].to_string();
+    assert!(volumes.contains("\"secretName\":\"octo-app\""), "{volumes}");
 }
 
 #[test]
@@ -292,23 +605,362 @@ fn kubernetes_base_renders_and_validates_against_the_api_schemas() {
 /// PyPI's kubernetes-validate (offline schemas for every Kubernetes version), in a virtual
 /// environment inside the target directory.
 fn kubernetes_validate() -> std::path::PathBuf {
-    let venv = target_dir().join("tools/kubernetes-validate");
-    let validator = venv.join("bin/kubernetes-validate");
-    if validator.is_file() {
-        return validator;
+    validator_venv().join("bin/kubernetes-validate")
+}
+
+/// The virtual environment of kubernetes-validate, installed on first use (once, however many
+/// tests ask at the same time); its Python has PyYAML (a dependency of the validator), which
+/// reads the rendered base for the tests below.
+fn validator_venv() -> std::path::PathBuf {
+    static VENV: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    VENV.get_or_init(|| {
+        let venv = target_dir().join("tools/kubernetes-validate");
+        if venv.join("bin/kubernetes-validate").is_file() {
+            return venv;
+        }
+        let python = program("python3", "python3 (and python3-venv)");
+        run_ok(
+            Command::new(python).arg("-m").arg("venv").arg(&venv),
+            "python3 -m venv",
+        );
+        run_ok(
+            Command::new(venv.join("bin/pip")).args([
+                "install",
+                "--quiet",
+                "kubernetes-validate==1.37.0",
+            ]),
+            "pip install kubernetes-validate",
+        );
+        venv
+    })
+    .clone()
+}
+
+/// Every object of the rendered kustomize base, as JSON.
+fn kubernetes_objects() -> Vec<serde_json::Value> {
+    let kubectl = program(
+        "kubectl",
+        "kubectl (https://kubernetes.io/docs/tasks/tools/)",
+    );
+    let rendered = run_ok(
+        Command::new(kubectl)
+            .current_dir(repo())
+            .args(["kustomize", "k8s/base"]),
+        "kubectl kustomize k8s/base",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("octo.yaml");
+    std::fs::write(&manifest, rendered).unwrap();
+    let json = run_ok(
+        Command::new(validator_venv().join("bin/python3"))
+            .arg("-c")
+            .arg(
+                "import json, sys, yaml; \
+                 json.dump([o for o in yaml.safe_load_all(open(sys.argv[1])) if o], sys.stdout)",
+            )
+            .arg(&manifest),
+        "YAML to JSON",
+    );
+    serde_json::from_str(&json).unwrap()
+}
+
+/// The pod template of a workload (Deployment, StatefulSet, DaemonSet), if it is one.
+fn pod_template(object: &serde_json::Value) -> Option<&serde_json::Value> {
+    let kind = object["kind"].as_str()?;
+    ["Deployment", "StatefulSet", "DaemonSet"]
+        .contains(&kind)
+        .then(|| &object["spec"]["template"])
+}
+
+fn pod_containers(object: &serde_json::Value) -> Vec<&serde_json::Value> {
+    pod_template(object)
+        .and_then(|t| t["spec"]["containers"].as_array())
+        .map(|c| c.iter().collect())
+        .unwrap_or_default()
+}
+
+/// Where a connection comes from: a pod of the namespace (its labels), or anything outside it.
+#[derive(Debug, Clone, Copy)]
+enum Source<'a> {
+    Pod(&'a str),
+    Outside,
+}
+
+/// Whether the base's NetworkPolicies let `source` open a TCP connection to `port` of the pods
+/// named `target` (app.kubernetes.io/name), by the API's rules: a pod no policy selects for
+/// ingress accepts everything; a selected pod accepts what one rule of one selecting policy
+/// allows. Only what the base uses is understood (podSelector.matchLabels peers, numeric
+/// ports); anything else fails the test rather than be guessed.
+fn ingress_allowed(
+    policies: &[&serde_json::Value],
+    source: Source<'_>,
+    target: &str,
+    port: u64,
+) -> bool {
+    let name_of = |selector: &serde_json::Value| {
+        let labels = selector["matchLabels"].as_object().expect("matchLabels");
+        assert!(selector.get("matchExpressions").is_none(), "{selector}");
+        assert_eq!(labels.len(), 1, "{selector}");
+        labels["app.kubernetes.io/name"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let selecting: Vec<&&serde_json::Value> = policies
+        .iter()
+        .filter(|p| name_of(&p["spec"]["podSelector"]) == target)
+        .filter(|p| p["spec"]["policyTypes"].to_string().contains("Ingress"))
+        .collect();
+    if selecting.is_empty() {
+        return true;
     }
-    let python = program("python3", "python3 (and python3-venv)");
-    run_ok(
-        Command::new(python).arg("-m").arg("venv").arg(&venv),
-        "python3 -m venv",
+    selecting.iter().any(|policy| {
+        policy["spec"]["ingress"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|rule| {
+                let port_ok = match rule["ports"].as_array() {
+                    None => true,
+                    Some(ports) => ports.iter().any(|p| {
+                        assert!(p.get("endPort").is_none(), "{p}");
+                        p["port"].as_u64().expect("numeric port") == port
+                    }),
+                };
+                let source_ok = match rule["from"].as_array() {
+                    None => true,
+                    Some(peers) => peers.iter().any(|peer| {
+                        assert!(
+                            peer.get("namespaceSelector").is_none()
+                                && peer.get("ipBlock").is_none(),
+                            "{peer}"
+                        );
+                        matches!(source, Source::Pod(name) if name_of(&peer["podSelector"]) == name)
+                    }),
+                };
+                port_ok && source_ok
+            })
+    })
+}
+
+/// Every pod of the base by name, with whether it shares the node's network.
+fn pods(objects: &[serde_json::Value]) -> BTreeMap<String, bool> {
+    objects
+        .iter()
+        .filter_map(|o| {
+            let template = pod_template(o)?;
+            let name = template["metadata"]["labels"]["app.kubernetes.io/name"].as_str()?;
+            let host_network = template["spec"]["hostNetwork"].as_bool().unwrap_or(false);
+            Some((name.to_owned(), host_network))
+        })
+        .collect()
+}
+
+fn network_policies(objects: &[serde_json::Value]) -> Vec<&serde_json::Value> {
+    objects
+        .iter()
+        .filter(|o| o["kind"] == "NetworkPolicy")
+        .collect()
+}
+
+/// The exporters' endpoints can be read by Prometheus alone: the app, nginx, Grafana, every
+/// other pod and anything outside the namespace are refused.
+#[test]
+fn networkpolicy_lets_only_prometheus_reach_exporters() {
+    let objects = kubernetes_objects();
+    let policies = network_policies(&objects);
+    let pods = pods(&objects);
+    // The node exporter shares the node's network (for the host's interfaces), where
+    // NetworkPolicy does not apply: documented in network-policies.yaml; the only such pod.
+    let on_host: Vec<&String> = pods.iter().filter(|(_, h)| **h).map(|(n, _)| n).collect();
+    assert_eq!(on_host, ["node-exporter"]);
+    let exporters = [
+        ("nginx", 9113),
+        ("mysql", 9104),
+        ("container-exporter", 8080),
+    ];
+    for (pod, port) in exporters {
+        assert!(
+            ingress_allowed(&policies, Source::Pod("prometheus"), pod, port),
+            "Prometheus cannot scrape {pod}:{port}"
+        );
+        for other in pods.keys().filter(|p| *p != "prometheus") {
+            assert!(
+                !ingress_allowed(&policies, Source::Pod(other), pod, port),
+                "{other} reaches the exporter at {pod}:{port}"
+            );
+        }
+        assert!(
+            !ingress_allowed(&policies, Source::Outside, pod, port),
+            "the outside reaches the exporter at {pod}:{port}"
+        );
+    }
+    // Prometheus still reaches what it scrapes besides the exporters, and nginx stays public.
+    assert!(ingress_allowed(
+        &policies,
+        Source::Pod("prometheus"),
+        "app",
+        5000
+    ));
+    assert!(ingress_allowed(
+        &policies,
+        Source::Pod("prometheus"),
+        "alertmanager",
+        9093
+    ));
+    assert!(ingress_allowed(
+        &policies,
+        Source::Pod("grafana"),
+        "prometheus",
+        9090
+    ));
+    assert!(ingress_allowed(
+        &policies,
+        Source::Pod("alertmanager"),
+        "alert-log",
+        9095
+    ));
+    assert!(ingress_allowed(&policies, Source::Outside, "nginx", 8080));
+    assert!(ingress_allowed(
+        &policies,
+        Source::Pod("nginx"),
+        "app",
+        5000
+    ));
+    assert!(
+        !ingress_allowed(&policies, Source::Outside, "app", 5000),
+        "the app bypassing nginx"
+    );
+}
+
+/// MariaDB accepts the app alone; the mysqld exporter is a sidecar in MariaDB's pod and
+/// connects over the pod's loopback, which no policy governs.
+#[test]
+fn networkpolicy_lets_only_the_app_and_the_mysqld_exporter_reach_mariadb() {
+    let objects = kubernetes_objects();
+    let policies = network_policies(&objects);
+    let pods = pods(&objects);
+    assert!(ingress_allowed(
+        &policies,
+        Source::Pod("app"),
+        "mysql",
+        3306
+    ));
+    for other in pods.keys().filter(|p| *p != "app") {
+        assert!(
+            !ingress_allowed(&policies, Source::Pod(other), "mysql", 3306),
+            "{other} reaches MariaDB"
+        );
+    }
+    assert!(!ingress_allowed(&policies, Source::Outside, "mysql", 3306));
+    let mysql = objects
+        .iter()
+        .find(|o| o["kind"] == "StatefulSet" && o["metadata"]["name"] == "mysql")
+        .expect("the MariaDB StatefulSet");
+    let sidecar = pod_containers(mysql)
+        .into_iter()
+        .find(|c| c["name"] == "mysqld-exporter")
+        .expect("the mysqld exporter beside MariaDB");
+    assert!(
+        sidecar["args"]
+            .to_string()
+            .contains("--mysqld.address=127.0.0.1:3306"),
+        "{sidecar}"
+    );
+}
+
+/// The container exporter runs as root: mounting the host's /run would hand it the container
+/// runtimes' API sockets (a read-only mount does not stop connect()), i.e. the node.
+#[test]
+fn kubernetes_container_exporter_gets_no_runtime_socket() {
+    let objects = kubernetes_objects();
+    let daemonset = objects
+        .iter()
+        .find(|o| o["kind"] == "DaemonSet" && o["metadata"]["name"] == "container-exporter")
+        .expect("the container exporter DaemonSet");
+    let volumes = daemonset["spec"]["template"]["spec"]["volumes"]
+        .as_array()
+        .unwrap();
+    for volume in volumes {
+        let Some(path) = volume["hostPath"]["path"].as_str() else {
+            continue;
+        };
+        for socket_dir in ["/run", "/var/run", "/run/containerd", "/var/run/containerd"] {
+            assert_ne!(path, socket_dir, "the host's {path} holds runtime sockets");
+        }
+        assert!(!path.ends_with(".sock"), "{path}");
+    }
+}
+
+/// The MariaDB image runs `mysql/initdb` once; the root password must reach the client through
+/// a private option file, not its command line (where `ps` shows it to every user). Run with a
+/// stand-in `mariadb` that records its arguments and what MariaDB's own option parser
+/// (my_print_defaults) reads from the option file it was given.
+#[test]
+fn mariadb_root_password_never_reaches_a_command_line() {
+    let my_print_defaults = program("my_print_defaults", "mariadb-client");
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = dir.path().join("secrets");
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&secrets).unwrap();
+    std::fs::create_dir_all(&bin).unwrap();
+    let root_password = "r00t+pass/word=";
+    std::fs::write(
+        secrets.join("mysql_root_password"),
+        format!("{root_password}\n"),
+    )
+    .unwrap();
+    std::fs::write(secrets.join("mysqld_exporter_password"), "exp0rter\n").unwrap();
+    let record = dir.path().join("record");
+    let stand_in = format!(
+        "#!/bin/sh\nprintf '%s\\n' \"$@\" > {record}.argv\ncat > {record}.stdin\n\
+         {print} \"$1\" client > {record}.options\n",
+        record = record.display(),
+        print = my_print_defaults.display()
+    );
+    let fake = bin.join("mariadb");
+    std::fs::write(&fake, stand_in).unwrap();
+    let mut permissions = std::fs::metadata(&fake).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&fake, permissions).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
     );
     run_ok(
-        Command::new(venv.join("bin/pip")).args([
-            "install",
-            "--quiet",
-            "kubernetes-validate==1.37.0",
-        ]),
-        "pip install kubernetes-validate",
+        Command::new("sh")
+            .arg(repo().join("mysql/initdb/10-exporter-user.sh"))
+            .env("PATH", path)
+            .env("SECRETS_DIR", &secrets),
+        "mysql/initdb/10-exporter-user.sh",
     );
-    validator
+    let read =
+        |suffix: &str| std::fs::read_to_string(format!("{}.{suffix}", record.display())).unwrap();
+    let argv = read("argv");
+    assert!(!argv.contains(root_password), "on the command line: {argv}");
+    assert!(argv.starts_with("--defaults-extra-file="), "{argv}");
+    let options = read("options");
+    assert!(
+        options
+            .lines()
+            .any(|l| l == format!("--password={root_password}")),
+        "the option file does not give MariaDB the root password: {options}"
+    );
+    assert!(options.lines().any(|l| l == "--user=root"), "{options}");
+    let sql = read("stdin");
+    assert!(
+        sql.contains("CREATE USER IF NOT EXISTS 'exporter'@'%' IDENTIFIED BY 'exp0rter'"),
+        "{sql}"
+    );
+    // The option file is gone once the script ends.
+    let option_file = argv
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("--defaults-extra-file=");
+    assert!(
+        !std::path::Path::new(option_file).exists(),
+        "{option_file} left behind"
+    );
 }

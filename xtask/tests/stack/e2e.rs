@@ -16,6 +16,7 @@ fn client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(10))
         .build()
         .expect("HTTP client")
@@ -126,6 +127,7 @@ async fn all_return_data(stack: &Stack, queries: &[(String, String)], what: &str
 }
 
 async fn send_traffic(stack: &Stack, http: &reqwest::Client, round: usize) {
+    let (user, password) = stack.admin();
     for i in 0..10 {
         let _ = http.get(stack.url("/")).send().await;
         let _ = http.get(stack.url("/usuarios")).send().await;
@@ -133,11 +135,63 @@ async fn send_traffic(stack: &Stack, http: &reqwest::Client, round: usize) {
         let body = serde_json::json!({"nombre": format!("Usuaria {round}-{i}"), "email": format!("e2e-{round}-{i}@example.com")});
         let response = http
             .post(stack.url("/api/usuarios"))
+            .basic_auth(user, Some(password))
             .json(&body)
             .send()
             .await
             .expect("POST through nginx");
         assert_eq!(response.status(), 201, "adding a user through nginx");
+    }
+}
+
+/// What the public side of nginx shows to somebody without the admin credential: pages and the
+/// API to read, no writes, no operational endpoints; and forms that work whichever instance
+/// serves the page and whichever receives the POST.
+async fn public_side(stack: &Stack, http: &reqwest::Client) {
+    for path in ["/metrics", "/readyz", "/api/openapi.json", "/stub_status"] {
+        let status = http.get(stack.url(path)).send().await.unwrap().status();
+        assert_eq!(status, 404, "{path} through the public nginx");
+    }
+    for path in ["/", "/usuarios", "/api/usuarios", "/healthz"] {
+        let status = http.get(stack.url(path)).send().await.unwrap().status();
+        assert_eq!(status, 200, "{path} through the public nginx");
+    }
+    let anonymous = http
+        .post(stack.url("/api/usuarios"))
+        .json(&serde_json::json!({"nombre": "Anónima", "email": "anon@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401, "an anonymous add through nginx");
+    // nginx alternates between the instances: over four forms, pages and POSTs land on both,
+    // and each instance accepts the tokens the other signed (one key file for both).
+    let (user, password) = stack.admin();
+    for i in 0..4 {
+        let page = http.get(stack.url("/usuarios")).send().await.unwrap();
+        let cookie = page
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok()?.split(';').next())
+            .find(|pair| pair.starts_with("octo_session="))
+            .expect("a session cookie")
+            .to_owned();
+        let html = page.text().await.unwrap();
+        let marker = "name=\"csrf_token\" value=\"";
+        let start = html.find(marker).expect("a CSRF field") + marker.len();
+        let token = &html[start..start + html[start..].find('"').unwrap()];
+        let response = http
+            .post(stack.url("/usuarios"))
+            .basic_auth(user, Some(password))
+            .header("cookie", &cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "csrf_token={token}&nombre=Formulario+{i}&email=form-{i}%40example.com"
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303, "form {i} through nginx");
     }
 }
 
@@ -159,6 +213,7 @@ async fn stack_end_to_end() {
     let http = client();
 
     send_traffic(&stack, &http, 0).await;
+    public_side(&stack, &http).await;
 
     let targets = eventually("every target up", Duration::from_secs(60), || async {
         let targets = stack

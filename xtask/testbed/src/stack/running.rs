@@ -4,7 +4,7 @@ use std::path::Path;
 
 use tempfile::TempDir;
 
-use super::accounts::{self, APP_DATABASE};
+use super::accounts::{self, ADMIN_USER, APP_DATABASE, AppSecrets};
 use super::exporters::{self, Exporters};
 use super::limits;
 use super::options::StackOptions;
@@ -36,6 +36,7 @@ pub struct Stack {
     pub mariadb: MariaDb,
     pub options: StackOptions,
     app_password: String,
+    app_secrets: AppSecrets,
     dir: TempDir,
     /// Last: the cgroups are removed once every service has stopped.
     cgroups: Option<ServiceCgroups>,
@@ -53,11 +54,12 @@ impl Stack {
         let mariadb = timed(&options, "MariaDB", start_mariadb(&options)).await?;
         adopt("mariadb", mariadb.pid());
         let passwords = accounts::create(&mariadb).await?;
+        let app_secrets = accounts::write_app_secrets(dir.path())?;
 
         let mut apps = Vec::new();
         for (index, port) in options.ports.apps.iter().enumerate() {
             let name = format!("app{}", index + 1);
-            let app = start_app(&options, &name, *port, &passwords.app);
+            let app = start_app(&options, &name, *port, &passwords.app, &app_secrets);
             let app = timed(&options, &name, app).await?;
             adopt(&name, app.pid());
             apps.push(Some(app));
@@ -102,6 +104,7 @@ impl Stack {
             mariadb,
             options,
             app_password: passwords.app,
+            app_secrets,
             dir,
             cgroups,
         })
@@ -118,7 +121,14 @@ impl Stack {
     pub async fn start_app(&mut self, index: usize) -> Result<(), TestbedError> {
         let name = format!("app{}", index + 1);
         let port = self.options.ports.apps[index];
-        let app = start_app(&self.options, &name, port, &self.app_password).await?;
+        let app = start_app(
+            &self.options,
+            &name,
+            port,
+            &self.app_password,
+            &self.app_secrets,
+        )
+        .await?;
         self.adopt(&name, app.pid());
         self.apps[index] = Some(app);
         Ok(())
@@ -133,6 +143,16 @@ impl Stack {
 
     fn adopt(&self, service: &str, pid: Option<u32>) {
         limits::adopt(self.cgroups.as_ref(), service, pid);
+    }
+
+    /// The user and password adding and deleting users needs (HTTP Basic), new at every start.
+    pub fn admin(&self) -> (&'static str, &str) {
+        (ADMIN_USER, &self.app_secrets.admin_password)
+    }
+
+    /// The file holding the admin password, for people (it lives as long as the stack).
+    pub fn admin_password_file(&self) -> &Path {
+        &self.app_secrets.admin_password_file
     }
 
     /// `http://127.0.0.1:<nginx port><path>`.

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use super::accounts::{APP_DATABASE, APP_USER, random_secret};
+use super::accounts::{ADMIN_USER, APP_DATABASE, APP_USER, AppSecrets, random_secret};
 use super::config;
 use super::options::StackOptions;
 use super::progress::{say, timed};
@@ -28,17 +28,20 @@ pub(super) async fn start_mariadb(options: &StackOptions) -> Result<MariaDb, Tes
     .await
 }
 
-/// App instance `name` on `port`, configured through the environment as Compose does; ready
-/// when its database is.
+/// App instance `name` on `port`, configured through the environment as Compose does (the
+/// shared CSRF key and the admin password in files); ready when its database is.
 pub(super) async fn start_app(
     options: &StackOptions,
     name: &str,
     port: u16,
     password: &str,
+    secrets: &AppSecrets,
 ) -> Result<ExporterProcess, TestbedError> {
     let program = options.binary("octo-app")?;
     let listen = format!("127.0.0.1:{port}");
     let mariadb_port = options.ports.mariadb.to_string();
+    let csrf_key_file = secrets.csrf_key_file.display().to_string();
+    let admin_password_file = secrets.admin_password_file.display().to_string();
     ExporterProcess::start_with(ExporterOptions {
         name,
         program: &program,
@@ -52,6 +55,9 @@ pub(super) async fn start_app(
             ("MYSQL_USER", APP_USER),
             ("MYSQL_PASSWORD", password),
             ("MYSQL_DATABASE", APP_DATABASE),
+            ("CSRF_KEY_FILE", &csrf_key_file),
+            ("ADMIN_USER", ADMIN_USER),
+            ("ADMIN_PASSWORD_FILE", &admin_password_file),
         ],
         ready_path: "/readyz",
     })
