@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use mysql_async::{Opts, UrlError};
 
 use crate::credential::AdminCredential;
 use crate::csrf::CsrfKey;
@@ -46,23 +47,46 @@ impl DbTarget {
 }
 
 /// `mysql://user:secret@host/db` becomes `mysql://user@host/db`; anything unparsable becomes a
-/// placeholder rather than risk printing a secret.
+/// fixed text. A password may hold `/`, `?`, `#` or `@` unencoded, so the user information ends
+/// at the last `@` (host and database names have none), and only the user name before it is kept.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return "<unparsable DATABASE_URL>".into();
     };
-    let (authority, path) = match rest.find('/') {
-        Some(index) => rest.split_at(index),
-        None => (rest, ""),
+    let (user, location) = match rest.rsplit_once('@') {
+        Some((userinfo, location)) => (userinfo.split(':').next(), location),
+        None => (None, rest),
     };
-    let path = path.split('?').next().unwrap_or("");
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{scheme}://{user}@{host}{path}")
-        }
-        None => format!("{scheme}://{authority}{path}"),
+    let location = location.split(['?', '#']).next().unwrap_or("");
+    match user {
+        Some(user) => format!("{scheme}://{user}@{location}"),
+        None => format!("{scheme}://{location}"),
     }
+}
+
+/// Parses `DATABASE_URL`, with an error that names what is wrong but never repeats the URL's
+/// text: mysql_async's own messages quote parameters, and a password holding an unencoded `?`
+/// turns its tail into "parameters".
+pub fn parse_database_url(url: &str) -> Result<Opts, String> {
+    Opts::from_url(url).map_err(|err| {
+        let reason = match err {
+            UrlError::Invalid => "it is invalid or incomplete".to_owned(),
+            UrlError::Parse(parse) => format!("it does not parse ({parse})"),
+            UrlError::UnsupportedScheme { .. } => "its scheme is not mysql://".to_owned(),
+            UrlError::InvalidPoolConstraints { min, max } => {
+                format!("pool_min ({min}) is over pool_max ({max})")
+            }
+            UrlError::UnknownParameter { .. }
+            | UrlError::InvalidParamValue { .. }
+            | UrlError::FeatureRequired { .. } => "a parameter after `?` is unknown or invalid \
+                 (a password with special characters must be percent-encoded)"
+                .to_owned(),
+        };
+        format!(
+            "DATABASE_URL ({}) is not a valid mysql:// URL: {reason}",
+            redact_url(url)
+        )
+    })
 }
 
 /// Everything the app needs to run.
@@ -314,6 +338,42 @@ mod tests {
         );
         assert_eq!(redact_url("mysql://db/octo"), "mysql://db/octo");
         assert_eq!(redact_url("garbage"), "<unparsable DATABASE_URL>");
+        assert_eq!(
+            redact_url("mysql://app:pa/ss?w#rd@db:3306/octo?pool_max=3"),
+            "mysql://app@db:3306/octo"
+        );
+    }
+
+    proptest::proptest! {
+        /// Passwords of characters the URL template has no run of (upper case and specials), so
+        /// any five-character piece of one found in a message came from the password.
+        #[test]
+        fn no_piece_of_a_password_reaches_a_message(
+            password in "[A-Z!#$%&()*+,/:;=?@\\[\\]^_{|}~-]{5,24}",
+            tail in proptest::sample::select(vec!["", "?pool_max=3", "?nope=1", "?pool_min=5&pool_max=1"]),
+        ) {
+            let url = format!("mysql://app:{password}@db:3306/octo{tail}");
+            let mut messages = vec![redact_url(&url)];
+            if let Err(message) = parse_database_url(&url) {
+                messages.push(message);
+            }
+            let config = Cli::try_parse_from(["octo-app", &format!("--database-url={url}")])
+                .map_err(|err| err.to_string())
+                .and_then(|cli| cli.into_config().map_err(|err| err.to_string()));
+            match config {
+                Ok(config) => messages.push(format!("{:?}", config.db)),
+                Err(message) => messages.push(message),
+            }
+            for message in &messages {
+                for piece in password.as_bytes().windows(5) {
+                    let piece = std::str::from_utf8(piece).unwrap();
+                    proptest::prop_assert!(
+                        !message.contains(piece),
+                        "{piece:?} of the password is in {message:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

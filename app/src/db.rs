@@ -7,9 +7,9 @@
 use std::time::Duration;
 
 use mysql_async::prelude::{FromValue, Queryable};
-use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, Row, Value};
+use mysql_async::{OptsBuilder, Pool, PoolConstraints, PoolOpts, Row, Value};
 
-use crate::config::{Config, DbTarget};
+use crate::config::{Config, DbTarget, parse_database_url};
 use crate::validate::NewUser;
 
 /// MySQL's ER_DUP_ENTRY.
@@ -173,12 +173,7 @@ impl Db {
     /// Builds the pool (lazily: nothing connects until the first call).
     pub fn new(config: &Config) -> Result<Db, String> {
         let base = match &config.db {
-            DbTarget::Url(url) => OptsBuilder::from_opts(Opts::from_url(url).map_err(|err| {
-                format!(
-                    "DATABASE_URL ({}) is not a valid mysql:// URL: {err}",
-                    config.db.describe()
-                )
-            })?),
+            DbTarget::Url(url) => OptsBuilder::from_opts(parse_database_url(url)?),
             DbTarget::Parts {
                 host,
                 port,
