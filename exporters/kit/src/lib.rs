@@ -5,6 +5,8 @@
 //!   a program that used it);
 //! - [`server`]: listeners, TLS and the exporter-toolkit web configuration ([`webconfig`]), the
 //!   landing page, the telemetry path, gzip, the concurrent-scrape limit, graceful shutdown;
+//!   `connection` keeps, per connection, the write deadline, the slots of answers not yet written
+//!   and the watch for a client that left; `basic_auth` the bcrypt checks, cache and queue;
 //! - [`exposition`]: metric families and their text-format encoding;
 //! - [`selfmetrics`]: build info, `process_*`, promhttp counters, per-collector outcomes;
 //! - [`logging`]: `--log.level` and `--log.format`;
@@ -16,7 +18,9 @@
 
 #![warn(missing_docs)]
 
+mod basic_auth;
 pub mod cli;
+mod connection;
 pub mod exposition;
 pub mod flags;
 pub mod gzip;

@@ -15,8 +15,9 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
+use crate::connection::{AfterWrite, Answer, PeerWatch, WriteDeadline};
 use crate::exposition::{MetricFamily, TEXT_CONTENT_TYPE, encode_text, encode_text_chunked};
 use crate::info::ExporterInfo;
 use crate::selfmetrics::{HandlerCounters, ProcessFacts, build_info};
@@ -27,6 +28,12 @@ use crate::webconfig::{Admission, WebConfigError, WebConfigSource, client_sans_a
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How long a client may take to send its request headers or finish a TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an answer may take to be written once the client stops taking it (from the first
+/// write that has to wait until everything is out). A scrape keeps its `--web.max-requests`
+/// slot until its answer is written, so a client that never reads holds a slot this long at
+/// most; Prometheus gives up on a scrape well before (its timeouts are seconds). The toolkit
+/// has no such flag, hence a constant.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One request to the telemetry path or to an exporter's own endpoint.
 #[derive(Debug, Clone, Default)]
@@ -144,7 +151,7 @@ struct Shared<E> {
     tls: bool,
     counters: HandlerCounters,
     process: ProcessFacts,
-    scrape_slots: Option<Semaphore>,
+    scrape_slots: Option<Arc<Semaphore>>,
 }
 
 /// A running server's bound addresses, and the handle that stops it.
@@ -189,7 +196,7 @@ pub async fn start<E: Exporter>(
     exporter: Arc<E>,
 ) -> Result<Server, ServeError> {
     let web = WebConfigSource::open(options.config_file.clone())?;
-    let tls = web.current().map(|c| c.tls.is_some()).unwrap_or(false);
+    let tls = web.current().tls.is_some();
     let mut listeners = Vec::new();
     for address in &options.listen_addresses {
         listeners.push(bind(address).await?);
@@ -203,7 +210,8 @@ pub async fn start<E: Exporter>(
     }
     let shared = Arc::new(Shared {
         info,
-        scrape_slots: (options.max_requests > 0).then(|| Semaphore::new(options.max_requests)),
+        scrape_slots: (options.max_requests > 0)
+            .then(|| Arc::new(Semaphore::new(options.max_requests))),
         options,
         exporter,
         web,
@@ -321,14 +329,19 @@ async fn serve_connection<E: Exporter>(
     watcher: Watcher,
 ) {
     let _ = stream.set_nodelay(true);
+    let peer = PeerWatch::new(&stream);
+    let after_write = AfterWrite::default();
+    let stream = WriteDeadline::new(stream, WRITE_TIMEOUT, after_write.clone());
+    let connection = Connection {
+        watcher,
+        peer,
+        after_write,
+    };
     if !shared.tls {
-        serve_http(TokioIo::new(stream), shared, watcher).await;
+        serve_http(TokioIo::new(stream), shared, connection).await;
         return;
     }
-    let config = match shared.web.current() {
-        Ok(config) => config,
-        Err(_) => return, // Logged when the configuration broke; no handshake is possible.
-    };
+    let config = shared.web.current();
     let Some(server_config) = config.tls.clone() else {
         tracing::warn!("TLS was removed from the web config; restart to serve plain HTTP");
         return;
@@ -349,24 +362,47 @@ async fn serve_connection<E: Exporter>(
         tracing::warn!("client certificate carries none of client_allowed_sans; closing");
         return;
     }
-    serve_http(TokioIo::new(tls_stream), shared, watcher).await;
+    serve_http(TokioIo::new(tls_stream), shared, connection).await;
 }
 
-async fn serve_http<I, E>(io: TokioIo<I>, shared: Arc<Shared<E>>, watcher: Watcher)
+/// What a connection's requests share besides the server.
+struct Connection {
+    /// Graceful shutdown's view of the connection.
+    watcher: Watcher,
+    /// Notices the client leaving.
+    peer: PeerWatch,
+    /// Slots of answers not yet written.
+    after_write: AfterWrite,
+}
+
+async fn serve_http<I, E>(io: TokioIo<I>, shared: Arc<Shared<E>>, connection: Connection)
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     E: Exporter,
 {
+    let Connection {
+        watcher,
+        peer,
+        after_write,
+    } = connection;
     let service = service_fn(move |request: Request<Incoming>| {
         let shared = shared.clone();
-        async move { Ok::<_, Infallible>(handle(&shared, request).await) }
+        let after_write = after_write.clone();
+        async move { Ok::<_, Infallible>(handle(&shared, request, &after_write).await) }
     });
-    let connection = hyper::server::conn::http1::Builder::new()
+    let http = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HANDSHAKE_TIMEOUT)
         .serve_connection(io, service);
-    if let Err(err) = watcher.watch(connection).await {
-        tracing::debug!(error = %err, "connection ended with an error");
+    // When the client leaves, the connection is dropped with the request it was serving: the
+    // exporter's collection is cancelled at its next await, its slot given back.
+    tokio::select! {
+        result = watcher.watch(http) => {
+            if let Err(err) = result {
+                tracing::debug!(error = %err, "connection ended with an error");
+            }
+        }
+        () = peer.gone() => tracing::debug!("the client closed the connection; request dropped"),
     }
 }
 
@@ -388,21 +424,17 @@ fn text_response(status: u16, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
 async fn handle<E: Exporter>(
     shared: &Shared<E>,
     request: Request<Incoming>,
-) -> Response<Full<Bytes>> {
+    after_write: &AfterWrite,
+) -> Response<Answer> {
     // One look at the configuration files per request, for admission and headers alike.
     let config = shared.web.current();
-    let admission = match &config {
-        Ok(config) => {
-            shared
-                .web
-                .admit_under(config, request.headers().get(header::AUTHORIZATION))
-                .await
-        }
-        Err(_) => Admission::Broken,
-    };
+    let admission = shared
+        .web
+        .admit_under(&config, request.headers().get(header::AUTHORIZATION))
+        .await;
+    let mut slot = None;
     let mut response = match admission {
-        Admission::Allowed => route(shared, &request).await,
-        Admission::Broken => text_response(500, "Internal Server Error\n"),
+        Admission::Allowed => route(shared, &request, &mut slot).await,
         Admission::RateLimited => text_response(429, "Too Many Requests\n"),
         Admission::Unauthorized => {
             let mut response = text_response(401, "Unauthorized\n");
@@ -412,12 +444,10 @@ async fn handle<E: Exporter>(
             response
         }
     };
-    if let Ok(config) = &config {
-        for (name, value) in &config.headers {
-            response.headers_mut().insert(name.clone(), value.clone());
-        }
+    for (name, value) in &config.headers {
+        response.headers_mut().insert(name.clone(), value.clone());
     }
-    response
+    response.map(|body| Answer::holding(body, slot, after_write))
 }
 
 /// The longest scrape timeout a client may announce. Prometheus's timeouts are seconds, at most
@@ -449,18 +479,21 @@ fn scrape_request(request: &Request<Incoming>) -> ScrapeRequest {
     }
 }
 
+/// Answers an admitted request. A scrape's slot goes to `slot`, for its body to hold until the
+/// answer is written.
 async fn route<E: Exporter>(
     shared: &Shared<E>,
     request: &Request<Incoming>,
+    slot: &mut Option<OwnedSemaphorePermit>,
 ) -> Response<Full<Bytes>> {
     let scrape = scrape_request(request);
     let telemetry = shared.options.telemetry_path.as_str();
     if scrape.path == "/" && telemetry != "/" {
         return landing_page(shared.info, telemetry);
     }
-    let _slot = match &shared.scrape_slots {
+    *slot = match &shared.scrape_slots {
         None => None,
-        Some(slots) => match slots.try_acquire() {
+        Some(slots) => match slots.clone().try_acquire_owned() {
             Ok(permit) => Some(permit),
             Err(_) => {
                 shared.counters.count(503);

@@ -2,13 +2,16 @@
 //! included), bcrypt basic auth, response headers and a rate limit.
 //!
 //! The file, and the certificate files it names, are re-read when they change, so certificate
-//! rotation and new users take effect without a restart. A file that stops being valid makes
-//! every request answer 500 until it is fixed; the process keeps running.
+//! rotation and new users take effect without a restart. A file found empty or invalid after
+//! start-up (an editor or `>` truncates before it writes; a typo) never replaces the last valid
+//! configuration: an empty one would mean no authentication. The error is logged, and the next
+//! change of the file is read again.
 
 use std::collections::{BTreeMap, HashMap};
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use http::{HeaderName, HeaderValue};
 use rustls::client::danger::HandshakeSignatureValid;
@@ -21,8 +24,8 @@ use rustls::{
     DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig, SignatureScheme,
 };
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
+use crate::basic_auth::{PasswordChecker, Verdict};
 use crate::flags::parse_go_duration;
 
 /// Why a web configuration was refused.
@@ -115,14 +118,15 @@ impl WebConfig {
     /// Reads and validates a web configuration file. Relative file names inside it are resolved
     /// against the file's directory.
     pub fn load(path: &Path) -> Result<(WebConfig, Vec<PathBuf>), WebConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| WebConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        Ok(read_config(path)?.unwrap_or_else(|| (WebConfig::default(), vec![path.to_owned()])))
+    }
+
+    /// Validates the text of a web configuration file read from `path`.
+    fn parse(path: &Path, text: &str) -> Result<(WebConfig, Vec<PathBuf>), WebConfigError> {
         let schema: FileSchema = if text.trim().is_empty() {
             FileSchema::default()
         } else {
-            serde_norway::from_str(&text).map_err(|err| WebConfigError::Parse {
+            serde_norway::from_str(text).map_err(|err| WebConfigError::Parse {
                 path: path.to_owned(),
                 message: err.to_string(),
             })?
@@ -174,6 +178,18 @@ impl WebConfig {
         }
         Ok((config, watched))
     }
+}
+
+/// Reads and validates the file; `None` when it is empty (or only white space).
+fn read_config(path: &Path) -> Result<Option<(WebConfig, Vec<PathBuf>)>, WebConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| WebConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    WebConfig::parse(path, &text).map(Some)
 }
 
 fn resolve(base: &Path, file: &str) -> PathBuf {
@@ -344,6 +360,23 @@ fn build_tls(
         }
     };
     let auth_type = tls.client_auth_type.as_deref().unwrap_or("NoClientCert");
+    let verifies = matches!(
+        auth_type,
+        "RequireAndVerifyClientCert" | "VerifyClientCertIfGiven"
+    );
+    if !verifies
+        && tls
+            .client_allowed_sans
+            .as_ref()
+            .is_some_and(|s| !s.is_empty())
+    {
+        // A certificate nobody verified can name itself anything: the list would look like
+        // access control and be none.
+        return Err(format!(
+            "client_allowed_sans needs a client_auth_type that verifies certificates \
+             (RequireAndVerifyClientCert or VerifyClientCertIfGiven), not {auth_type}"
+        ));
+    }
     let needs_roots = |roots: &Option<Arc<RootCertStore>>| {
         roots
             .clone()
@@ -524,23 +557,72 @@ fn lowercase_static(name: &str) -> &'static str {
     }
 }
 
-type Stamp = Vec<(PathBuf, Option<(SystemTime, u64)>)>;
+/// What tells one version of a file from another: a rewrite in place changes the size or the
+/// change time, a rename changes the inode.
+type Stamp = Vec<(PathBuf, Option<FileStamp>)>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    inode: u64,
+    size: u64,
+    modified: (i64, i64),
+    changed: (i64, i64),
+}
 
 fn stamp_of(paths: &[PathBuf]) -> Stamp {
     paths
         .iter()
         .map(|path| {
-            let meta = std::fs::metadata(path)
-                .ok()
-                .map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len()));
-            (path.clone(), meta)
+            let stamp = std::fs::metadata(path).ok().map(|m| FileStamp {
+                inode: m.ino(),
+                size: m.size(),
+                modified: (m.mtime(), m.mtime_nsec()),
+                changed: (m.ctime(), m.ctime_nsec()),
+            });
+            (path.clone(), stamp)
         })
         .collect()
 }
 
+/// How many times a file that keeps changing while it is read is read again before the
+/// request is answered under the configuration already loaded.
+const READ_ATTEMPTS: usize = 3;
+
+/// Reads the configuration with its files' stamps taken first and checked again after the
+/// read, so that what is cached is what the stamp describes: a file that changed during the
+/// read (a rewrite in progress) is read again. `files` are the files the last configuration
+/// depended on. `None` when the files never held still.
+fn read_stable(path: &Path, mut files: Vec<PathBuf>) -> Option<(Stamp, Reading)> {
+    for _ in 0..READ_ATTEMPTS {
+        let before = stamp_of(&files);
+        let reading = match read_config(path) {
+            Ok(Some((config, watched))) => Reading::Valid(config, watched),
+            Ok(None) => Reading::Empty,
+            Err(err) => Reading::Invalid(err),
+        };
+        if stamp_of(&files) != before {
+            continue;
+        }
+        match &reading {
+            // The configuration now names other files: stamp those first, and read again.
+            Reading::Valid(_, watched) if *watched != files => files = watched.clone(),
+            _ => return Some((before, reading)),
+        }
+    }
+    None
+}
+
+/// One read of the configuration files.
+enum Reading {
+    Valid(WebConfig, Vec<PathBuf>),
+    Empty,
+    Invalid(WebConfigError),
+}
+
 struct Loaded {
     stamp: Stamp,
-    config: Result<Arc<WebConfig>, String>,
+    /// The last valid configuration, which an empty or invalid file leaves in place.
+    config: Arc<WebConfig>,
 }
 
 /// The web configuration as it is now: re-validated whenever the file or a file it names
@@ -549,8 +631,7 @@ pub struct WebConfigSource {
     path: Option<PathBuf>,
     loaded: Mutex<Loaded>,
     limiter: Mutex<Option<TokenBucket>>,
-    auth_cache: Mutex<HashMap<[u8; 32], bool>>,
-    bcrypt_turn: tokio::sync::Mutex<()>,
+    passwords: PasswordChecker,
 }
 
 impl std::fmt::Debug for WebConfigSource {
@@ -561,19 +642,12 @@ impl std::fmt::Debug for WebConfigSource {
     }
 }
 
-/// A bcrypt hash of a random password nobody knows: unknown users are checked against it so
-/// that answering them takes as long as answering known ones.
-const UNKNOWN_USER_HASH: &str = "$2y$10$tKXqombO.ja88/44XCnV5uz79K.nPFLaccTYHKeopqD5AcogMSxke";
-const AUTH_CACHE_LIMIT: usize = 1024;
-
 /// What the server does with one request after the web configuration has looked at it.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Admission {
     /// Serve the request.
     Allowed,
-    /// The configuration file is broken: answer 500.
-    Broken,
-    /// 429.
+    /// 429: over the rate limit, or a password to check while the bcrypt queue is full.
     RateLimited,
     /// 401 with `WWW-Authenticate: Basic`.
     Unauthorized,
@@ -583,59 +657,65 @@ impl WebConfigSource {
     /// Loads the file named by `--web.config.file` (or nothing) and fails when it is invalid, so
     /// a broken configuration stops the exporter at start-up rather than later.
     pub fn open(path: Option<PathBuf>) -> Result<Self, WebConfigError> {
-        let loaded = match &path {
-            None => Loaded {
-                stamp: Vec::new(),
-                config: Ok(Arc::new(WebConfig::default())),
-            },
-            Some(path) => {
-                let (config, watched) = WebConfig::load(path)?;
-                Loaded {
-                    stamp: stamp_of(&watched),
-                    config: Ok(Arc::new(config)),
+        let (stamp, config) = match &path {
+            None => (Vec::new(), WebConfig::default()),
+            Some(path) => match read_stable(path, vec![path.clone()]) {
+                Some((stamp, Reading::Valid(config, _))) => (stamp, config),
+                // At start-up an empty file is a configuration asking for nothing.
+                Some((stamp, Reading::Empty)) => (stamp, WebConfig::default()),
+                Some((_, Reading::Invalid(err))) => return Err(err),
+                // Rewritten all the while: take it as it is now; the next change is noticed.
+                None => {
+                    let (config, watched) = WebConfig::load(path)?;
+                    (stamp_of(&watched), config)
                 }
-            }
+            },
         };
+        let config = Arc::new(config);
         Ok(WebConfigSource {
             path,
-            loaded: Mutex::new(loaded),
+            loaded: Mutex::new(Loaded { stamp, config }),
             limiter: Mutex::new(None),
-            auth_cache: Mutex::new(HashMap::new()),
-            bcrypt_turn: tokio::sync::Mutex::new(()),
+            passwords: PasswordChecker::default(),
         })
     }
 
     /// The configuration now, reloaded first if a file it depends on has changed.
-    pub fn current(&self) -> Result<Arc<WebConfig>, String> {
+    pub fn current(&self) -> Arc<WebConfig> {
         let Some(path) = &self.path else {
             return lock(&self.loaded).config.clone();
         };
         let mut loaded = lock(&self.loaded);
-        let watched: Vec<PathBuf> = if loaded.stamp.is_empty() {
-            vec![path.clone()]
-        } else {
-            loaded.stamp.iter().map(|(p, _)| p.clone()).collect()
-        };
+        let mut watched: Vec<PathBuf> = loaded.stamp.iter().map(|(p, _)| p.clone()).collect();
+        if !watched.contains(path) {
+            watched.push(path.clone());
+        }
         if stamp_of(&watched) == loaded.stamp {
             return loaded.config.clone();
         }
-        match WebConfig::load(path) {
-            Ok((config, watched)) => {
+        let Some((stamp, reading)) = read_stable(path, watched) else {
+            tracing::debug!(file = %path.display(), "web config is changing; read again on the next request");
+            return loaded.config.clone();
+        };
+        loaded.stamp = stamp;
+        match reading {
+            Reading::Valid(config, _) => {
                 tracing::info!(file = %path.display(), "web config reloaded");
-                loaded.stamp = stamp_of(&watched);
-                loaded.config = Ok(Arc::new(config));
+                loaded.config = Arc::new(config);
                 *lock(&self.limiter) = None;
-                lock(&self.auth_cache).clear();
+                self.passwords.forget();
             }
-            Err(err) => {
-                tracing::error!(error = %err, "web config is invalid; answering 500 until it is fixed");
-                // Keep watching the same files so a fix is noticed.
-                let mut files = watched;
-                if !files.contains(path) {
-                    files.push(path.clone());
-                }
-                loaded.stamp = stamp_of(&files);
-                loaded.config = Err(err.to_string());
+            Reading::Empty => {
+                // An empty file would mean no TLS and no users: never take it for a config.
+                tracing::warn!(
+                    file = %path.display(),
+                    "web config file is empty (rewritten in place?); keeping the last valid configuration"
+                );
+            }
+            Reading::Invalid(err) => {
+                // Failing open (no users) or failing every scrape would both be worse than the
+                // configuration that was valid a moment ago.
+                tracing::error!(error = %err, "web config is invalid; keeping the last valid configuration until it is fixed");
             }
         }
         loaded.config.clone()
@@ -644,10 +724,7 @@ impl WebConfigSource {
     /// Applies the rate limit and basic authentication to a request, in the toolkit's order,
     /// under the current configuration.
     pub async fn admit(&self, authorization: Option<&HeaderValue>) -> Admission {
-        match self.current() {
-            Ok(config) => self.admit_under(&config, authorization).await,
-            Err(_) => Admission::Broken,
-        }
+        self.admit_under(&self.current(), authorization).await
     }
 
     /// [`admit`](Self::admit) under a configuration the caller already has from
@@ -667,47 +744,10 @@ impl WebConfigSource {
         if config.users.is_empty() {
             return Admission::Allowed;
         }
-        let Some((user, password)) = authorization.and_then(parse_basic_auth) else {
-            return Admission::Unauthorized;
-        };
-        let known_hash = config.users.get(&user).cloned();
-        let hash = known_hash
-            .clone()
-            .unwrap_or_else(|| UNKNOWN_USER_HASH.to_owned());
-        let key: [u8; 32] = {
-            let mut digest = Sha256::new();
-            for part in [user.as_bytes(), hash.as_bytes(), password.as_bytes()] {
-                digest.update((part.len() as u64).to_le_bytes());
-                digest.update(part);
-            }
-            digest.finalize().into()
-        };
-        let cached = lock(&self.auth_cache).get(&key).copied();
-        let verified = match cached {
-            Some(result) => result,
-            None => {
-                // One bcrypt at a time (as the toolkit does): a flood of wrong passwords costs
-                // one core, not all of them.
-                let _turn = self.bcrypt_turn.lock().await;
-                let check_hash = hash.clone();
-                let matches = tokio::task::spawn_blocking(move || {
-                    bcrypt::verify(password.as_bytes(), &check_hash).unwrap_or(false)
-                })
-                .await
-                .unwrap_or(false);
-                let result = matches && known_hash.is_some();
-                let mut cache = lock(&self.auth_cache);
-                if cache.len() >= AUTH_CACHE_LIMIT {
-                    cache.clear();
-                }
-                cache.insert(key, result);
-                result
-            }
-        };
-        if verified {
-            Admission::Allowed
-        } else {
-            Admission::Unauthorized
+        match self.passwords.check(&config.users, authorization).await {
+            Verdict::Verified => Admission::Allowed,
+            Verdict::Refused => Admission::Unauthorized,
+            Verdict::Busy => Admission::RateLimited,
         }
     }
 }
@@ -716,21 +756,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn parse_basic_auth(value: &HeaderValue) -> Option<(String, String)> {
-    use base64::Engine as _;
-    let text = value.to_str().ok()?;
-    let (scheme, encoded) = text.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let decoded = String::from_utf8(decoded).ok()?;
-    let (user, password) = decoded.split_once(':')?;
-    Some((user.to_owned(), password.to_owned()))
 }
 
 /// A token bucket: starts full with `burst` tokens and gains one per `interval`.
@@ -776,6 +801,29 @@ mod tests {
         let mut file = std::fs::File::create(&path).unwrap();
         file.write_all(text.as_bytes()).unwrap();
         path
+    }
+
+    #[test]
+    fn self_signed_client_certificate_cannot_claim_an_allowed_san() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        write(dir.path(), "c.pem", &cert.cert.pem());
+        write(dir.path(), "k.pem", &cert.signing_key.serialize_pem());
+        for mode in ["RequestClientCert", "RequireAnyClientCert", "NoClientCert"] {
+            let path = write(
+                dir.path(),
+                "web.yml",
+                &format!(
+                    "tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n  \
+                     client_auth_type: {mode}\n  client_allowed_sans: [prometheus]\n"
+                ),
+            );
+            let err = WebConfig::load(&path).unwrap_err().to_string();
+            assert!(
+                err.contains("client_allowed_sans needs a client_auth_type that verifies"),
+                "{mode}: {err}"
+            );
+        }
     }
 
     #[test]
@@ -874,10 +922,14 @@ mod tests {
             Admission::Unauthorized
         );
 
-        // A broken file: 500 until fixed, then the new users apply.
+        // A broken file keeps the last valid users until fixed, then the new users apply.
         std::thread::sleep(Duration::from_millis(20));
         write(dir.path(), "web.yml", "basic_auth_users: [oops\n");
-        assert_eq!(source.admit(None).await, Admission::Broken);
+        assert_eq!(source.admit(None).await, Admission::Unauthorized);
+        assert_eq!(
+            source.admit(Some(&header("alice", "s3cret"))).await,
+            Admission::Allowed
+        );
         std::thread::sleep(Duration::from_millis(20));
         let hash = bcrypt::hash("other", 4).unwrap();
         write(

@@ -1,5 +1,6 @@
 //! The kit's server seen from a real HTTP client: exposition, gzip, limits, the web config
-//! (basic auth, TLS, mutual TLS, headers, rate limit, reload) and graceful shutdown.
+//! (basic auth, TLS, mutual TLS, headers, rate limit, reload) and graceful shutdown. The attacks
+//! of issue 13 have a module each under `tests/kit/`, named after the attack.
 
 // Test support code: a failed unwrap is a failed test, and its message says where.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -7,12 +8,26 @@
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use octo_exporter_kit::{
     Exporter, ExporterInfo, HandlerMetrics, HttpError, MetricFamily, ScrapeRequest, WebOptions,
 };
-use tokio::sync::Semaphore;
+use tokio::sync::{RwLock, Semaphore};
+
+#[path = "kit/abandoned_scrapes.rs"]
+mod abandoned_scrapes;
+#[path = "kit/bcrypt_flood.rs"]
+mod bcrypt_flood;
+#[path = "kit/slow_readers.rs"]
+mod slow_readers;
+#[path = "kit/web_config_rewrite.rs"]
+mod web_config_rewrite;
+
+/// Tests that measure the whole process (open fds, resident memory) take this for writing; every
+/// other test takes it for reading, so that no other test's sockets or buffers are counted.
+static PROCESS: RwLock<()> = RwLock::const_new(());
 
 static INFO: ExporterInfo = ExporterInfo {
     binary: "octo-test-exporter",
@@ -24,13 +39,45 @@ static INFO: ExporterInfo = ExporterInfo {
     handler_metrics: HandlerMetrics::Requests,
 };
 
-/// Serves two families; with a gate, each scrape waits for a permit first.
+/// Serves two families; with a gate, each scrape waits for a permit first. `?pad=N` adds N
+/// samples of 64 KiB each (a large exposition). `running` counts the collections under way.
 struct TestExporter {
     gate: Option<Arc<Semaphore>>,
+    running: AtomicUsize,
+}
+
+impl TestExporter {
+    fn new(gate: Option<Arc<Semaphore>>) -> Self {
+        TestExporter {
+            gate,
+            running: AtomicUsize::new(0),
+        }
+    }
+
+    fn running(&self) -> usize {
+        self.running.load(Ordering::SeqCst)
+    }
+}
+
+/// Counts a collection as running until it ends or is dropped (cancelled).
+struct Running<'a>(&'a AtomicUsize);
+
+impl<'a> Running<'a> {
+    fn enter(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Running(counter)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Exporter for TestExporter {
     async fn collect(&self, request: &ScrapeRequest) -> Result<Vec<MetricFamily>, HttpError> {
+        let _running = Running::enter(&self.running);
         if request.query_value("fail").is_some() {
             return Err(HttpError::bad_request("you asked for it"));
         }
@@ -43,13 +90,28 @@ impl Exporter for TestExporter {
         if let Some(gate) = &self.gate {
             gate.acquire().await.expect("gate open").forget();
         }
-        Ok(vec![
+        let mut families = vec![
             MetricFamily::counter("test_events_total", "Events seen.")
                 .with(&[("kind", "a\"b")], 3.0),
             MetricFamily::gauge("test_temperature_celsius", "A temperature.").with(&[], 21.5),
-        ])
+        ];
+        if let Some(pad) = request
+            .query_value("pad")
+            .and_then(|n| n.parse::<usize>().ok())
+        {
+            let filler = "x".repeat(PAD_SAMPLE_BYTES);
+            let mut padding = MetricFamily::gauge("test_padding", "Bulk.");
+            for i in 0..pad {
+                padding.push(&[("i", &i.to_string()), ("pad", &filler)], 1.0);
+            }
+            families.push(padding);
+        }
+        Ok(families)
     }
 }
+
+/// The size of one `?pad=` sample.
+const PAD_SAMPLE_BYTES: usize = 64 * 1024;
 
 fn options(config: Option<PathBuf>) -> WebOptions {
     WebOptions {
@@ -65,8 +127,15 @@ async fn start(
     gate: Option<Arc<Semaphore>>,
     options: WebOptions,
 ) -> (octo_exporter_kit::server::Server, String) {
+    start_exporter(Arc::new(TestExporter::new(gate)), options).await
+}
+
+async fn start_exporter(
+    exporter: Arc<TestExporter>,
+    options: WebOptions,
+) -> (octo_exporter_kit::server::Server, String) {
     octo_exporter_kit::install_crypto_provider();
-    let server = octo_exporter_kit::start(&INFO, options, Arc::new(TestExporter { gate }))
+    let server = octo_exporter_kit::start(&INFO, options, exporter)
         .await
         .expect("server starts");
     let base = format!("127.0.0.1:{}", server.local_addresses[0].port());
@@ -90,6 +159,7 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 #[tokio::test]
 async fn telemetry_landing_page_and_not_found() {
+    let _shared = PROCESS.read().await;
     let (server, base) = start(None, options(None)).await;
     let http = client();
     let response = http
@@ -156,6 +226,7 @@ async fn telemetry_landing_page_and_not_found() {
 
 #[tokio::test]
 async fn hostile_scrape_timeout_headers_are_capped_or_ignored() {
+    let _shared = PROCESS.read().await;
     let (server, base) = start(None, options(None)).await;
     let http = client();
     let announced = |header: &'static str| {
@@ -183,6 +254,7 @@ async fn hostile_scrape_timeout_headers_are_capped_or_ignored() {
 
 #[tokio::test]
 async fn gzip_when_asked_and_exporter_metrics_can_be_dropped() {
+    let _shared = PROCESS.read().await;
     let mut opts = options(None);
     opts.disable_exporter_metrics = true;
     let (server, base) = start(None, opts).await;
@@ -211,6 +283,7 @@ async fn gzip_when_asked_and_exporter_metrics_can_be_dropped() {
 
 #[tokio::test]
 async fn concurrent_scrapes_beyond_the_limit_get_503() {
+    let _shared = PROCESS.read().await;
     let gate = Arc::new(Semaphore::new(0));
     let (server, base) = start(Some(gate.clone()), options(None)).await;
     let http = client();
@@ -238,6 +311,7 @@ async fn concurrent_scrapes_beyond_the_limit_get_503() {
 
 #[tokio::test]
 async fn shutdown_lets_in_flight_scrapes_finish_and_stops_accepting() {
+    let _shared = PROCESS.read().await;
     let gate = Arc::new(Semaphore::new(0));
     let (server, base) = start(Some(gate.clone()), options(None)).await;
     let url = format!("http://{base}/metrics");
@@ -262,6 +336,7 @@ async fn shutdown_lets_in_flight_scrapes_finish_and_stops_accepting() {
 
 #[tokio::test]
 async fn basic_auth_headers_rate_limit_and_live_reload() {
+    let _shared = PROCESS.read().await;
     let dir = tempfile::tempdir().unwrap();
     let hash = bcrypt::hash("right horse", 4).unwrap();
     let config = write(
@@ -301,16 +376,18 @@ async fn basic_auth_headers_rate_limit_and_live_reload() {
         .unwrap();
     assert_eq!(right.status(), 200);
 
-    // Broken on disk: 500 for everyone, the process stays up.
+    // Broken on disk: the last valid users stay (neither open nor failing), the process stays up.
     tokio::time::sleep(Duration::from_millis(20)).await;
     write(dir.path(), "web.yml", "basic_auth_users: [unclosed\n");
-    let broken = http
+    let kept = http
         .get(&url)
         .basic_auth("prometheus", Some("right horse"))
         .send()
         .await
         .unwrap();
-    assert_eq!(broken.status(), 500);
+    assert_eq!(kept.status(), 200);
+    let anonymous = http.get(&url).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
 
     // Fixed with a rate limit instead of users.
     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -385,6 +462,7 @@ fn tls_client(ca: &str, identity: Option<&str>) -> reqwest::Client {
 
 #[tokio::test]
 async fn tls_serves_https_only() {
+    let _shared = PROCESS.read().await;
     let dir = tempfile::tempdir().unwrap();
     let pki = pki();
     write(dir.path(), "server.crt", &pki.server_cert);
@@ -417,6 +495,7 @@ async fn tls_serves_https_only() {
 
 #[tokio::test]
 async fn mutual_tls_requires_a_client_certificate_from_the_ca() {
+    let _shared = PROCESS.read().await;
     let dir = tempfile::tempdir().unwrap();
     let pki = pki();
     let stranger = pki_client_from_other_ca();
@@ -472,6 +551,7 @@ fn pki_client_from_other_ca() -> String {
 
 #[tokio::test]
 async fn invalid_web_config_stops_start_up() {
+    let _shared = PROCESS.read().await;
     let dir = tempfile::tempdir().unwrap();
     let config = write(
         dir.path(),
@@ -481,11 +561,25 @@ async fn invalid_web_config_stops_start_up() {
     let result = octo_exporter_kit::start(
         &INFO,
         options(Some(config)),
-        Arc::new(TestExporter { gate: None }),
+        Arc::new(TestExporter::new(None)),
     )
     .await;
     let err = result
         .expect_err("start-up refuses a broken web config")
         .to_string();
     assert!(err.contains("nowhere.crt"), "{err}");
+}
+
+/// Polls `done` every 50 ms until it holds or `limit` passes; says whether it held.
+async fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if done() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
