@@ -23,12 +23,16 @@
 //!
 //! Deliberate difference: a `gaugehistogram` family (which expfmt parses but node_exporter's
 //! converter panics on, taking the exporter down) makes that file an error instead.
+//! And only regular files (symlinks followed, as upstream) of at most
+//! `--collector.textfile.max-file-size` bytes are read: a FIFO, device, socket or bigger file is
+//! an error for that file, never a blocked or endless read (see `regular_file`).
 
 mod parser;
+mod regular_file;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
-use std::io::Read as _;
+use std::path::Path;
 use std::time::SystemTime;
 
 use octo_exporter_kit::exposition::write_go_float;
@@ -38,6 +42,13 @@ use crate::collector::{Builder, Collector, CollectorError};
 use crate::gopath::{BadPattern, go_glob, go_join, go_match};
 
 use parser::{Count, MetricValue, ParsedFamily, TextError, TextKind, parse_text};
+use regular_file::{Unreadable, read_regular_file};
+
+/// The size cap's flag, named again in the messages of the files it skips.
+const MAX_FILE_SIZE_FLAG: &str = "collector.textfile.max-file-size";
+
+/// Generous: the largest textfiles seen in practice are a few MiB.
+const DEFAULT_MAX_FILE_SIZE: u64 = 64 << 20;
 
 pub fn declare(set: &mut FlagSet) -> Builder {
     let directory = set.repeatable(
@@ -45,7 +56,13 @@ pub fn declare(set: &mut FlagSet) -> Builder {
         &[],
         "Directory to read text files with metrics from, supports glob matching. (repeatable)",
     );
+    let max_file_size = set.number(
+        MAX_FILE_SIZE_FLAG,
+        DEFAULT_MAX_FILE_SIZE,
+        "Largest textfile read, in bytes; a bigger file is skipped and sets node_textfile_scrape_error.",
+    );
     Box::new(move |context| {
+        let max_file_size = context.flags.get(max_file_size);
         let patterns: Vec<String> = context
             .flags
             .get(directory)
@@ -60,17 +77,23 @@ pub fn declare(set: &mut FlagSet) -> Builder {
                 );
             }
         }
-        Ok(Box::new(Textfile { patterns }))
+        Ok(Box::new(Textfile {
+            patterns,
+            max_file_size,
+        }))
     })
 }
 
 struct Textfile {
     patterns: Vec<String>,
+    /// Files bigger than this many bytes are skipped (an error), and never read past it.
+    max_file_size: u64,
 }
 
 /// Why a file was not taken.
 enum FileError {
-    Read(String),
+    Unreadable(Unreadable),
+    Stat(std::io::Error),
     Parse(TextError),
     Timestamps,
     Unsupported(String),
@@ -79,7 +102,11 @@ enum FileError {
 impl fmt::Display for FileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FileError::Read(reason) => f.write_str(reason),
+            FileError::Unreadable(
+                err @ (Unreadable::TooBig { .. } | Unreadable::GrewTooBig { .. }),
+            ) => write!(f, "{err} (--{MAX_FILE_SIZE_FLAG})"),
+            FileError::Unreadable(err) => err.fmt(f),
+            FileError::Stat(err) => write!(f, "failed to stat: {err}"),
             FileError::Parse(err) => write!(f, "failed to parse textfile data: {err}"),
             FileError::Timestamps => {
                 f.write_str("contains unsupported client-side timestamps, skipping entire file")
@@ -93,12 +120,9 @@ impl fmt::Display for FileError {
 }
 
 /// Reads and parses one file: its families and mtime (seconds, truncated as upstream).
-fn process_file(path: &str) -> Result<(Vec<ParsedFamily>, f64), FileError> {
-    let mut file =
-        std::fs::File::open(path).map_err(|e| FileError::Read(format!("failed to open: {e}")))?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)
-        .map_err(|e| FileError::Read(format!("failed to read: {e}")))?;
+fn process_file(path: &str, max_size: u64) -> Result<(Vec<ParsedFamily>, f64), FileError> {
+    let (file, bytes) =
+        read_regular_file(Path::new(path), max_size).map_err(FileError::Unreadable)?;
     let families = parse_text(&bytes).map_err(FileError::Parse)?;
     if families
         .iter()
@@ -113,7 +137,7 @@ fn process_file(path: &str) -> Result<(Vec<ParsedFamily>, f64), FileError> {
     let modified = file
         .metadata()
         .and_then(|m| m.modified())
-        .map_err(|e| FileError::Read(format!("failed to stat: {e}")))?;
+        .map_err(FileError::Stat)?;
     let seconds = match modified.duration_since(SystemTime::UNIX_EPOCH) {
         Ok(after) => after.as_secs() as f64,
         Err(before) => -(before.duration().as_secs() as f64),
@@ -326,7 +350,7 @@ impl Textfile {
             names.sort();
             for name in names.iter().filter(|n| n.ends_with(".prom")) {
                 let path = go_join(&dir, name);
-                let (families, mtime) = match process_file(&path) {
+                let (families, mtime) = match process_file(&path, self.max_file_size) {
                     Ok(read) => read,
                     Err(err) => {
                         reading.errored = true;
@@ -428,7 +452,10 @@ mod tests {
     }
 
     fn collect(patterns: Vec<String>) -> Vec<MetricFamily> {
-        let collector = Textfile { patterns };
+        let collector = Textfile {
+            patterns,
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+        };
         let mut out = Vec::new();
         collector.update(&mut out).expect("textfile never fails");
         out
@@ -717,5 +744,350 @@ mod tests {
                 proptest::prop_assert!(v == values[i].1 || (v.is_nan() && values[i].1.is_nan()));
             }
         }
+    }
+
+    // Hostile files in a textfile directory (issue 13, item 6): only regular files are read,
+    // never more than the cap, and nothing blocks. Scrapes run on a thread of their own, so a
+    // regression that blocks fails the test instead of hanging it.
+
+    use super::regular_file::{open_checked, read_at_most};
+    use octo_testbed::metrics::Exposition;
+    use std::sync::mpsc::RecvTimeoutError;
+    use std::time::Duration;
+
+    /// Far more than reading a few small files takes, even on a loaded machine.
+    const PATIENCE: Duration = Duration::from_secs(10);
+
+    /// Runs `work` on a thread of its own; `None` when it is still running after `patience`.
+    fn within<T: Send + 'static>(
+        patience: Duration,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Option<T> {
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = done.send(work());
+        });
+        match finished.recv_timeout(patience) {
+            Ok(value) => Some(value),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => panic!("the scraping thread panicked"),
+        }
+    }
+
+    /// One scrape of `dir` by the collector built from its flags as the exporter builds it.
+    fn scrape(dir: &Path, extra: &[&str]) -> Exposition {
+        let directory = format!("--collector.textfile.directory={}", dir.display());
+        let mut args = vec![directory.as_str()];
+        args.extend_from_slice(extra);
+        let paths = crate::paths::Paths::default();
+        let collector = crate::collectors::testing::build(declare, &paths, &args).unwrap();
+        let mut out = Vec::new();
+        collector.update(&mut out).unwrap();
+        octo_testbed::metrics::parse(&exposition(out)).unwrap()
+    }
+
+    /// A directory holding one good file, `good.prom`, next to the hostile ones.
+    fn directory_with_a_good_file() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("good.prom"), "good 1\n").unwrap();
+        dir
+    }
+
+    /// The good file was read and exported, and nothing else was; the scrape reports the error.
+    fn assert_only_the_good_file_was_read(exp: &Exposition, dir: &Path) {
+        assert_eq!(exp.value("good", &[]), Some(1.0));
+        assert_eq!(exp.value("node_textfile_scrape_error", &[]), Some(1.0));
+        let read: Vec<&str> = exp
+            .family("node_textfile_mtime_seconds")
+            .unwrap()
+            .series
+            .iter()
+            .map(|s| s.labels["file"].as_str())
+            .collect();
+        let good = dir.join("good.prom");
+        assert_eq!(read, vec![good.to_str().unwrap()]);
+        let families: Vec<&String> = exp
+            .families
+            .keys()
+            .filter(|name| !name.starts_with("node_textfile_"))
+            .collect();
+        assert_eq!(families, vec!["good"]);
+    }
+
+    fn mkfifo(path: &Path) {
+        let status = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mkfifo {}", path.display());
+    }
+
+    /// Lets a reader stuck opening `fifo` go: a writer that comes and leaves at once.
+    fn release_fifo_reader(fifo: &Path) {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(fifo);
+    }
+
+    #[test]
+    fn fifo_in_textfile_directory_does_not_block_a_scrape() {
+        let dir = directory_with_a_good_file();
+        let fifo = dir.path().join("pipe.prom");
+        mkfifo(&fifo);
+        // And a symlink to it, which must not block either.
+        std::os::unix::fs::symlink(&fifo, dir.path().join("to_pipe.prom")).unwrap();
+        let root = dir.path().to_owned();
+        let Some(exp) = within(PATIENCE, move || scrape(&root, &[])) else {
+            release_fifo_reader(&fifo);
+            release_fifo_reader(&fifo);
+            panic!("a scrape with a FIFO in the directory was still blocked after {PATIENCE:?}");
+        };
+        assert_only_the_good_file_was_read(&exp, dir.path());
+    }
+
+    #[test]
+    fn fifo_swapped_in_after_the_type_check_does_not_block_either() {
+        // What the open itself does when a FIFO replaced the regular file after its type was
+        // checked: it returns at once and the descriptor's own type refuses it.
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("swapped.prom");
+        mkfifo(&fifo);
+        let opening = fifo.clone();
+        let Some(opened) = within(PATIENCE, move || open_checked(&opening, 1 << 20).err()) else {
+            release_fifo_reader(&fifo);
+            panic!("opening a FIFO was still blocked after {PATIENCE:?}");
+        };
+        assert!(
+            matches!(opened, Some(Unreadable::NotRegular(kind)) if kind.contains("FIFO")),
+            "{opened:?}"
+        );
+    }
+
+    #[test]
+    fn dev_zero_symlink_is_skipped() {
+        let dir = directory_with_a_good_file();
+        let zero = dir.path().join("zero.prom");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        let root = dir.path().to_owned();
+        // Short: a regression reads /dev/zero into memory as fast as it can.
+        let scraped = within(Duration::from_secs(3), move || {
+            let read =
+                read_regular_file(&zero, DEFAULT_MAX_FILE_SIZE).map(|(_, bytes)| bytes.len());
+            (scrape(&root, &[]), read)
+        });
+        let Some((exp, read)) = scraped else {
+            // The thread cannot be stopped and would take all the memory it can get. Written
+            // to stderr directly: the harness's capture of `eprintln!` is lost on exit.
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "dev_zero_symlink_is_skipped: /dev/zero was still being read after 3s; exiting"
+            );
+            std::process::exit(101);
+        };
+        assert!(
+            matches!(read, Err(Unreadable::NotRegular("character device"))),
+            "{read:?}"
+        );
+        assert_only_the_good_file_was_read(&exp, dir.path());
+    }
+
+    #[test]
+    fn device_nodes_and_sockets_are_skipped() {
+        let dir = directory_with_a_good_file();
+        let mut hostile = vec![(dir.path().join("null.prom"), "character device")];
+        std::os::unix::fs::symlink("/dev/null", &hostile[0].0).unwrap();
+        // A device node of the directory's own, where the test may create one (as root).
+        let node = dir.path().join("node.prom");
+        let created = std::process::Command::new("mknod")
+            .arg(&node)
+            .args(["c", "1", "3"])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if created {
+            hostile.push((node, "character device"));
+        } else {
+            eprintln!("mknod not permitted here: only /dev/null's symlink stands for devices");
+        }
+        let socket = dir.path().join("socket.prom");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        hostile.push((socket, "socket"));
+        std::fs::create_dir(dir.path().join("directory.prom")).unwrap();
+        hostile.push((dir.path().join("directory.prom"), "directory"));
+
+        let root = dir.path().to_owned();
+        let Some(exp) = within(PATIENCE, move || scrape(&root, &[])) else {
+            panic!("a scrape with devices in the directory was still running after {PATIENCE:?}");
+        };
+        assert_only_the_good_file_was_read(&exp, dir.path());
+        for (path, kind) in hostile {
+            let read = read_regular_file(&path, DEFAULT_MAX_FILE_SIZE).map(|(_, b)| b.len());
+            assert!(
+                matches!(read, Err(Unreadable::NotRegular(k)) if k == kind),
+                "{}: {read:?}",
+                path.display()
+            );
+        }
+    }
+
+    #[test]
+    fn huge_textfile_is_skipped_at_the_cap() {
+        let dir = directory_with_a_good_file();
+        let lines = |count: usize| -> String {
+            (0..count)
+                .map(|i| format!("huge{{i=\"{i:05}\"}} 1\n"))
+                .collect()
+        };
+        // 18 bytes a line: 228 lines are 4104 bytes, over a cap of 4096.
+        let huge = dir.path().join("huge.prom");
+        let text = lines(228);
+        assert_eq!(text.len(), 4104);
+        std::fs::write(&huge, text).unwrap();
+        // Exactly at the cap is still read.
+        let at_cap = "# HELP at_cap x\n".to_owned();
+        let filler = 4096 - at_cap.len() - "at_cap 1\n".len();
+        let text = format!("{at_cap}#{}\nat_cap 1\n", " ".repeat(filler - 2));
+        assert_eq!(text.len(), 4096);
+        std::fs::write(dir.path().join("at_cap.prom"), text).unwrap();
+
+        let root = dir.path().to_owned();
+        let Some(exp) = within(PATIENCE, move || {
+            scrape(&root, &["--collector.textfile.max-file-size=4096"])
+        }) else {
+            panic!("the scrape was still running after {PATIENCE:?}");
+        };
+        assert_eq!(exp.value("at_cap", &[]), Some(1.0));
+        assert!(
+            exp.family("huge").is_none(),
+            "the file over the cap was read"
+        );
+        assert_eq!(exp.value("node_textfile_scrape_error", &[]), Some(1.0));
+        assert_eq!(
+            exp.family("node_textfile_mtime_seconds")
+                .unwrap()
+                .series
+                .len(),
+            2
+        );
+        let read = read_regular_file(&huge, 4096).map(|(_, b)| b.len());
+        assert!(
+            matches!(
+                read,
+                Err(Unreadable::TooBig {
+                    size: 4104,
+                    max_size: 4096
+                })
+            ),
+            "{read:?}"
+        );
+
+        // The default cap, 64 MiB, with a sparse file one byte over it: refused on its size.
+        std::fs::remove_file(&huge).unwrap();
+        let sparse = dir.path().join("sparse.prom");
+        let file = std::fs::File::create(&sparse).unwrap();
+        file.set_len(DEFAULT_MAX_FILE_SIZE + 1).unwrap();
+        let root = dir.path().to_owned();
+        let Some((exp, read)) = within(PATIENCE, move || {
+            let read = read_regular_file(&sparse, DEFAULT_MAX_FILE_SIZE).map(|(_, b)| b.len());
+            (scrape(&root, &[]), read)
+        }) else {
+            panic!("the scrape was still running after {PATIENCE:?}");
+        };
+        assert!(
+            matches!(
+                read,
+                Err(Unreadable::TooBig {
+                    max_size: DEFAULT_MAX_FILE_SIZE,
+                    ..
+                })
+            ),
+            "{read:?}"
+        );
+        let read: Vec<&str> = exp
+            .family("node_textfile_mtime_seconds")
+            .unwrap()
+            .series
+            .iter()
+            .map(|s| s.labels["file"].as_str())
+            .collect();
+        assert!(
+            read.len() == 2 && !read.iter().any(|f| f.ends_with("sparse.prom")),
+            "{read:?}"
+        );
+        assert_eq!(exp.value("node_textfile_scrape_error", &[]), Some(1.0));
+    }
+
+    /// A file that a writer appends to on every read: it is always longer than what was read.
+    struct GrowsWhileRead {
+        reader: std::fs::File,
+        writer: std::fs::File,
+        served: u64,
+        limit: u64,
+    }
+
+    impl std::io::Read for GrowsWhileRead {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            use std::io::Write as _;
+            self.writer.write_all(&b"grows 1\n".repeat(128))?;
+            let read = self.reader.read(buf)?;
+            self.served += read as u64;
+            assert!(
+                self.served <= self.limit,
+                "read {} bytes of a file capped at a tenth of that",
+                self.served
+            );
+            Ok(read)
+        }
+    }
+
+    #[test]
+    fn growing_file_is_read_no_further_than_the_cap() {
+        const CAP: u64 = 4096;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("grows.prom");
+        // Under the cap when its size is checked.
+        std::fs::write(&path, "grows 1\n".repeat(100)).unwrap();
+        let writer = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        let mut grows = GrowsWhileRead {
+            reader: std::fs::File::open(&path).unwrap(),
+            writer,
+            served: 0,
+            limit: 10 * CAP,
+        };
+        let read = read_at_most(&mut grows, CAP, 800).map(|b| b.len());
+        assert!(
+            matches!(read, Err(Unreadable::GrewTooBig { max_size: CAP })),
+            "{read:?}"
+        );
+        assert!(grows.served <= CAP + 1, "read {} bytes", grows.served);
+
+        // A file whose size says 0 and that holds more (a /proc file, through a symlink) is
+        // read no further than the cap either.
+        let link = dir.path().join("proc.prom");
+        std::os::unix::fs::symlink("/proc/self/status", &link).unwrap();
+        let read = read_regular_file(&link, 64).map(|(_, b)| b.len());
+        assert!(
+            matches!(read, Err(Unreadable::GrewTooBig { max_size: 64 })),
+            "{read:?}"
+        );
+    }
+
+    #[test]
+    fn symlinks_to_regular_files_are_followed_as_upstream() {
+        let dir = directory_with_a_good_file();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let target = elsewhere.path().join("target.txt");
+        std::fs::write(&target, "linked 2\n").unwrap();
+        std::os::unix::fs::symlink(&target, dir.path().join("linked.prom")).unwrap();
+        let exp = scrape(dir.path(), &[]);
+        assert_eq!(exp.value("good", &[]), Some(1.0));
+        assert_eq!(exp.value("linked", &[]), Some(2.0));
+        assert_eq!(exp.value("node_textfile_scrape_error", &[]), Some(0.0));
     }
 }
