@@ -11,9 +11,9 @@ use octo_exporter_kit::{Flag, FlagSet, Flags};
 use crate::collector::{BuildContext, BuildError, Builder};
 use crate::collectors::{
     arp, bonding, compat, conntrack, cpu, cpufreq, diskstats, dmi, edac, entropy, filefd,
-    filesystem, hwmon, interrupts, loadavg, mdadm, meminfo, netclass, netdev, netstat, nvme, os,
-    powersupplyclass, pressure, processes, rapl, schedstat, selinux, sockstat, softnet, stat,
-    tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog,
+    filesystem, hwmon, interrupts, kernel_hung, loadavg, mdadm, meminfo, netclass, netdev, netstat,
+    nvme, os, powersupplyclass, pressure, processes, rapl, schedstat, selinux, sockstat, softnet,
+    stat, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog,
 };
 use crate::paths::Paths;
 use crate::scrape::Enabled;
@@ -74,7 +74,7 @@ pub static REGISTRY: &[Registration] = &[
     upstream_only("infiniband", true),
     ours("interrupts", false, interrupts::declare),
     upstream_only("ipvs", true),
-    upstream_only("kernel_hung", true),
+    ours("kernel_hung", true, kernel_hung::declare),
     upstream_only("ksmd", false),
     upstream_only("lnstat", false),
     ours("loadavg", true, loadavg::declare),

@@ -95,6 +95,7 @@ pub const IN_SCOPE: &[&str] = &[
     "filefd",
     "hwmon",
     "interrupts",
+    "kernel_hung",
     "loadavg",
     "mdadm",
     "meminfo",
