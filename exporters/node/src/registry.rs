@@ -10,10 +10,11 @@ use octo_exporter_kit::{Flag, FlagSet, Flags};
 
 use crate::collector::{BuildContext, BuildError, Builder};
 use crate::collectors::{
-    arp, bonding, compat, conntrack, cpu, cpufreq, diskstats, dmi, edac, entropy, filefd,
-    filesystem, hwmon, interrupts, kernel_hung, loadavg, mdadm, meminfo, netclass, netdev, netstat,
-    nvme, os, powersupplyclass, pressure, processes, rapl, schedstat, selinux, sockstat, softnet,
-    stat, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog,
+    arp, bonding, compat, conntrack, cpu, cpu_vulnerabilities, cpufreq, diskstats, dmi, edac,
+    entropy, filefd, filesystem, hwmon, interrupts, kernel_hung, loadavg, mdadm, meminfo, netclass,
+    netdev, netstat, nvme, os, powersupplyclass, pressure, processes, rapl, schedstat, selinux,
+    sockstat, softnet, stat, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname,
+    vmstat, watchdog,
 };
 use crate::paths::Paths;
 use crate::scrape::Enabled;
@@ -57,7 +58,7 @@ pub static REGISTRY: &[Registration] = &[
     upstream_only("cgroups", false),
     ours("conntrack", true, conntrack::declare),
     ours("cpu", true, cpu::declare),
-    upstream_only("cpu_vulnerabilities", false),
+    ours("cpu_vulnerabilities", false, cpu_vulnerabilities::declare),
     ours("cpufreq", true, cpufreq::declare),
     ours("diskstats", true, diskstats::declare),
     ours("dmi", true, dmi::declare),

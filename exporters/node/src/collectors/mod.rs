@@ -9,6 +9,7 @@ pub mod arp;
 pub mod bonding;
 pub mod conntrack;
 pub mod cpu;
+pub mod cpu_vulnerabilities;
 pub mod cpufreq;
 pub mod diskstats;
 pub mod dmi;

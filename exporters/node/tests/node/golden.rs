@@ -87,6 +87,7 @@ pub const IN_SCOPE: &[&str] = &[
     "bonding",
     "conntrack",
     "cpu",
+    "cpu_vulnerabilities",
     "cpufreq",
     "diskstats",
     "dmi",
