@@ -11,10 +11,10 @@ use octo_exporter_kit::{Flag, FlagSet, Flags};
 use crate::collector::{BuildContext, BuildError, Builder};
 use crate::collectors::{
     arp, bonding, compat, conntrack, cpu, cpu_vulnerabilities, cpufreq, diskstats, dmi, edac,
-    entropy, filefd, filesystem, hwmon, interrupts, kernel_hung, loadavg, mdadm, meminfo, netclass,
-    netdev, netstat, nvme, os, powersupplyclass, pressure, processes, rapl, schedstat, selinux,
-    sockstat, softnet, stat, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname,
-    vmstat, watchdog,
+    entropy, filefd, filesystem, hwmon, interrupts, kernel_hung, ksmd, loadavg, mdadm, meminfo,
+    netclass, netdev, netstat, nvme, os, powersupplyclass, pressure, processes, rapl, schedstat,
+    selinux, sockstat, softnet, stat, tcpstat, textfile, thermal_zone, time, timex, udp_queues,
+    uname, vmstat, watchdog,
 };
 use crate::paths::Paths;
 use crate::scrape::Enabled;
@@ -76,7 +76,7 @@ pub static REGISTRY: &[Registration] = &[
     ours("interrupts", false, interrupts::declare),
     upstream_only("ipvs", true),
     ours("kernel_hung", true, kernel_hung::declare),
-    upstream_only("ksmd", false),
+    ours("ksmd", false, ksmd::declare),
     upstream_only("lnstat", false),
     ours("loadavg", true, loadavg::declare),
     upstream_only("logind", false),

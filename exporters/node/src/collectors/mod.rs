@@ -20,6 +20,7 @@ pub mod filesystem;
 pub mod hwmon;
 pub mod interrupts;
 pub mod kernel_hung;
+pub mod ksmd;
 pub mod loadavg;
 pub mod mdadm;
 pub mod meminfo;

@@ -97,6 +97,7 @@ pub const IN_SCOPE: &[&str] = &[
     "hwmon",
     "interrupts",
     "kernel_hung",
+    "ksmd",
     "loadavg",
     "mdadm",
     "meminfo",
