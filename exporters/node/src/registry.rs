@@ -13,8 +13,8 @@ use crate::collectors::{
     arp, bonding, compat, conntrack, cpu, cpu_vulnerabilities, cpufreq, diskstats, dmi, edac,
     entropy, filefd, filesystem, hwmon, interrupts, kernel_hung, ksmd, loadavg, mdadm, meminfo,
     netclass, netdev, netstat, nvme, os, powersupplyclass, pressure, processes, rapl, schedstat,
-    selinux, sockstat, softnet, stat, tcpstat, textfile, thermal_zone, time, timex, udp_queues,
-    uname, vmstat, watchdog,
+    selinux, sockstat, softirqs, softnet, stat, tcpstat, textfile, thermal_zone, time, timex,
+    udp_queues, uname, vmstat, watchdog,
 };
 use crate::paths::Paths;
 use crate::scrape::Enabled;
@@ -106,7 +106,7 @@ pub static REGISTRY: &[Registration] = &[
     ours("selinux", true, selinux::declare),
     upstream_only("slabinfo", false),
     ours("sockstat", true, sockstat::declare),
-    upstream_only("softirqs", false),
+    ours("softirqs", false, softirqs::declare),
     ours("softnet", true, softnet::declare),
     ours("stat", true, stat::declare),
     upstream_only("supervisord", false),

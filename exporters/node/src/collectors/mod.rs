@@ -36,6 +36,7 @@ pub mod rapl;
 pub mod schedstat;
 pub mod selinux;
 pub mod sockstat;
+pub mod softirqs;
 pub mod softnet;
 pub mod stat;
 pub mod tcpstat;

@@ -112,6 +112,7 @@ pub const IN_SCOPE: &[&str] = &[
     "rapl",
     "schedstat",
     "sockstat",
+    "softirqs",
     "softnet",
     "stat",
     "textfile",
