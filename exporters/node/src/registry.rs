@@ -13,8 +13,8 @@ use crate::collectors::{
     arp, bonding, compat, conntrack, cpu, cpu_vulnerabilities, cpufreq, diskstats, dmi, edac,
     entropy, filefd, filesystem, hwmon, interrupts, kernel_hung, ksmd, loadavg, mdadm, meminfo,
     netclass, netdev, netstat, nvme, os, powersupplyclass, pressure, processes, rapl, schedstat,
-    selinux, sockstat, softirqs, softnet, stat, tcpstat, textfile, thermal_zone, time, timex,
-    udp_queues, uname, vmstat, watchdog,
+    selinux, sockstat, softirqs, softnet, stat, sysctl, tcpstat, textfile, thermal_zone, time,
+    timex, udp_queues, uname, vmstat, watchdog,
 };
 use crate::paths::Paths;
 use crate::scrape::Enabled;
@@ -111,7 +111,7 @@ pub static REGISTRY: &[Registration] = &[
     ours("stat", true, stat::declare),
     upstream_only("supervisord", false),
     upstream_only("swap", false),
-    upstream_only("sysctl", false),
+    ours("sysctl", false, sysctl::declare),
     upstream_only("systemd", false),
     upstream_only("tapestats", true),
     ours("tcpstat", false, tcpstat::declare),

@@ -56,8 +56,6 @@ const REPEATABLE: &[&str] = &[
     "collector.perf.hardware-profilers",
     "collector.perf.software-profilers",
     "collector.perf.tracepoint",
-    "collector.sysctl.include",
-    "collector.sysctl.include-info",
 ];
 
 const HELP: &str = "Accepted for compatibility.";

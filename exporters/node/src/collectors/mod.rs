@@ -39,6 +39,7 @@ pub mod sockstat;
 pub mod softirqs;
 pub mod softnet;
 pub mod stat;
+pub mod sysctl;
 pub mod tcpstat;
 pub mod textfile;
 pub mod thermal_zone;

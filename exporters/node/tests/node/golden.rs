@@ -115,6 +115,7 @@ pub const IN_SCOPE: &[&str] = &[
     "softirqs",
     "softnet",
     "stat",
+    "sysctl",
     "textfile",
     "thermal_zone",
     "time",
