@@ -149,7 +149,7 @@ mod tests {
         let mut out = Vec::new();
         collector.update(&mut out).unwrap();
         assert_eq!(
-            lines(&out, ""),
+            lines(&out, "/nowhere"),
             [
                 "node_ksmd_full_scans_total  323",
                 "node_ksmd_sleep_seconds  0.02"
