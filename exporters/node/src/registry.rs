@@ -13,8 +13,8 @@ use crate::collectors::{
     arp, bonding, compat, conntrack, cpu, cpu_vulnerabilities, cpufreq, diskstats, dmi, edac,
     entropy, filefd, filesystem, hwmon, interrupts, kernel_hung, ksmd, loadavg, mdadm, meminfo,
     netclass, netdev, netstat, nvme, os, powersupplyclass, pressure, processes, rapl, schedstat,
-    selinux, sockstat, softirqs, softnet, stat, sysctl, tcpstat, textfile, thermal_zone, time,
-    timex, udp_queues, uname, vmstat, watchdog,
+    selinux, slabinfo, sockstat, softirqs, softnet, stat, sysctl, tcpstat, textfile, thermal_zone,
+    time, timex, udp_queues, uname, vmstat, watchdog,
 };
 use crate::paths::Paths;
 use crate::scrape::Enabled;
@@ -104,7 +104,7 @@ pub static REGISTRY: &[Registration] = &[
     upstream_only("runit", false),
     ours("schedstat", true, schedstat::declare),
     ours("selinux", true, selinux::declare),
-    upstream_only("slabinfo", false),
+    ours("slabinfo", false, slabinfo::declare),
     ours("sockstat", true, sockstat::declare),
     ours("softirqs", false, softirqs::declare),
     ours("softnet", true, softnet::declare),

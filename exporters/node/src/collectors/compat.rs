@@ -39,8 +39,6 @@ const VALUES: &[&str] = &[
     "collector.qdisk.device-exclude",
     "collector.qdisk.device-include",
     "collector.runit.servicedir",
-    "collector.slabinfo.slabs-exclude",
-    "collector.slabinfo.slabs-include",
     "collector.supervisord.url",
     "collector.systemd.unit-blacklist",
     "collector.systemd.unit-exclude",

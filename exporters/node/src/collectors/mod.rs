@@ -35,6 +35,7 @@ pub mod processes;
 pub mod rapl;
 pub mod schedstat;
 pub mod selinux;
+pub mod slabinfo;
 pub mod sockstat;
 pub mod softirqs;
 pub mod softnet;

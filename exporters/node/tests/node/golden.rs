@@ -111,6 +111,7 @@ pub const IN_SCOPE: &[&str] = &[
     "processes",
     "rapl",
     "schedstat",
+    "slabinfo",
     "sockstat",
     "softirqs",
     "softnet",
