@@ -10,11 +10,11 @@ use octo_exporter_kit::{Flag, FlagSet, Flags};
 
 use crate::collector::{BuildContext, BuildError, Builder};
 use crate::collectors::{
-    arp, bonding, buddyinfo, compat, conntrack, cpu, cpu_vulnerabilities, cpufreq, diskstats, dmi,
-    edac, entropy, filefd, filesystem, hwmon, interrupts, kernel_hung, ksmd, loadavg, mdadm,
-    meminfo, netclass, netdev, netstat, nvme, os, powersupplyclass, pressure, processes, rapl,
-    schedstat, selinux, slabinfo, sockstat, softirqs, softnet, stat, sysctl, tcpstat, textfile,
-    thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog,
+    arp, bonding, buddyinfo, cgroups, compat, conntrack, cpu, cpu_vulnerabilities, cpufreq,
+    diskstats, dmi, edac, entropy, filefd, filesystem, hwmon, interrupts, kernel_hung, ksmd,
+    loadavg, mdadm, meminfo, netclass, netdev, netstat, nvme, os, powersupplyclass, pressure,
+    processes, rapl, schedstat, selinux, slabinfo, sockstat, softirqs, softnet, stat, sysctl,
+    tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog,
 };
 use crate::paths::Paths;
 use crate::scrape::Enabled;
@@ -55,7 +55,7 @@ pub static REGISTRY: &[Registration] = &[
     ours("bonding", true, bonding::declare),
     upstream_only("btrfs", true),
     ours("buddyinfo", false, buddyinfo::declare),
-    upstream_only("cgroups", false),
+    ours("cgroups", false, cgroups::declare),
     ours("conntrack", true, conntrack::declare),
     ours("cpu", true, cpu::declare),
     ours("cpu_vulnerabilities", false, cpu_vulnerabilities::declare),

@@ -8,6 +8,7 @@ pub(crate) mod testing;
 pub mod arp;
 pub mod bonding;
 pub mod buddyinfo;
+pub mod cgroups;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpu_vulnerabilities;

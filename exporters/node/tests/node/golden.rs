@@ -86,6 +86,7 @@ pub const IN_SCOPE: &[&str] = &[
     "arp",
     "bonding",
     "buddyinfo",
+    "cgroups",
     "conntrack",
     "cpu",
     "cpu_vulnerabilities",
