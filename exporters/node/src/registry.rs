@@ -14,7 +14,7 @@ use crate::collectors::{
     diskstats, dmi, edac, entropy, filefd, filesystem, hwmon, interrupts, kernel_hung, ksmd,
     loadavg, mdadm, meminfo, netclass, netdev, netstat, nvme, os, powersupplyclass, pressure,
     processes, rapl, schedstat, selinux, slabinfo, sockstat, softirqs, softnet, stat, sysctl,
-    tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog,
+    tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog, zoneinfo,
 };
 use crate::paths::Paths;
 use crate::scrape::Enabled;
@@ -127,7 +127,7 @@ pub static REGISTRY: &[Registration] = &[
     upstream_only("xfrm", false),
     upstream_only("xfs", true),
     upstream_only("zfs", true),
-    upstream_only("zoneinfo", false),
+    ours("zoneinfo", false, zoneinfo::declare),
 ];
 
 pub fn registration(name: &str) -> Option<&'static Registration> {

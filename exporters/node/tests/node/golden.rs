@@ -125,6 +125,7 @@ pub const IN_SCOPE: &[&str] = &[
     "udp_queues",
     "vmstat",
     "watchdog",
+    "zoneinfo",
 ];
 
 /// Upstream's extra flags for the run (paths adapted to where the fixtures are).
