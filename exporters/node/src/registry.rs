@@ -12,9 +12,10 @@ use crate::collector::{BuildContext, BuildError, Builder};
 use crate::collectors::{
     arp, bonding, buddyinfo, cgroups, compat, conntrack, cpu, cpu_vulnerabilities, cpufreq,
     diskstats, dmi, edac, entropy, filefd, filesystem, hwmon, interrupts, kernel_hung, ksmd,
-    loadavg, mdadm, meminfo, netclass, netdev, netstat, nvme, os, powersupplyclass, pressure,
-    processes, rapl, schedstat, selinux, slabinfo, sockstat, softirqs, softnet, stat, sysctl,
-    tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog, zoneinfo,
+    loadavg, mdadm, meminfo, meminfo_numa, netclass, netdev, netstat, nvme, os, powersupplyclass,
+    pressure, processes, rapl, schedstat, selinux, slabinfo, sockstat, softirqs, softnet, stat,
+    sysctl, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog,
+    zoneinfo,
 };
 use crate::paths::Paths;
 use crate::scrape::Enabled;
@@ -82,7 +83,7 @@ pub static REGISTRY: &[Registration] = &[
     upstream_only("logind", false),
     ours("mdadm", true, mdadm::declare),
     ours("meminfo", true, meminfo::declare),
-    upstream_only("meminfo_numa", false),
+    ours("meminfo_numa", false, meminfo_numa::declare),
     upstream_only("mountstats", false),
     ours("netclass", true, netclass::declare),
     ours("netdev", true, netdev::declare),

@@ -103,6 +103,7 @@ pub const IN_SCOPE: &[&str] = &[
     "loadavg",
     "mdadm",
     "meminfo",
+    "meminfo_numa",
     "netclass",
     "netdev",
     "netstat",
