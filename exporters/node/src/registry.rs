@@ -12,10 +12,10 @@ use crate::collector::{BuildContext, BuildError, Builder};
 use crate::collectors::{
     arp, bonding, buddyinfo, cgroups, compat, conntrack, cpu, cpu_vulnerabilities, cpufreq,
     diskstats, dmi, edac, entropy, filefd, filesystem, hwmon, interrupts, kernel_hung, ksmd,
-    loadavg, mdadm, meminfo, meminfo_numa, netclass, netdev, netstat, nvme, os, powersupplyclass,
-    pressure, processes, rapl, schedstat, selinux, slabinfo, sockstat, softirqs, softnet, stat,
-    sysctl, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog,
-    zoneinfo,
+    loadavg, mdadm, meminfo, meminfo_numa, netclass, netdev, netstat, nvme, os, pcidevice,
+    powersupplyclass, pressure, processes, rapl, schedstat, selinux, slabinfo, sockstat, softirqs,
+    softnet, stat, sysctl, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat,
+    watchdog, zoneinfo,
 };
 use crate::paths::Paths;
 use crate::scrape::Enabled;
@@ -95,7 +95,7 @@ pub static REGISTRY: &[Registration] = &[
     ours("nvme", true, nvme::declare),
     upstream_only("nvmesubsystem", false),
     ours("os", true, os::declare),
-    upstream_only("pcidevice", false),
+    ours("pcidevice", false, pcidevice::declare),
     upstream_only("perf", false),
     ours("powersupplyclass", true, powersupplyclass::declare),
     ours("pressure", true, pressure::declare),

@@ -32,6 +32,7 @@ pub mod netdev;
 pub mod netstat;
 pub mod nvme;
 pub mod os;
+pub mod pcidevice;
 pub mod powersupplyclass;
 pub mod pressure;
 pub mod processes;

@@ -109,6 +109,7 @@ pub const IN_SCOPE: &[&str] = &[
     "netstat",
     "nvme",
     "os",
+    "pcidevice",
     "powersupplyclass",
     "pressure",
     "processes",
