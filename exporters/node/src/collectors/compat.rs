@@ -8,7 +8,6 @@ const BOOLS: &[&str] = &[
     "collector.bcache.priorityStats",
     "collector.netclass_rtnl.with-stats",
     "collector.ntp.server-is-local",
-    "collector.pcidevice.names",
     "collector.perf.disable-cache-profilers",
     "collector.perf.disable-hardware-profilers",
     "collector.perf.disable-software-profilers",
@@ -31,7 +30,6 @@ const VALUES: &[&str] = &[
     "collector.ntp.protocol-version",
     "collector.ntp.server",
     "collector.ntp.server-port",
-    "collector.pcidevice.idsfile",
     "collector.perf.cpus",
     "collector.qdisc.device-exclude",
     "collector.qdisc.device-include",
@@ -39,8 +37,6 @@ const VALUES: &[&str] = &[
     "collector.qdisk.device-exclude",
     "collector.qdisk.device-include",
     "collector.runit.servicedir",
-    "collector.slabinfo.slabs-exclude",
-    "collector.slabinfo.slabs-include",
     "collector.supervisord.url",
     "collector.systemd.unit-blacklist",
     "collector.systemd.unit-exclude",
@@ -56,8 +52,6 @@ const REPEATABLE: &[&str] = &[
     "collector.perf.hardware-profilers",
     "collector.perf.software-profilers",
     "collector.perf.tracepoint",
-    "collector.sysctl.include",
-    "collector.sysctl.include-info",
 ];
 
 const HELP: &str = "Accepted for compatibility.";
