@@ -11,8 +11,8 @@ use octo_exporter_kit::{Flag, FlagSet, Flags};
 use crate::collector::{BuildContext, BuildError, Builder};
 use crate::collectors::{
     arp, bonding, compat, conntrack, cpu, cpufreq, diskstats, dmi, edac, entropy, filefd,
-    filesystem, hwmon, interrupts, loadavg, mdadm, meminfo, netclass, netdev, netstat, nvme, os,
-    powersupplyclass, pressure, processes, rapl, schedstat, selinux, sockstat, softnet, stat,
+    filesystem, hwmon, interrupts, ipvs, loadavg, mdadm, meminfo, netclass, netdev, netstat, nvme,
+    os, powersupplyclass, pressure, processes, rapl, schedstat, selinux, sockstat, softnet, stat,
     tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog,
 };
 use crate::paths::Paths;
@@ -73,7 +73,7 @@ pub static REGISTRY: &[Registration] = &[
     ours("hwmon", true, hwmon::declare),
     upstream_only("infiniband", true),
     ours("interrupts", false, interrupts::declare),
-    upstream_only("ipvs", true),
+    ours("ipvs", true, ipvs::declare),
     upstream_only("kernel_hung", true),
     upstream_only("ksmd", false),
     upstream_only("lnstat", false),

@@ -24,7 +24,6 @@ const VALUES: &[&str] = &[
     "collector.ethtool.metrics-include",
     "collector.infiniband.device-exclude",
     "collector.infiniband.device-include",
-    "collector.ipvs.backend-labels",
     "collector.ntp.ip-ttl",
     "collector.ntp.local-offset-tolerance",
     "collector.ntp.max-distance",

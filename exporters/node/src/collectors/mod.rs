@@ -18,6 +18,7 @@ pub mod filefd;
 pub mod filesystem;
 pub mod hwmon;
 pub mod interrupts;
+pub mod ipvs;
 pub mod loadavg;
 pub mod mdadm;
 pub mod meminfo;

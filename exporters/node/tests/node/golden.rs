@@ -95,6 +95,7 @@ pub const IN_SCOPE: &[&str] = &[
     "filefd",
     "hwmon",
     "interrupts",
+    "ipvs",
     "loadavg",
     "mdadm",
     "meminfo",
