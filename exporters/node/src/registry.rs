@@ -11,9 +11,10 @@ use octo_exporter_kit::{Flag, FlagSet, Flags};
 use crate::collector::{BuildContext, BuildError, Builder};
 use crate::collectors::{
     arp, bonding, compat, conntrack, cpu, cpufreq, diskstats, dmi, edac, entropy, filefd,
-    filesystem, hwmon, interrupts, ipvs, loadavg, mdadm, meminfo, netclass, netdev, netstat, nvme,
-    os, powersupplyclass, pressure, processes, rapl, schedstat, selinux, sockstat, softnet, stat,
-    tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog,
+    filesystem, hwmon, infiniband, interrupts, ipvs, loadavg, mdadm, meminfo, netclass, netdev,
+    netstat, nvme, os, powersupplyclass, pressure, processes, rapl, schedstat, selinux, sockstat,
+    softnet, stat, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat,
+    watchdog,
 };
 use crate::paths::Paths;
 use crate::scrape::Enabled;
@@ -71,7 +72,7 @@ pub static REGISTRY: &[Registration] = &[
     ours("filefd", true, filefd::declare),
     ours("filesystem", true, filesystem::declare),
     ours("hwmon", true, hwmon::declare),
-    upstream_only("infiniband", true),
+    ours("infiniband", true, infiniband::declare),
     ours("interrupts", false, interrupts::declare),
     ours("ipvs", true, ipvs::declare),
     upstream_only("kernel_hung", true),

@@ -22,8 +22,6 @@ const VALUES: &[&str] = &[
     "collector.ethtool.device-exclude",
     "collector.ethtool.device-include",
     "collector.ethtool.metrics-include",
-    "collector.infiniband.device-exclude",
-    "collector.infiniband.device-include",
     "collector.ntp.ip-ttl",
     "collector.ntp.local-offset-tolerance",
     "collector.ntp.max-distance",

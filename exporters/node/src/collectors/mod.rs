@@ -17,6 +17,7 @@ pub mod entropy;
 pub mod filefd;
 pub mod filesystem;
 pub mod hwmon;
+pub mod infiniband;
 pub mod interrupts;
 pub mod ipvs;
 pub mod loadavg;

@@ -94,6 +94,7 @@ pub const IN_SCOPE: &[&str] = &[
     "entropy",
     "filefd",
     "hwmon",
+    "infiniband",
     "interrupts",
     "ipvs",
     "loadavg",
