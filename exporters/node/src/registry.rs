@@ -11,10 +11,10 @@ use octo_exporter_kit::{Flag, FlagSet, Flags};
 use crate::collector::{BuildContext, BuildError, Builder};
 use crate::collectors::{
     arp, bonding, compat, conntrack, cpu, cpufreq, diskstats, dmi, edac, entropy, filefd,
-    filesystem, hwmon, infiniband, interrupts, ipvs, loadavg, mdadm, meminfo, netclass, netdev,
-    netstat, nvme, os, powersupplyclass, pressure, processes, rapl, schedstat, selinux, sockstat,
-    softnet, stat, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat,
-    watchdog,
+    filesystem, hwmon, infiniband, interrupts, ipvs, lnstat, loadavg, mdadm, meminfo, netclass,
+    netdev, netstat, nvme, os, powersupplyclass, pressure, processes, rapl, schedstat, selinux,
+    sockstat, softnet, stat, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname,
+    vmstat, watchdog, xfrm,
 };
 use crate::paths::Paths;
 use crate::scrape::Enabled;
@@ -77,7 +77,7 @@ pub static REGISTRY: &[Registration] = &[
     ours("ipvs", true, ipvs::declare),
     upstream_only("kernel_hung", true),
     upstream_only("ksmd", false),
-    upstream_only("lnstat", false),
+    ours("lnstat", false, lnstat::declare),
     ours("loadavg", true, loadavg::declare),
     upstream_only("logind", false),
     ours("mdadm", true, mdadm::declare),
@@ -124,7 +124,7 @@ pub static REGISTRY: &[Registration] = &[
     ours("vmstat", true, vmstat::declare),
     ours("watchdog", true, watchdog::declare),
     upstream_only("wifi", false),
-    upstream_only("xfrm", false),
+    ours("xfrm", false, xfrm::declare),
     upstream_only("xfs", true),
     upstream_only("zfs", true),
     upstream_only("zoneinfo", false),

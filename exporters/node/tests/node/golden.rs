@@ -97,6 +97,7 @@ pub const IN_SCOPE: &[&str] = &[
     "infiniband",
     "interrupts",
     "ipvs",
+    "lnstat",
     "loadavg",
     "mdadm",
     "meminfo",
@@ -119,6 +120,7 @@ pub const IN_SCOPE: &[&str] = &[
     "udp_queues",
     "vmstat",
     "watchdog",
+    "xfrm",
 ];
 
 /// Upstream's extra flags for the run (paths adapted to where the fixtures are).
