@@ -12,9 +12,9 @@ use crate::collector::{BuildContext, BuildError, Builder};
 use crate::collectors::{
     arp, bonding, compat, conntrack, cpu, cpufreq, diskstats, dmi, edac, entropy, filefd,
     filesystem, hwmon, infiniband, interrupts, ipvs, lnstat, loadavg, mdadm, meminfo, netclass,
-    netdev, netstat, nvme, os, powersupplyclass, pressure, processes, rapl, schedstat, selinux,
-    sockstat, softnet, stat, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname,
-    vmstat, watchdog, xfrm,
+    netdev, netstat, nvme, os, powersupplyclass, pressure, processes, qdisc, rapl, schedstat,
+    selinux, sockstat, softnet, stat, tcpstat, textfile, thermal_zone, time, timex, udp_queues,
+    uname, vmstat, watchdog, wifi, xfrm,
 };
 use crate::paths::Paths;
 use crate::scrape::Enabled;
@@ -99,7 +99,7 @@ pub static REGISTRY: &[Registration] = &[
     ours("powersupplyclass", true, powersupplyclass::declare),
     ours("pressure", true, pressure::declare),
     ours("processes", false, processes::declare),
-    upstream_only("qdisc", false),
+    ours("qdisc", false, qdisc::declare),
     ours("rapl", true, rapl::declare),
     upstream_only("runit", false),
     ours("schedstat", true, schedstat::declare),
@@ -123,7 +123,7 @@ pub static REGISTRY: &[Registration] = &[
     ours("uname", true, uname::declare),
     ours("vmstat", true, vmstat::declare),
     ours("watchdog", true, watchdog::declare),
-    upstream_only("wifi", false),
+    ours("wifi", false, wifi::declare),
     ours("xfrm", false, xfrm::declare),
     upstream_only("xfs", true),
     upstream_only("zfs", true),

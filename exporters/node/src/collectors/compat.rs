@@ -30,11 +30,6 @@ const VALUES: &[&str] = &[
     "collector.ntp.server-port",
     "collector.pcidevice.idsfile",
     "collector.perf.cpus",
-    "collector.qdisc.device-exclude",
-    "collector.qdisc.device-include",
-    "collector.qdisc.fixtures",
-    "collector.qdisk.device-exclude",
-    "collector.qdisk.device-include",
     "collector.runit.servicedir",
     "collector.slabinfo.slabs-exclude",
     "collector.slabinfo.slabs-include",
@@ -44,7 +39,6 @@ const VALUES: &[&str] = &[
     "collector.systemd.unit-include",
     "collector.systemd.unit-whitelist",
     "collector.tapestats.ignored-devices",
-    "collector.wifi.fixtures",
     "runtime.gomaxprocs",
 ];
 

@@ -109,6 +109,7 @@ pub const IN_SCOPE: &[&str] = &[
     "powersupplyclass",
     "pressure",
     "processes",
+    "qdisc",
     "rapl",
     "schedstat",
     "sockstat",
@@ -120,6 +121,7 @@ pub const IN_SCOPE: &[&str] = &[
     "udp_queues",
     "vmstat",
     "watchdog",
+    "wifi",
     "xfrm",
 ];
 
