@@ -9,14 +9,7 @@
 use octo_exporter_kit::{Flag, FlagSet, Flags};
 
 use crate::collector::{BuildContext, BuildError, Builder};
-use crate::collectors::{
-    arp, bonding, buddyinfo, cgroups, compat, conntrack, cpu, cpu_vulnerabilities, cpufreq,
-    diskstats, dmi, edac, entropy, filefd, filesystem, hwmon, interrupts, kernel_hung, ksmd,
-    loadavg, mdadm, meminfo, meminfo_numa, netclass, netdev, netstat, nvme, os, pcidevice,
-    powersupplyclass, pressure, processes, rapl, schedstat, selinux, slabinfo, sockstat, softirqs,
-    softnet, stat, sysctl, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat,
-    watchdog, zoneinfo,
-};
+use crate::collectors::{arp, bonding, buddyinfo, cgroups, compat, conntrack, cpu, cpu_vulnerabilities, cpufreq, diskstats, dmi, edac, entropy, filefd, filesystem, hwmon, infiniband, interrupts, ipvs, kernel_hung, ksmd, lnstat, loadavg, mdadm, meminfo, meminfo_numa, netclass, netdev, netstat, nvme, os, pcidevice, powersupplyclass, pressure, processes, qdisc, rapl, schedstat, selinux, slabinfo, sockstat, softirqs, softnet, stat, sysctl, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog, wifi, xfrm, zoneinfo};
 use crate::paths::Paths;
 use crate::scrape::Enabled;
 
@@ -73,12 +66,12 @@ pub static REGISTRY: &[Registration] = &[
     ours("filefd", true, filefd::declare),
     ours("filesystem", true, filesystem::declare),
     ours("hwmon", true, hwmon::declare),
-    upstream_only("infiniband", true),
+    ours("infiniband", true, infiniband::declare),
     ours("interrupts", false, interrupts::declare),
-    upstream_only("ipvs", true),
+    ours("ipvs", true, ipvs::declare),
     ours("kernel_hung", true, kernel_hung::declare),
     ours("ksmd", false, ksmd::declare),
-    upstream_only("lnstat", false),
+    ours("lnstat", false, lnstat::declare),
     ours("loadavg", true, loadavg::declare),
     upstream_only("logind", false),
     ours("mdadm", true, mdadm::declare),
@@ -100,7 +93,7 @@ pub static REGISTRY: &[Registration] = &[
     ours("powersupplyclass", true, powersupplyclass::declare),
     ours("pressure", true, pressure::declare),
     ours("processes", false, processes::declare),
-    upstream_only("qdisc", false),
+    ours("qdisc", false, qdisc::declare),
     ours("rapl", true, rapl::declare),
     upstream_only("runit", false),
     ours("schedstat", true, schedstat::declare),
@@ -124,8 +117,8 @@ pub static REGISTRY: &[Registration] = &[
     ours("uname", true, uname::declare),
     ours("vmstat", true, vmstat::declare),
     ours("watchdog", true, watchdog::declare),
-    upstream_only("wifi", false),
-    upstream_only("xfrm", false),
+    ours("wifi", false, wifi::declare),
+    ours("xfrm", false, xfrm::declare),
     upstream_only("xfs", true),
     upstream_only("zfs", true),
     ours("zoneinfo", false, zoneinfo::declare),
