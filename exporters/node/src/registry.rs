@@ -10,7 +10,7 @@ use octo_exporter_kit::{Flag, FlagSet, Flags};
 
 use crate::collector::{BuildContext, BuildError, Builder};
 use crate::collectors::{
-    arp, bonding, compat, conntrack, cpu, cpufreq, diskstats, dmi, edac, entropy, filefd,
+    arp, bonding, btrfs, compat, conntrack, cpu, cpufreq, diskstats, dmi, edac, entropy, filefd,
     filesystem, hwmon, interrupts, loadavg, mdadm, meminfo, netclass, netdev, netstat, nvme, os,
     powersupplyclass, pressure, processes, rapl, schedstat, selinux, sockstat, softnet, stat,
     tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog,
@@ -52,7 +52,7 @@ pub static REGISTRY: &[Registration] = &[
     upstream_only("bcache", true),
     upstream_only("bcachefs", true),
     ours("bonding", true, bonding::declare),
-    upstream_only("btrfs", true),
+    ours("btrfs", true, btrfs::declare),
     upstream_only("buddyinfo", false),
     upstream_only("cgroups", false),
     ours("conntrack", true, conntrack::declare),

@@ -7,6 +7,7 @@ pub(crate) mod testing;
 
 pub mod arp;
 pub mod bonding;
+pub mod btrfs;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
