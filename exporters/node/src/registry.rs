@@ -13,7 +13,7 @@ use crate::collectors::{
     arp, bonding, btrfs, compat, conntrack, cpu, cpufreq, diskstats, dmi, edac, entropy, filefd,
     filesystem, hwmon, interrupts, loadavg, mdadm, meminfo, netclass, netdev, netstat, nvme, os,
     powersupplyclass, pressure, processes, rapl, schedstat, selinux, sockstat, softnet, stat,
-    tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog,
+    tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog, xfs,
 };
 use crate::paths::Paths;
 use crate::scrape::Enabled;
@@ -124,7 +124,7 @@ pub static REGISTRY: &[Registration] = &[
     ours("watchdog", true, watchdog::declare),
     upstream_only("wifi", false),
     upstream_only("xfrm", false),
-    upstream_only("xfs", true),
+    ours("xfs", true, xfs::declare),
     upstream_only("zfs", true),
     upstream_only("zoneinfo", false),
 ];

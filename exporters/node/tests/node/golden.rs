@@ -118,6 +118,7 @@ pub const IN_SCOPE: &[&str] = &[
     "udp_queues",
     "vmstat",
     "watchdog",
+    "xfs",
 ];
 
 /// Upstream's extra flags for the run (paths adapted to where the fixtures are).
