@@ -10,10 +10,10 @@ use octo_exporter_kit::{Flag, FlagSet, Flags};
 
 use crate::collector::{BuildContext, BuildError, Builder};
 use crate::collectors::{
-    arp, bonding, btrfs, compat, conntrack, cpu, cpufreq, diskstats, dmi, edac, entropy, filefd,
-    filesystem, hwmon, interrupts, loadavg, mdadm, meminfo, netclass, netdev, netstat, nvme, os,
-    powersupplyclass, pressure, processes, rapl, schedstat, selinux, sockstat, softnet, stat,
-    tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog, xfs,
+    arp, bcache, bonding, btrfs, compat, conntrack, cpu, cpufreq, diskstats, dmi, edac, entropy,
+    filefd, filesystem, hwmon, interrupts, loadavg, mdadm, meminfo, netclass, netdev, netstat,
+    nvme, os, powersupplyclass, pressure, processes, rapl, schedstat, selinux, sockstat, softnet,
+    stat, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog, xfs,
 };
 use crate::paths::Paths;
 use crate::scrape::Enabled;
@@ -49,7 +49,7 @@ const fn upstream_only(name: &'static str, enabled_by_default: bool) -> Registra
 /// Every Linux collector of node_exporter 1.12, with upstream's defaults.
 pub static REGISTRY: &[Registration] = &[
     ours("arp", true, arp::declare),
-    upstream_only("bcache", true),
+    ours("bcache", true, bcache::declare),
     upstream_only("bcachefs", true),
     ours("bonding", true, bonding::declare),
     ours("btrfs", true, btrfs::declare),

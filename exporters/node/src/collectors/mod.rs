@@ -6,6 +6,7 @@ pub mod compat;
 pub(crate) mod testing;
 
 pub mod arp;
+pub mod bcache;
 pub mod bonding;
 pub mod btrfs;
 pub mod conntrack;

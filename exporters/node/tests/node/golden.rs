@@ -84,6 +84,7 @@ pub const ENABLED: &[&str] = &[
 /// The collectors octo-node-exporter implements that the golden run covers: reproduced exactly.
 pub const IN_SCOPE: &[&str] = &[
     "arp",
+    "bcache",
     "bonding",
     "btrfs",
     "conntrack",
