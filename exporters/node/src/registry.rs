@@ -10,10 +10,11 @@ use octo_exporter_kit::{Flag, FlagSet, Flags};
 
 use crate::collector::{BuildContext, BuildError, Builder};
 use crate::collectors::{
-    arp, bcache, bonding, btrfs, compat, conntrack, cpu, cpufreq, diskstats, dmi, edac, entropy,
-    filefd, filesystem, hwmon, interrupts, loadavg, mdadm, meminfo, netclass, netdev, netstat,
-    nvme, os, powersupplyclass, pressure, processes, rapl, schedstat, selinux, sockstat, softnet,
-    stat, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog, xfs,
+    arp, bcache, bonding, btrfs, compat, conntrack, cpu, cpufreq, diskstats, dmi, dmmultipath,
+    edac, entropy, filefd, filesystem, hwmon, interrupts, loadavg, mdadm, meminfo, netclass,
+    netdev, netstat, nvme, os, powersupplyclass, pressure, processes, rapl, schedstat, selinux,
+    sockstat, softnet, stat, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname,
+    vmstat, watchdog, xfs,
 };
 use crate::paths::Paths;
 use crate::scrape::Enabled;
@@ -61,7 +62,7 @@ pub static REGISTRY: &[Registration] = &[
     ours("cpufreq", true, cpufreq::declare),
     ours("diskstats", true, diskstats::declare),
     ours("dmi", true, dmi::declare),
-    upstream_only("dmmultipath", true),
+    ours("dmmultipath", true, dmmultipath::declare),
     upstream_only("drbd", false),
     upstream_only("drm", false),
     ours("edac", true, edac::declare),

@@ -92,6 +92,7 @@ pub const IN_SCOPE: &[&str] = &[
     "cpufreq",
     "diskstats",
     "dmi",
+    "dmmultipath",
     "edac",
     "entropy",
     "filefd",
