@@ -11,7 +11,7 @@ use octo_exporter_kit::{Flag, FlagSet, Flags};
 use crate::collector::{BuildContext, BuildError, Builder};
 use crate::collectors::{
     arp, bcache, bonding, btrfs, compat, conntrack, cpu, cpufreq, diskstats, dmi, dmmultipath,
-    edac, entropy, filefd, filesystem, hwmon, interrupts, loadavg, mdadm, meminfo, netclass,
+    drbd, edac, entropy, filefd, filesystem, hwmon, interrupts, loadavg, mdadm, meminfo, netclass,
     netdev, netstat, nvme, os, powersupplyclass, pressure, processes, rapl, schedstat, selinux,
     sockstat, softnet, stat, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname,
     vmstat, watchdog, xfs,
@@ -63,7 +63,7 @@ pub static REGISTRY: &[Registration] = &[
     ours("diskstats", true, diskstats::declare),
     ours("dmi", true, dmi::declare),
     ours("dmmultipath", true, dmmultipath::declare),
-    upstream_only("drbd", false),
+    ours("drbd", false, drbd::declare),
     upstream_only("drm", false),
     ours("edac", true, edac::declare),
     ours("entropy", true, entropy::declare),

@@ -15,6 +15,7 @@ pub mod cpufreq;
 pub mod diskstats;
 pub mod dmi;
 pub mod dmmultipath;
+pub mod drbd;
 pub mod edac;
 pub mod entropy;
 pub mod filefd;

@@ -93,6 +93,7 @@ pub const IN_SCOPE: &[&str] = &[
     "diskstats",
     "dmi",
     "dmmultipath",
+    "drbd",
     "edac",
     "entropy",
     "filefd",
