@@ -13,8 +13,8 @@ use crate::collectors::{
     arp, bcache, bonding, btrfs, compat, conntrack, cpu, cpufreq, diskstats, dmi, dmmultipath,
     drbd, edac, entropy, filefd, filesystem, hwmon, interrupts, loadavg, mdadm, meminfo, netclass,
     netdev, netstat, nvme, os, powersupplyclass, pressure, processes, rapl, schedstat, selinux,
-    sockstat, softnet, stat, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname,
-    vmstat, watchdog, xfs,
+    sockstat, softnet, stat, tapestats, tcpstat, textfile, thermal_zone, time, timex, udp_queues,
+    uname, vmstat, watchdog, xfs,
 };
 use crate::paths::Paths;
 use crate::scrape::Enabled;
@@ -113,7 +113,7 @@ pub static REGISTRY: &[Registration] = &[
     upstream_only("swap", false),
     upstream_only("sysctl", false),
     upstream_only("systemd", false),
-    upstream_only("tapestats", true),
+    ours("tapestats", true, tapestats::declare),
     ours("tcpstat", false, tcpstat::declare),
     ours("textfile", true, textfile::declare),
     ours("thermal_zone", true, thermal_zone::declare),

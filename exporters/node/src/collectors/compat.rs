@@ -45,7 +45,6 @@ const VALUES: &[&str] = &[
     "collector.systemd.unit-exclude",
     "collector.systemd.unit-include",
     "collector.systemd.unit-whitelist",
-    "collector.tapestats.ignored-devices",
     "collector.wifi.fixtures",
     "runtime.gomaxprocs",
 ];

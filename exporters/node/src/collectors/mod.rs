@@ -39,6 +39,7 @@ pub mod selinux;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
+pub mod tapestats;
 pub mod tcpstat;
 pub mod textfile;
 pub mod thermal_zone;

@@ -115,6 +115,7 @@ pub const IN_SCOPE: &[&str] = &[
     "sockstat",
     "softnet",
     "stat",
+    "tapestats",
     "textfile",
     "thermal_zone",
     "time",
