@@ -11,10 +11,10 @@ use octo_exporter_kit::{Flag, FlagSet, Flags};
 use crate::collector::{BuildContext, BuildError, Builder};
 use crate::collectors::{
     arp, bcache, bonding, btrfs, compat, conntrack, cpu, cpufreq, diskstats, dmi, dmmultipath,
-    drbd, edac, entropy, filefd, filesystem, hwmon, interrupts, loadavg, mdadm, meminfo, netclass,
-    netdev, netstat, nvme, os, powersupplyclass, pressure, processes, rapl, schedstat, selinux,
-    sockstat, softnet, stat, tapestats, tcpstat, textfile, thermal_zone, time, timex, udp_queues,
-    uname, vmstat, watchdog, xfs,
+    drbd, edac, entropy, fibrechannel, filefd, filesystem, hwmon, interrupts, loadavg, mdadm,
+    meminfo, netclass, netdev, netstat, nvme, os, powersupplyclass, pressure, processes, rapl,
+    schedstat, selinux, sockstat, softnet, stat, tapestats, tcpstat, textfile, thermal_zone, time,
+    timex, udp_queues, uname, vmstat, watchdog, xfs,
 };
 use crate::paths::Paths;
 use crate::scrape::Enabled;
@@ -68,7 +68,7 @@ pub static REGISTRY: &[Registration] = &[
     ours("edac", true, edac::declare),
     ours("entropy", true, entropy::declare),
     upstream_only("ethtool", false),
-    upstream_only("fibrechannel", true),
+    ours("fibrechannel", true, fibrechannel::declare),
     ours("filefd", true, filefd::declare),
     ours("filesystem", true, filesystem::declare),
     ours("hwmon", true, hwmon::declare),

@@ -18,6 +18,7 @@ pub mod dmmultipath;
 pub mod drbd;
 pub mod edac;
 pub mod entropy;
+pub mod fibrechannel;
 pub mod filefd;
 pub mod filesystem;
 pub mod hwmon;

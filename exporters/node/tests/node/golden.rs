@@ -96,6 +96,7 @@ pub const IN_SCOPE: &[&str] = &[
     "drbd",
     "edac",
     "entropy",
+    "fibrechannel",
     "filefd",
     "hwmon",
     "interrupts",
