@@ -12,9 +12,9 @@ use crate::collector::{BuildContext, BuildError, Builder};
 use crate::collectors::{
     arp, bcache, bonding, btrfs, compat, conntrack, cpu, cpufreq, diskstats, dmi, dmmultipath,
     drbd, edac, entropy, fibrechannel, filefd, filesystem, hwmon, interrupts, loadavg, mdadm,
-    meminfo, netclass, netdev, netstat, nvme, os, powersupplyclass, pressure, processes, rapl,
-    schedstat, selinux, sockstat, softnet, stat, tapestats, tcpstat, textfile, thermal_zone, time,
-    timex, udp_queues, uname, vmstat, watchdog, xfs,
+    meminfo, netclass, netdev, netstat, nvme, nvmesubsystem, os, powersupplyclass, pressure,
+    processes, rapl, schedstat, selinux, sockstat, softnet, stat, tapestats, tcpstat, textfile,
+    thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog, xfs,
 };
 use crate::paths::Paths;
 use crate::scrape::Enabled;
@@ -92,7 +92,7 @@ pub static REGISTRY: &[Registration] = &[
     upstream_only("nfsd", true),
     upstream_only("ntp", false),
     ours("nvme", true, nvme::declare),
-    upstream_only("nvmesubsystem", false),
+    ours("nvmesubsystem", false, nvmesubsystem::declare),
     ours("os", true, os::declare),
     upstream_only("pcidevice", false),
     upstream_only("perf", false),

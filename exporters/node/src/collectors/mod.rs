@@ -30,6 +30,7 @@ pub mod netclass;
 pub mod netdev;
 pub mod netstat;
 pub mod nvme;
+pub mod nvmesubsystem;
 pub mod os;
 pub mod powersupplyclass;
 pub mod pressure;
