@@ -14,7 +14,7 @@ use crate::collectors::{
     drbd, edac, entropy, fibrechannel, filefd, filesystem, hwmon, interrupts, loadavg, mdadm,
     meminfo, netclass, netdev, netstat, nvme, nvmesubsystem, os, powersupplyclass, pressure,
     processes, rapl, schedstat, selinux, sockstat, softnet, stat, tapestats, tcpstat, textfile,
-    thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog, xfs,
+    thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog, xfs, zfs,
 };
 use crate::paths::Paths;
 use crate::scrape::Enabled;
@@ -126,7 +126,7 @@ pub static REGISTRY: &[Registration] = &[
     upstream_only("wifi", false),
     upstream_only("xfrm", false),
     ours("xfs", true, xfs::declare),
-    upstream_only("zfs", true),
+    ours("zfs", true, zfs::declare),
     upstream_only("zoneinfo", false),
 ];
 

@@ -52,3 +52,4 @@ pub mod uname;
 pub mod vmstat;
 pub mod watchdog;
 pub mod xfs;
+pub mod zfs;

@@ -124,6 +124,7 @@ pub const IN_SCOPE: &[&str] = &[
     "vmstat",
     "watchdog",
     "xfs",
+    "zfs",
 ];
 
 /// Upstream's extra flags for the run (paths adapted to where the fixtures are).
