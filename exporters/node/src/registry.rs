@@ -10,9 +10,9 @@ use octo_exporter_kit::{Flag, FlagSet, Flags};
 
 use crate::collector::{BuildContext, BuildError, Builder};
 use crate::collectors::{
-    arp, bcache, bonding, btrfs, compat, conntrack, cpu, cpufreq, diskstats, dmi, dmmultipath,
-    drbd, edac, entropy, fibrechannel, filefd, filesystem, hwmon, interrupts, loadavg, mdadm,
-    meminfo, netclass, netdev, netstat, nvme, nvmesubsystem, os, powersupplyclass, pressure,
+    arp, bcache, bcachefs, bonding, btrfs, compat, conntrack, cpu, cpufreq, diskstats, dmi,
+    dmmultipath, drbd, edac, entropy, fibrechannel, filefd, filesystem, hwmon, interrupts, loadavg,
+    mdadm, meminfo, netclass, netdev, netstat, nvme, nvmesubsystem, os, powersupplyclass, pressure,
     processes, rapl, schedstat, selinux, sockstat, softnet, stat, tapestats, tcpstat, textfile,
     thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog, xfs, zfs,
 };
@@ -51,7 +51,7 @@ const fn upstream_only(name: &'static str, enabled_by_default: bool) -> Registra
 pub static REGISTRY: &[Registration] = &[
     ours("arp", true, arp::declare),
     ours("bcache", true, bcache::declare),
-    upstream_only("bcachefs", true),
+    ours("bcachefs", true, bcachefs::declare),
     ours("bonding", true, bonding::declare),
     ours("btrfs", true, btrfs::declare),
     upstream_only("buddyinfo", false),

@@ -7,6 +7,7 @@ pub(crate) mod testing;
 
 pub mod arp;
 pub mod bcache;
+pub mod bcachefs;
 pub mod bonding;
 pub mod btrfs;
 pub mod conntrack;

@@ -85,6 +85,7 @@ pub const ENABLED: &[&str] = &[
 pub const IN_SCOPE: &[&str] = &[
     "arp",
     "bcache",
+    "bcachefs",
     "bonding",
     "btrfs",
     "conntrack",
