@@ -9,7 +9,14 @@
 use octo_exporter_kit::{Flag, FlagSet, Flags};
 
 use crate::collector::{BuildContext, BuildError, Builder};
-use crate::collectors::{arp, bonding, buddyinfo, cgroups, compat, conntrack, cpu, cpu_vulnerabilities, cpufreq, diskstats, dmi, edac, entropy, filefd, filesystem, hwmon, infiniband, interrupts, ipvs, kernel_hung, ksmd, lnstat, loadavg, mdadm, meminfo, meminfo_numa, netclass, netdev, netstat, nvme, os, pcidevice, powersupplyclass, pressure, processes, qdisc, rapl, schedstat, selinux, slabinfo, sockstat, softirqs, softnet, stat, sysctl, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog, wifi, xfrm, zoneinfo};
+use crate::collectors::{arp, bcache, bcachefs, bonding, btrfs, buddyinfo, cgroups, compat, conntrack, cpu, cpu_vulnerabilities, cpufreq, diskstats, dmi, dmmultipath, drbd, edac, entropy, fibrechannel, filefd, filesystem, hwmon, infiniband, interrupts, ipvs, kernel_hung, ksmd, lnstat, loadavg, mdadm, meminfo, meminfo_numa, netclass, netdev, netstat, nvme, nvmesubsystem, os, pcidevice, powersupplyclass, pressure, processes, qdisc, rapl, schedstat, selinux, slabinfo, sockstat, softirqs, softnet, stat, sysctl, tapestats, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog, wifi, xfrm, xfs, zfs, zoneinfo};
+use crate::collectors::{
+    arp, bcache, bcachefs, bonding, btrfs, compat, conntrack, cpu, cpufreq, diskstats, dmi,
+    dmmultipath, drbd, edac, entropy, fibrechannel, filefd, filesystem, hwmon, interrupts, loadavg,
+    mdadm, meminfo, netclass, netdev, netstat, nvme, nvmesubsystem, os, powersupplyclass, pressure,
+    processes, rapl, schedstat, selinux, sockstat, softnet, stat, tapestats, tcpstat, textfile,
+    thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog, xfs, zfs,
+};
 use crate::paths::Paths;
 use crate::scrape::Enabled;
 
@@ -44,10 +51,10 @@ const fn upstream_only(name: &'static str, enabled_by_default: bool) -> Registra
 /// Every Linux collector of node_exporter 1.12, with upstream's defaults.
 pub static REGISTRY: &[Registration] = &[
     ours("arp", true, arp::declare),
-    upstream_only("bcache", true),
-    upstream_only("bcachefs", true),
+    ours("bcache", true, bcache::declare),
+    ours("bcachefs", true, bcachefs::declare),
     ours("bonding", true, bonding::declare),
-    upstream_only("btrfs", true),
+    ours("btrfs", true, btrfs::declare),
     ours("buddyinfo", false, buddyinfo::declare),
     ours("cgroups", false, cgroups::declare),
     ours("conntrack", true, conntrack::declare),
@@ -56,13 +63,13 @@ pub static REGISTRY: &[Registration] = &[
     ours("cpufreq", true, cpufreq::declare),
     ours("diskstats", true, diskstats::declare),
     ours("dmi", true, dmi::declare),
-    upstream_only("dmmultipath", true),
-    upstream_only("drbd", false),
+    ours("dmmultipath", true, dmmultipath::declare),
+    ours("drbd", false, drbd::declare),
     upstream_only("drm", false),
     ours("edac", true, edac::declare),
     ours("entropy", true, entropy::declare),
     upstream_only("ethtool", false),
-    upstream_only("fibrechannel", true),
+    ours("fibrechannel", true, fibrechannel::declare),
     ours("filefd", true, filefd::declare),
     ours("filesystem", true, filesystem::declare),
     ours("hwmon", true, hwmon::declare),
@@ -86,7 +93,7 @@ pub static REGISTRY: &[Registration] = &[
     upstream_only("nfsd", true),
     upstream_only("ntp", false),
     ours("nvme", true, nvme::declare),
-    upstream_only("nvmesubsystem", false),
+    ours("nvmesubsystem", false, nvmesubsystem::declare),
     ours("os", true, os::declare),
     ours("pcidevice", false, pcidevice::declare),
     upstream_only("perf", false),
@@ -107,7 +114,7 @@ pub static REGISTRY: &[Registration] = &[
     upstream_only("swap", false),
     ours("sysctl", false, sysctl::declare),
     upstream_only("systemd", false),
-    upstream_only("tapestats", true),
+    ours("tapestats", true, tapestats::declare),
     ours("tcpstat", false, tcpstat::declare),
     ours("textfile", true, textfile::declare),
     ours("thermal_zone", true, thermal_zone::declare),
@@ -119,8 +126,8 @@ pub static REGISTRY: &[Registration] = &[
     ours("watchdog", true, watchdog::declare),
     ours("wifi", false, wifi::declare),
     ours("xfrm", false, xfrm::declare),
-    upstream_only("xfs", true),
-    upstream_only("zfs", true),
+    ours("xfs", true, xfs::declare),
+    ours("zfs", true, zfs::declare),
     ours("zoneinfo", false, zoneinfo::declare),
 ];
 

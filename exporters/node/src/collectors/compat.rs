@@ -5,7 +5,6 @@
 use octo_exporter_kit::FlagSet;
 
 const BOOLS: &[&str] = &[
-    "collector.bcache.priorityStats",
     "collector.netclass_rtnl.with-stats",
     "collector.ntp.server-is-local",
     "collector.perf.disable-cache-profilers",
@@ -34,7 +33,6 @@ const VALUES: &[&str] = &[
     "collector.systemd.unit-exclude",
     "collector.systemd.unit-include",
     "collector.systemd.unit-whitelist",
-    "collector.tapestats.ignored-devices",
     "runtime.gomaxprocs",
 ];
 

@@ -84,7 +84,10 @@ pub const ENABLED: &[&str] = &[
 /// The collectors octo-node-exporter implements that the golden run covers: reproduced exactly.
 pub const IN_SCOPE: &[&str] = &[
     "arp",
+    "bcache",
+    "bcachefs",
     "bonding",
+    "btrfs",
     "buddyinfo",
     "cgroups",
     "conntrack",
@@ -93,8 +96,11 @@ pub const IN_SCOPE: &[&str] = &[
     "cpufreq",
     "diskstats",
     "dmi",
+    "dmmultipath",
+    "drbd",
     "edac",
     "entropy",
+    "fibrechannel",
     "filefd",
     "hwmon",
     "infiniband",
@@ -125,6 +131,7 @@ pub const IN_SCOPE: &[&str] = &[
     "softnet",
     "stat",
     "sysctl",
+    "tapestats",
     "textfile",
     "thermal_zone",
     "time",
@@ -133,6 +140,8 @@ pub const IN_SCOPE: &[&str] = &[
     "watchdog",
     "wifi",
     "xfrm",
+    "xfs",
+    "zfs",
     "zoneinfo",
 ];
 
