@@ -9,13 +9,14 @@
 use octo_exporter_kit::{Flag, FlagSet, Flags};
 
 use crate::collector::{BuildContext, BuildError, Builder};
-use crate::collectors::{arp, bcache, bcachefs, bonding, btrfs, buddyinfo, cgroups, compat, conntrack, cpu, cpu_vulnerabilities, cpufreq, diskstats, dmi, dmmultipath, drbd, edac, entropy, fibrechannel, filefd, filesystem, hwmon, infiniband, interrupts, ipvs, kernel_hung, ksmd, lnstat, loadavg, mdadm, meminfo, meminfo_numa, netclass, netdev, netstat, nvme, nvmesubsystem, os, pcidevice, powersupplyclass, pressure, processes, qdisc, rapl, schedstat, selinux, slabinfo, sockstat, softirqs, softnet, stat, sysctl, tapestats, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog, wifi, xfrm, xfs, zfs, zoneinfo};
 use crate::collectors::{
-    arp, bcache, bcachefs, bonding, btrfs, compat, conntrack, cpu, cpufreq, diskstats, dmi,
-    dmmultipath, drbd, edac, entropy, fibrechannel, filefd, filesystem, hwmon, interrupts, loadavg,
-    mdadm, meminfo, netclass, netdev, netstat, nvme, nvmesubsystem, os, powersupplyclass, pressure,
-    processes, rapl, schedstat, selinux, sockstat, softnet, stat, tapestats, tcpstat, textfile,
-    thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog, xfs, zfs,
+    arp, bcache, bcachefs, bonding, btrfs, buddyinfo, cgroups, compat, conntrack, cpu,
+    cpu_vulnerabilities, cpufreq, diskstats, dmi, dmmultipath, drbd, edac, entropy, fibrechannel,
+    filefd, filesystem, hwmon, infiniband, interrupts, ipvs, kernel_hung, ksmd, lnstat, loadavg,
+    mdadm, meminfo, meminfo_numa, netclass, netdev, netstat, nvme, nvmesubsystem, os, pcidevice,
+    powersupplyclass, pressure, processes, qdisc, rapl, schedstat, selinux, slabinfo, sockstat,
+    softirqs, softnet, stat, sysctl, tapestats, tcpstat, textfile, thermal_zone, time, timex,
+    udp_queues, uname, vmstat, watchdog, wifi, xfrm, xfs, zfs, zoneinfo,
 };
 use crate::paths::Paths;
 use crate::scrape::Enabled;
