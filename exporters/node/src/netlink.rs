@@ -1,5 +1,6 @@
-//! A minimal netlink client: one dump request (`RTM_GETLINK`, `RTM_GETADDR`, or a sock_diag
-//! `SOCK_DIAG_BY_FAMILY` for `tcpstat`) and the parse of its replies, shared by `netdev` and `tcpstat`.
+//! A minimal netlink client: one dump request (`RTM_GETLINK`, `RTM_GETADDR`, `RTM_GETQDISC`,
+//! or a sock_diag `SOCK_DIAG_BY_FAMILY` for `tcpstat`) and the parse of its replies, shared by
+//! `netdev`, `qdisc` and `tcpstat`.
 //! Hand-written because the crate's dependencies have no netlink support; the socket calls go
 //! through nix's safe wrappers in `sys`. Parsing works on byte slices with bounds checks, so a short or
 //! garbage message is an error, never a panic.
@@ -20,6 +21,14 @@ const IFLA_STATS: u16 = 7;
 const IFLA_STATS64: u16 = 23;
 const IFA_ADDRESS: u16 = 1;
 const IFA_LOCAL: u16 = 2;
+const RTM_NEWQDISC: u16 = 36;
+const RTM_GETQDISC: u16 = 38;
+const TCMSG_LEN: usize = 20;
+const TCA_KIND: u16 = 1;
+const TCA_STATS: u16 = 3;
+const TCA_STATS2: u16 = 7;
+const TCA_STATS_BASIC: u16 = 1;
+const TCA_STATS_QUEUE: u16 = 3;
 const IFINFOMSG_LEN: usize = 16;
 const IFADDRMSG_LEN: usize = 8;
 const AF_INET: u8 = 2;
@@ -54,6 +63,92 @@ pub struct Address {
     pub index: u32,
     pub prefix_len: u8,
     pub ip: IpAddr,
+}
+
+/// One queueing discipline of an `RTM_GETQDISC` dump, with the counters of `TCA_STATS2`
+/// (or the legacy `TCA_STATS`, which has no requeues).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Qdisc {
+    pub index: u32,
+    /// 0 for a root qdisc (the kernel's `TC_H_ROOT`, all ones, is reported as 0).
+    pub parent: u32,
+    pub kind: String,
+    pub bytes: u64,
+    pub packets: u32,
+    pub drops: u32,
+    pub requeues: u32,
+    pub overlimits: u32,
+    pub qlen: u32,
+    pub backlog: u32,
+}
+
+pub fn dump_qdiscs() -> Result<Vec<Qdisc>, NetlinkError> {
+    let mut qdiscs = Vec::new();
+    let request = [0u8; TCMSG_LEN]; // AF_UNSPEC, every interface
+    dump(
+        libc::NETLINK_ROUTE,
+        RTM_GETQDISC,
+        &request,
+        |kind, payload| {
+            if kind == RTM_NEWQDISC {
+                qdiscs.push(parse_qdisc(payload)?);
+            }
+            Ok(())
+        },
+    )?;
+    Ok(qdiscs)
+}
+
+/// A `tcmsg` and its attributes; statistics too short for their struct are an error.
+pub(super) fn parse_qdisc(payload: &[u8]) -> Result<Qdisc, NetlinkError> {
+    let short = NetlinkError::Malformed("short tcmsg");
+    let header = payload.get(..TCMSG_LEN).ok_or(short)?;
+    let parent = u32_at(header, 12).ok_or(NetlinkError::Malformed("short tcmsg"))?;
+    let mut qdisc = Qdisc {
+        index: u32_at(header, 4).ok_or(NetlinkError::Malformed("short tcmsg"))?,
+        parent: if parent == u32::MAX { 0 } else { parent },
+        ..Qdisc::default()
+    };
+    let u32_or = |data: &[u8], at: usize| {
+        u32_at(data, at).ok_or(NetlinkError::Malformed("short qdisc statistics"))
+    };
+    for (kind, value) in attributes(&payload[TCMSG_LEN..]) {
+        match kind {
+            TCA_KIND => {
+                let bytes = value.split(|&b| b == 0).next().unwrap_or(&[]);
+                qdisc.kind = String::from_utf8_lossy(bytes).into_owned();
+            }
+            TCA_STATS2 => {
+                for (nested, data) in attributes(value) {
+                    match nested {
+                        TCA_STATS_BASIC => {
+                            qdisc.bytes = u64_at(data, 0)
+                                .ok_or(NetlinkError::Malformed("short gnet_stats_basic"))?;
+                            qdisc.packets = u32_or(data, 8)?;
+                        }
+                        TCA_STATS_QUEUE => {
+                            qdisc.qlen = u32_or(data, 0)?;
+                            qdisc.backlog = u32_or(data, 4)?;
+                            qdisc.drops = u32_or(data, 8)?;
+                            qdisc.requeues = u32_or(data, 12)?;
+                            qdisc.overlimits = u32_or(data, 16)?;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            TCA_STATS => {
+                qdisc.bytes = u64_at(value, 0).ok_or(NetlinkError::Malformed("short tc_stats"))?;
+                qdisc.packets = u32_or(value, 8)?;
+                qdisc.drops = u32_or(value, 12)?;
+                qdisc.overlimits = u32_or(value, 16)?;
+                qdisc.qlen = u32_or(value, 28)?;
+                qdisc.backlog = u32_or(value, 32)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(qdisc)
 }
 
 pub fn dump_links() -> Result<Vec<Link>, NetlinkError> {
@@ -129,6 +224,49 @@ pub(super) fn parse_inet_diag(payload: &[u8]) -> Result<(u8, u32, u32), NetlinkE
     Ok((state, rqueue, wqueue))
 }
 
+/// Whether the kernel knows the generic netlink family `name` (`nl80211` exists only where a
+/// wireless driver is loaded): one `CTRL_CMD_GETFAMILY` request to the controller.
+pub fn generic_family_exists(name: &str) -> Result<bool, NetlinkError> {
+    const GENL_ID_CTRL: u16 = 0x10;
+    const CTRL_CMD_GETFAMILY: u8 = 3;
+    const CTRL_ATTR_FAMILY_NAME: u16 = 2;
+    const SEQ: u32 = 1;
+    let mut value = name.as_bytes().to_vec();
+    value.push(0);
+    let attribute_len = 4 + value.len();
+    let mut body = vec![CTRL_CMD_GETFAMILY, 1, 0, 0]; // genlmsghdr: command, version
+    body.extend_from_slice(&(attribute_len as u16).to_ne_bytes());
+    body.extend_from_slice(&CTRL_ATTR_FAMILY_NAME.to_ne_bytes());
+    body.extend_from_slice(&value);
+    body.resize(align(body.len()), 0);
+    let socket = sys::Socket::open(libc::NETLINK_GENERIC)?;
+    socket.send(&header(GENL_ID_CTRL, NLM_F_REQUEST, SEQ, &body))?;
+    let mut buffer = Vec::new();
+    let len = socket.receive(&mut buffer)?;
+    let mut found = false;
+    match parse_datagram(&buffer[..len], SEQ, &mut |kind, _| {
+        found |= kind == GENL_ID_CTRL;
+        Ok(())
+    }) {
+        Ok(_) => Ok(found),
+        Err(NetlinkError::Kernel(err)) if err.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+        Err(err) => Err(err),
+    }
+}
+
+/// A netlink message: header and body.
+fn header(kind: u16, flags: u16, seq: u32, body: &[u8]) -> Vec<u8> {
+    let total = NLMSG_HDRLEN + body.len();
+    let mut message = Vec::with_capacity(total);
+    message.extend_from_slice(&(total as u32).to_ne_bytes());
+    message.extend_from_slice(&kind.to_ne_bytes());
+    message.extend_from_slice(&flags.to_ne_bytes());
+    message.extend_from_slice(&seq.to_ne_bytes());
+    message.extend_from_slice(&0u32.to_ne_bytes());
+    message.extend_from_slice(body);
+    message
+}
+
 /// Sends one dump request with the given body on a `protocol` netlink socket and feeds
 /// each reply message to `handle` until `NLMSG_DONE`.
 fn dump(
@@ -139,15 +277,7 @@ fn dump(
 ) -> Result<(), NetlinkError> {
     const SEQ: u32 = 1;
     let socket = sys::Socket::open(protocol)?;
-    let total = NLMSG_HDRLEN + body.len();
-    let mut message = Vec::with_capacity(total);
-    message.extend_from_slice(&(total as u32).to_ne_bytes());
-    message.extend_from_slice(&request.to_ne_bytes());
-    message.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
-    message.extend_from_slice(&SEQ.to_ne_bytes());
-    message.extend_from_slice(&0u32.to_ne_bytes());
-    message.extend_from_slice(body);
-    socket.send(&message)?;
+    socket.send(&header(request, NLM_F_REQUEST | NLM_F_DUMP, SEQ, body))?;
 
     let mut buffer = Vec::new();
     loop {
@@ -288,6 +418,10 @@ fn u32_at(data: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(data.get(at..at + 4)?.try_into().ok()?))
 }
 
+fn u64_at(data: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_ne_bytes(data.get(at..at + 8)?.try_into().ok()?))
+}
+
 fn i32_at(data: &[u8], at: usize) -> Option<i32> {
     Some(i32::from_ne_bytes(data.get(at..at + 4)?.try_into().ok()?))
 }
@@ -311,11 +445,12 @@ mod sys {
 
     impl Socket {
         /// An `AF_NETLINK` socket of the given protocol (`NETLINK_ROUTE`,
-        /// `NETLINK_SOCK_DIAG`), close-on-exec, with a receive timeout.
+        /// `NETLINK_SOCK_DIAG`, `NETLINK_GENERIC`), close-on-exec, with a receive timeout.
         pub fn open(protocol: libc::c_int) -> io::Result<Socket> {
             let protocol = match protocol {
                 libc::NETLINK_ROUTE => SockProtocol::NetlinkRoute,
                 libc::NETLINK_SOCK_DIAG => SockProtocol::NetlinkSockDiag,
+                libc::NETLINK_GENERIC => SockProtocol::NetlinkGeneric,
                 other => {
                     return Err(io::Error::other(format!(
                         "unsupported netlink protocol {other}"
@@ -371,6 +506,84 @@ mod sys {
                     Err(err) => return Err(err.into()),
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attribute(kind: u16, value: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&((4 + value.len()) as u16).to_ne_bytes());
+        out.extend_from_slice(&kind.to_ne_bytes());
+        out.extend_from_slice(value);
+        out.resize(align(out.len()), 0);
+        out
+    }
+
+    fn qdisc_message() -> Vec<u8> {
+        let mut message = vec![0u8; TCMSG_LEN];
+        message[4..8].copy_from_slice(&2u32.to_ne_bytes());
+        message[12..16].copy_from_slice(&u32::MAX.to_ne_bytes());
+        message.extend(attribute(TCA_KIND, b"fq_codel\0"));
+        let mut basic = 1234u64.to_ne_bytes().to_vec();
+        basic.extend_from_slice(&56u32.to_ne_bytes());
+        let queue: Vec<u8> = [1u32, 2, 3, 4, 5]
+            .iter()
+            .flat_map(|v| v.to_ne_bytes())
+            .collect();
+        let mut nested = attribute(TCA_STATS_BASIC, &basic);
+        nested.extend(attribute(TCA_STATS_QUEUE, &queue));
+        message.extend(attribute(TCA_STATS2 | 0x8000, &nested));
+        message
+    }
+
+    #[test]
+    fn parses_a_root_qdisc_with_stats2() {
+        let qdisc = parse_qdisc(&qdisc_message()).unwrap();
+        assert_eq!(
+            qdisc,
+            Qdisc {
+                index: 2,
+                parent: 0,
+                kind: "fq_codel".into(),
+                bytes: 1234,
+                packets: 56,
+                qlen: 1,
+                backlog: 2,
+                drops: 3,
+                requeues: 4,
+                overlimits: 5,
+            }
+        );
+        assert!(parse_qdisc(&[0u8; 10]).is_err());
+    }
+
+    #[test]
+    fn live_generic_family_lookup() {
+        // The controller always knows itself; no family has this name.
+        assert!(generic_family_exists("nlctrl").unwrap());
+        assert!(!generic_family_exists("octo_nofamily").unwrap());
+    }
+
+    #[test]
+    fn live_qdisc_dump() {
+        // Every host has at least the loopback's noqueue qdisc.
+        let qdiscs = dump_qdiscs().expect("RTM_GETQDISC dump");
+        assert!(!qdiscs.is_empty());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn truncated_or_garbage_qdiscs_never_panic(
+            cut in 0usize..200,
+            garbage in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
+        ) {
+            let message = qdisc_message();
+            let _ = parse_qdisc(&message[..cut.min(message.len())]);
+            let _ = parse_qdisc(&garbage);
         }
     }
 }

@@ -66,6 +66,27 @@ pub(crate) fn parse_go_int(text: &str) -> Option<i64> {
         b'+' => (false, &text[1..]),
         _ => (false, text),
     };
+    let magnitude = parse_go_magnitude(body)?;
+    if negative {
+        if magnitude > i64::MAX as u64 + 1 {
+            return None;
+        }
+        Some((magnitude as i128).wrapping_neg() as i64)
+    } else {
+        i64::try_from(magnitude).ok()
+    }
+}
+
+/// Go's `strconv.ParseUint(text, 0, 64)`: [`parse_go_int`]'s prefixes, no sign.
+pub(crate) fn parse_go_uint(text: &str) -> Option<u64> {
+    if text.starts_with(['+', '-']) {
+        return None;
+    }
+    parse_go_magnitude(text)
+}
+
+/// An unsigned number with Go's base prefixes and underscore rules.
+fn parse_go_magnitude(body: &str) -> Option<u64> {
     let lower = body.to_ascii_lowercase();
     let (radix, digits, prefixed) = if let Some(rest) = lower.strip_prefix("0x") {
         (16, rest, true)
@@ -92,15 +113,7 @@ pub(crate) fn parse_go_int(text: &str) -> Option<i64> {
     if cleaned.is_empty() || cleaned.starts_with(['+', '-']) {
         return None;
     }
-    let magnitude = u64::from_str_radix(&cleaned, radix).ok()?;
-    if negative {
-        if magnitude > i64::MAX as u64 + 1 {
-            return None;
-        }
-        Some((magnitude as i128).wrapping_neg() as i64)
-    } else {
-        i64::try_from(magnitude).ok()
-    }
+    u64::from_str_radix(&cleaned, radix).ok()
 }
 
 /// Go's `strconv.ParseFloat(text, 64)` for the decimal forms sysfs and text files use:

@@ -5,10 +5,8 @@
 use octo_exporter_kit::FlagSet;
 
 const BOOLS: &[&str] = &[
-    "collector.bcache.priorityStats",
     "collector.netclass_rtnl.with-stats",
     "collector.ntp.server-is-local",
-    "collector.pcidevice.names",
     "collector.perf.disable-cache-profilers",
     "collector.perf.disable-hardware-profilers",
     "collector.perf.disable-software-profilers",
@@ -22,32 +20,19 @@ const VALUES: &[&str] = &[
     "collector.ethtool.device-exclude",
     "collector.ethtool.device-include",
     "collector.ethtool.metrics-include",
-    "collector.infiniband.device-exclude",
-    "collector.infiniband.device-include",
-    "collector.ipvs.backend-labels",
     "collector.ntp.ip-ttl",
     "collector.ntp.local-offset-tolerance",
     "collector.ntp.max-distance",
     "collector.ntp.protocol-version",
     "collector.ntp.server",
     "collector.ntp.server-port",
-    "collector.pcidevice.idsfile",
     "collector.perf.cpus",
-    "collector.qdisc.device-exclude",
-    "collector.qdisc.device-include",
-    "collector.qdisc.fixtures",
-    "collector.qdisk.device-exclude",
-    "collector.qdisk.device-include",
     "collector.runit.servicedir",
-    "collector.slabinfo.slabs-exclude",
-    "collector.slabinfo.slabs-include",
     "collector.supervisord.url",
     "collector.systemd.unit-blacklist",
     "collector.systemd.unit-exclude",
     "collector.systemd.unit-include",
     "collector.systemd.unit-whitelist",
-    "collector.tapestats.ignored-devices",
-    "collector.wifi.fixtures",
     "runtime.gomaxprocs",
 ];
 
@@ -56,8 +41,6 @@ const REPEATABLE: &[&str] = &[
     "collector.perf.hardware-profilers",
     "collector.perf.software-profilers",
     "collector.perf.tracepoint",
-    "collector.sysctl.include",
-    "collector.sysctl.include-info",
 ];
 
 const HELP: &str = "Accepted for compatibility.";

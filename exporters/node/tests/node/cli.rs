@@ -60,7 +60,7 @@ async fn collect_and_exclude_filter_as_upstream() {
         "--collector.disable-defaults".into(),
         "--collector.loadavg".into(),
         "--collector.meminfo".into(),
-        "--collector.zfs".into(),
+        "--collector.runit".into(),
     ])
     .await;
     let get = |query: &'static str| {
@@ -84,7 +84,7 @@ async fn collect_and_exclude_filter_as_upstream() {
     assert_eq!(
         collectors,
         ["loadavg", "meminfo"],
-        "zfs is not implemented, so not run"
+        "runit is not implemented, so not run"
     );
 
     let (status, body) = get("?collect[]=loadavg").await;
@@ -106,7 +106,7 @@ async fn collect_and_exclude_filter_as_upstream() {
         ),
         ("?collect[]=nosuch", "missing collector: nosuch"),
         ("?collect[]=cpu", "disabled collector: cpu"),
-        ("?collect[]=zfs", "not implemented"),
+        ("?collect[]=runit", "not implemented"),
     ] {
         let (status, body) = get(query).await;
         assert_eq!(status, 400, "{query}: {body}");
@@ -114,7 +114,7 @@ async fn collect_and_exclude_filter_as_upstream() {
     }
     let log = exporter.log();
     assert!(
-        log.contains("not implemented") && log.contains("zfs"),
+        log.contains("not implemented") && log.contains("runit"),
         "{log}"
     );
 }
