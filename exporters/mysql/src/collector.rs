@@ -1,8 +1,13 @@
 //! One scrape of one target, and the bookkeeping around it:
 //!
-//! - targets (auth module + server) keep their pool between scrapes, and are dropped when unused;
+//! - targets (auth module + server) keep their pool between scrapes while it works (a target
+//!   whose server cannot be reached keeps no pool, guard or connection between scrapes), are
+//!   forgotten after a while unused, and are at most [`MAX_TARGETS`], the least recently used
+//!   giving way;
+//! - a request may name a target only if `--probe.allowed-targets` allows it;
 //! - concurrent scrapes of the same target and scraper set share one collection (single-flight),
-//!   so a slow server does not get a pile of identical queries (mysqld_exporter#746, #133);
+//!   so a slow server does not get a pile of identical queries (mysqld_exporter#746, #133); when
+//!   every request waiting for a collection has gone away, the collection is cancelled;
 //! - the scrape has a deadline (`X-Prometheus-Scrape-Timeout-Seconds` minus `--timeout-offset`),
 //!   every wait for a connection and every scraper is bounded by it (and by
 //!   `--exporter.query_timeout`), and scrapers run on up to `--exporter.max_open_connections`
@@ -12,28 +17,34 @@
 //!   changes, one when it clears.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
+use futures_util::future::{BoxFuture, FutureExt as _, Shared, WeakShared};
 use mysql_async::Pool;
 use mysql_async::prelude::Queryable;
 use octo_exporter_kit::selfmetrics::CollectorOutcomes;
 use octo_exporter_kit::{HttpError, MetricFamily, ScrapeRequest};
-use tokio::sync::watch;
 
 use crate::config::client::{ClientConfig, Credentials, Endpoint};
 use crate::config::error::ConfigError;
 use crate::config::load::load;
 use crate::config::sources::Sources;
-use crate::connection::{ConnectOptions, pool};
+use crate::config::targets::AllowedTargets;
+use crate::connection::{ConnectOptions, Connector, connector};
 use crate::scrapers::db::{CollectionFacts, Db, ServerInfo};
 use crate::scrapers::scraper::EnabledScraper;
+use crate::task::AbortOnDrop;
 
 /// The scrape budget when the request carries no timeout header (a person with curl).
 const DEFAULT_BUDGET: Duration = Duration::from_secs(10);
 /// Targets not scraped for this long are forgotten and their connections closed.
 const TARGET_IDLE_EXPIRY: Duration = Duration::from_secs(600);
+/// At most this many targets (auth module and server) are remembered; a request for one more
+/// makes the least recently used one give way. Generous for a /probe deployment, and a bound on
+/// what requests naming ever new targets can make the exporter keep.
+pub const MAX_TARGETS: usize = 256;
 
 /// Everything that stays the same from one scrape to the next.
 pub struct Settings {
@@ -43,13 +54,27 @@ pub struct Settings {
     pub timeout_offset: f64,
     /// `--exporter.query_timeout`, when set.
     pub query_timeout: Option<Duration>,
+    /// `--probe.allowed-targets`.
+    pub allowed_targets: AllowedTargets,
 }
 
 /// The result of one collection, shared by every request that waited for it.
 #[derive(Debug)]
 struct Collected {
     families: Vec<MetricFamily>,
+    /// Whether a connection to the server was made.
+    connected: bool,
 }
+
+/// A collection in flight, shared by the requests waiting for it.
+type Collection = Shared<BoxFuture<'static, Arc<Collected>>>;
+/// The in-flight map's entry: the collection's number, and a handle that does not keep it
+/// alive.
+type InFlight = (u64, WeakShared<BoxFuture<'static, Arc<Collected>>>);
+
+/// Numbers collections, so that one ending removes its own entry from the in-flight map and
+/// not that of a successor started after it was abandoned.
+static COLLECTIONS: AtomicU64 = AtomicU64::new(0);
 
 /// What 0.14 kept across scrapes, and what was last logged per collector.
 #[derive(Default)]
@@ -65,11 +90,38 @@ struct Target {
     module: String,
     endpoint: Endpoint,
     config: ClientConfig,
-    pool: Pool,
+    /// The pool (and guard), while the server can be reached.
+    connector: Mutex<Option<Arc<Connector>>>,
     last_used: Mutex<Instant>,
-    /// Collections in flight, by scraper selection.
-    in_flight: Mutex<HashMap<u64, watch::Receiver<Option<Arc<Collected>>>>>,
+    /// Collections in flight, by scraper selection; weak, so that a collection nobody waits
+    /// for any more is dropped, and with it cancelled.
+    in_flight: Mutex<HashMap<u64, InFlight>>,
     history: Mutex<History>,
+}
+
+impl Target {
+    /// The connector, made when there is none.
+    fn connector(&self, options: &ConnectOptions) -> std::io::Result<Arc<Connector>> {
+        let mut current = lock(&self.connector);
+        if let Some(existing) = current.as_ref() {
+            return Ok(existing.clone());
+        }
+        let made = Arc::new(connector(&self.config, &self.endpoint, options)?);
+        if made.is_guarded() {
+            tracing::debug!(server = %self.endpoint, "connections go through a guard");
+        }
+        *current = Some(made.clone());
+        Ok(made)
+    }
+
+    /// Drops `used` if it is still the current connector: a server that could not be reached
+    /// keeps no pool, guard or listening socket until the next scrape.
+    fn release(&self, used: &Arc<Connector>) {
+        let mut current = lock(&self.connector);
+        if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, used)) {
+            *current = None;
+        }
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -143,6 +195,13 @@ impl Collector {
                 "Error forming dsn from config section [{module}]: {err}"
             ))
         })?;
+        if let Some(named) = target.filter(|t| !t.is_empty())
+            && !self.settings.allowed_targets.allows(&endpoint)
+        {
+            return Err(HttpError::bad_request(format!(
+                "target {named:?} is not allowed by --probe.allowed-targets"
+            )));
+        }
         let target = self.target(module, &endpoint, config);
         let selection = self.selection(request);
         let deadline = Instant::now() + self.budget(request.scrape_timeout);
@@ -197,7 +256,8 @@ impl Collector {
     }
 
     /// The target for this module and server, created (or replaced when its configuration
-    /// changed) as needed. Targets unused for a while are dropped here too.
+    /// changed) as needed. Targets unused for a while are dropped here too, and the least
+    /// recently used one when there are [`MAX_TARGETS`].
     fn target(&self, module: &str, endpoint: &Endpoint, config: &ClientConfig) -> Arc<Target> {
         let mut targets = lock(&self.targets);
         let now = Instant::now();
@@ -205,23 +265,33 @@ impl Collector {
             let keep = now.duration_since(*lock(&target.last_used)) < TARGET_IDLE_EXPIRY;
             if !keep {
                 tracing::debug!(module = %target.module, server = %target.endpoint, "forgetting idle target");
-                disconnect(target.pool.clone());
             }
             keep
         });
         let key = (module.to_owned(), endpoint.clone());
-        if let Some(existing) = targets.get(&key) {
-            if existing.config == *config {
-                *lock(&existing.last_used) = now;
-                return existing.clone();
-            }
-            disconnect(existing.pool.clone());
+        if let Some(existing) = targets.get(&key)
+            && existing.config == *config
+        {
+            *lock(&existing.last_used) = now;
+            return existing.clone();
         }
+        if targets.len() >= MAX_TARGETS && !targets.contains_key(&key) {
+            let oldest = targets
+                .iter()
+                .min_by_key(|(_, target)| *lock(&target.last_used))
+                .map(|(key, _)| key.clone());
+            if let Some(oldest) = oldest {
+                tracing::debug!(server = %oldest.1, auth_module = %oldest.0, "forgetting the least recently used target");
+                targets.remove(&oldest);
+            }
+        }
+        // A replaced or forgotten target's connections close when its last collection ends
+        // (the connector disconnects its pool when dropped).
         let target = Arc::new(Target {
             module: module.to_owned(),
             endpoint: endpoint.clone(),
             config: config.clone(),
-            pool: pool(config, endpoint, &self.settings.connect),
+            connector: Mutex::new(None),
             last_used: Mutex::new(now),
             in_flight: Mutex::new(HashMap::new()),
             history: Mutex::new(History::default()),
@@ -230,54 +300,116 @@ impl Collector {
         target
     }
 
-    /// Joins the collection in flight for this target and selection, or starts one.
+    /// Joins the collection in flight for this target and selection, or starts one. The
+    /// collection runs in a task of its own (a panic in it is a target down, not a dropped
+    /// connection), which is aborted when the last request waiting for it goes away.
     async fn collect_shared(
         &self,
         target: &Arc<Target>,
         selection: u64,
         deadline: Instant,
     ) -> Arc<Collected> {
-        let mut receiver = {
+        let collection: Collection = {
             let mut in_flight = lock(&target.in_flight);
-            match in_flight.get(&selection) {
-                Some(receiver) => receiver.clone(),
+            match in_flight
+                .get(&selection)
+                .and_then(|(_, weak)| weak.upgrade())
+            {
+                Some(collection) => collection,
                 None => {
-                    let (sender, receiver) = watch::channel(None);
-                    in_flight.insert(selection, receiver.clone());
-                    let target = target.clone();
-                    let settings = self.settings.clone();
-                    // A task of its own: the collection finishes (within its deadline) even if
-                    // the request that started it goes away, and the others still get it.
-                    tokio::spawn(async move {
-                        let collected =
-                            Arc::new(collect(&target, &settings, selection, deadline).await);
-                        lock(&target.in_flight).remove(&selection);
-                        let _ = sender.send(Some(collected));
-                    });
-                    receiver
+                    let number = COLLECTIONS.fetch_add(1, Ordering::Relaxed);
+                    let task = AbortOnDrop(tokio::spawn(run_collection(
+                        target.clone(),
+                        self.settings.clone(),
+                        (selection, number),
+                        deadline,
+                    )));
+                    let collection = async move {
+                        // A panic in the collection: report the target as down.
+                        task.await.unwrap_or_else(|_| Arc::new(down()))
+                    }
+                    .boxed()
+                    .shared();
+                    match collection.downgrade() {
+                        Some(weak) => {
+                            in_flight.insert(selection, (number, weak));
+                        }
+                        None => {
+                            in_flight.remove(&selection);
+                        }
+                    }
+                    collection
                 }
             }
         };
-        match receiver.wait_for(Option::is_some).await {
-            Ok(value) => value.clone().unwrap_or_else(|| Arc::new(down())),
-            Err(_) => {
-                // The collection task died (a bug): report the target as down.
-                lock(&target.in_flight).remove(&selection);
-                Arc::new(down())
-            }
+        collection.await
+    }
+}
+
+/// What a collection leaves behind, whether it completes or is cancelled: no entry in the
+/// target's in-flight map, and no connector if the server could not be reached.
+struct CollectionScope {
+    target: Arc<Target>,
+    /// The scraper selection, and the collection's number.
+    key: (u64, u64),
+    connector: Option<Arc<Connector>>,
+    connected: bool,
+}
+
+impl Drop for CollectionScope {
+    fn drop(&mut self) {
+        let (selection, number) = self.key;
+        let mut in_flight = lock(&self.target.in_flight);
+        if in_flight.get(&selection).is_some_and(|(n, _)| *n == number) {
+            in_flight.remove(&selection);
+        }
+        drop(in_flight);
+        if let Some(connector) = &self.connector
+            && !self.connected
+        {
+            self.target.release(connector);
         }
     }
 }
 
-fn disconnect(pool: Pool) {
-    tokio::spawn(async move {
-        let _ = pool.disconnect().await;
-    });
+/// One collection, in its own task.
+async fn run_collection(
+    target: Arc<Target>,
+    settings: Arc<Settings>,
+    key: (u64, u64),
+    deadline: Instant,
+) -> Arc<Collected> {
+    let selection = key.0;
+    let mut scope = CollectionScope {
+        target,
+        key,
+        connector: None,
+        connected: false,
+    };
+    let connector = match scope.target.connector(&settings.connect) {
+        Ok(connector) => connector,
+        Err(err) => {
+            let message = format!("cannot set up the connection: {err}");
+            return Arc::new(connection_failed(&scope.target, message, 0.0));
+        }
+    };
+    scope.connector = Some(connector.clone());
+    let collected = collect(
+        &scope.target,
+        &connector.pool,
+        &settings,
+        selection,
+        deadline,
+    )
+    .await;
+    scope.connected = collected.connected;
+    Arc::new(collected)
 }
 
 fn down() -> Collected {
     Collected {
         families: vec![up_family(false)],
+        connected: false,
     }
 }
 
@@ -355,6 +487,7 @@ fn note_outcome(target: &Target, collector: &str, error: Option<String>) {
 /// Opens a connection (or takes an idle one) and learns the server version, within `deadline`.
 async fn connect(
     target: &Target,
+    pool: &Pool,
     collection: &Arc<CollectionFacts>,
     deadline: Instant,
 ) -> Result<Db, String> {
@@ -363,7 +496,7 @@ async fn connect(
         .config
         .connect_timeout
         .map_or(budget, |t| t.min(budget));
-    let mut conn = match tokio::time::timeout(connect_budget, target.pool.get_conn()).await {
+    let mut conn = match tokio::time::timeout(connect_budget, pool.get_conn()).await {
         Ok(Ok(conn)) => conn,
         Ok(Err(err)) => return Err(err.to_string()),
         Err(_) => return Err(format!("no connection within {connect_budget:?}")),
@@ -385,6 +518,7 @@ async fn connect(
 /// `--exporter.max_open_connections` connections, each scraper within the deadline.
 async fn collect(
     target: &Target,
+    pool: &Pool,
     settings: &Settings,
     selection: u64,
     deadline: Instant,
@@ -392,23 +526,14 @@ async fn collect(
     let started = Instant::now();
     let mut outcomes = outcomes();
     let facts = Arc::new(CollectionFacts::default());
-    let first = connect(target, &facts, deadline).await;
+    let first = connect(target, pool, &facts, deadline).await;
     let connect_seconds = started.elapsed().as_secs_f64();
     let first = match first {
         Ok(db) => {
             note_outcome(target, "connection", None);
             db
         }
-        Err(message) => {
-            note_outcome(target, "connection", Some(message));
-            let mut history = lock(&target.history);
-            history.scrapes_total += 1;
-            history.last_scrape_error = true;
-            outcomes.record("connection", connect_seconds, false);
-            let mut families = vec![up_family(false)];
-            families.extend(outcomes.families());
-            return Collected { families };
-        }
+        Err(message) => return connection_failed(target, message, connect_seconds),
     };
     outcomes.record("connection", connect_seconds, true);
     let server = first.server.clone();
@@ -425,7 +550,7 @@ async fn collect(
         .max_open_connections
         .clamp(1, jobs.len().max(1));
     let shared = Lanes {
-        target,
+        pool,
         settings,
         jobs,
         next_job: AtomicUsize::new(0),
@@ -464,14 +589,33 @@ async fn collect(
         }
     }
     families.extend(outcomes.families());
-    Collected { families }
+    Collected {
+        families,
+        connected: true,
+    }
+}
+
+/// The collection of a server that could not be reached: `mysql_up 0`, counted and logged.
+fn connection_failed(target: &Target, message: String, seconds: f64) -> Collected {
+    note_outcome(target, "connection", Some(message));
+    let mut history = lock(&target.history);
+    history.scrapes_total += 1;
+    history.last_scrape_error = true;
+    let mut outcomes = outcomes();
+    outcomes.record("connection", seconds, false);
+    let mut families = vec![up_family(false)];
+    families.extend(outcomes.families());
+    Collected {
+        families,
+        connected: false,
+    }
 }
 
 type LaneResult = (Vec<MetricFamily>, Vec<(&'static str, f64, Option<String>)>);
 
 /// What the lanes of one collection share.
 struct Lanes<'a> {
-    target: &'a Target,
+    pool: &'a Pool,
     settings: &'a Settings,
     jobs: Vec<&'a EnabledScraper>,
     next_job: AtomicUsize,
@@ -485,7 +629,7 @@ impl Lanes<'_> {
     /// one when it picks its first scraper, and a new one after a scraper broke or timed out.
     async fn run(&self, mut db: Option<Db>) -> LaneResult {
         let Lanes {
-            target,
+            pool,
             settings,
             jobs,
             next_job,
@@ -505,7 +649,7 @@ impl Lanes<'_> {
                 Some(connection) => connection,
                 None => {
                     let budget = deadline.saturating_duration_since(Instant::now());
-                    match tokio::time::timeout(budget, target.pool.get_conn()).await {
+                    match tokio::time::timeout(budget, pool.get_conn()).await {
                         Ok(Ok(conn)) => Db {
                             conn,
                             server: server.clone(),
@@ -562,5 +706,85 @@ impl Lanes<'_> {
             }
         }
         (families, results)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::client::{DEFAULT_MODULE, Secret};
+
+    fn collector() -> Collector {
+        let settings = Settings {
+            scrapers: Vec::new(),
+            connect: ConnectOptions {
+                lock_wait_timeout: None,
+                log_slow_filter: false,
+                max_open_connections: 1,
+            },
+            timeout_offset: 0.25,
+            query_timeout: None,
+            allowed_targets: AllowedTargets::default(),
+        };
+        let client = ClientConfig {
+            user: "exporter".into(),
+            password: Secret::new("pw"),
+            ..ClientConfig::default()
+        };
+        let credentials = Credentials {
+            modules: [(DEFAULT_MODULE.to_owned(), client)].into_iter().collect(),
+            origin: "test".into(),
+        };
+        Collector::new(settings, Sources::default(), credentials)
+    }
+
+    fn endpoint(i: usize) -> Endpoint {
+        Endpoint::Tcp {
+            host: format!("10.0.{}.{}", i / 250, i % 250),
+            port: 3306,
+        }
+    }
+
+    #[test]
+    fn probe_target_flood_keeps_the_target_map_bounded() {
+        let collector = collector();
+        let config = ClientConfig::default();
+        let first = collector.target("client", &endpoint(0), &config);
+        for i in 1..3 * MAX_TARGETS {
+            collector.target("client", &endpoint(i), &config);
+            if i % 50 == 0 {
+                // The first target stays in use: the others give way.
+                collector.target("client", &endpoint(0), &config);
+            }
+        }
+        let targets = lock(&collector.targets);
+        assert_eq!(targets.len(), MAX_TARGETS);
+        let kept = &targets[&("client".to_owned(), endpoint(0))];
+        assert!(Arc::ptr_eq(kept, &first));
+        assert!(targets.contains_key(&("client".to_owned(), endpoint(3 * MAX_TARGETS - 1))));
+        assert!(!targets.contains_key(&("client".to_owned(), endpoint(1))));
+    }
+
+    #[tokio::test]
+    async fn unreachable_target_keeps_no_connector() {
+        let collector = collector();
+        // A port nobody listens on.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let target = listener.local_addr().unwrap().to_string();
+        drop(listener);
+        let families = collector
+            .scrape(
+                DEFAULT_MODULE,
+                Some(&target),
+                &ScrapeRequest::default(),
+                Endpoints::Probe,
+            )
+            .await
+            .unwrap();
+        assert_eq!(families[0].name, "mysql_up");
+        let targets = lock(&collector.targets);
+        let kept = targets.values().next().unwrap();
+        assert!(lock(&kept.connector).is_none());
+        assert!(lock(&kept.in_flight).is_empty());
     }
 }

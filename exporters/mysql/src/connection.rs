@@ -1,15 +1,18 @@
-//! From a [`ClientConfig`] and an [`Endpoint`] to a small persistent mysql_async pool.
+//! From a [`ClientConfig`] and an [`Endpoint`] to a small persistent mysql_async pool, behind a
+//! [`Guard`] when the password could otherwise reach the server readable (see [`guarded`]).
 //!
 //! Upstream opens a new connection (two with 0.20) for every scrape, which shows in the server's
 //! `Connections` counter and costs an authentication each time (mysqld_exporter#142). Here each
 //! target keeps a pool of at most `--exporter.max_open_connections` connections, opened lazily,
 //! kept while scrapes keep coming, and closed after a few idle minutes.
 
+use std::io;
 use std::time::Duration;
 
 use mysql_async::{ClientIdentity, OptsBuilder, Pool, PoolConstraints, PoolOpts, SslOpts};
 
 use crate::config::client::{ClientConfig, Endpoint, Tls};
+use crate::guard::Guard;
 
 /// Idle connections are closed after this long without use.
 const IDLE_CONNECTION_TTL: Duration = Duration::from_secs(300);
@@ -46,8 +49,72 @@ pub fn session_setup(config: &ClientConfig, options: &ConnectOptions) -> Option<
     (!assignments.is_empty()).then(|| format!("SET {}", assignments.join(", ")))
 }
 
-/// A pool for one server with one set of credentials. Nothing connects until first use.
-pub fn pool(config: &ClientConfig, endpoint: &Endpoint, options: &ConnectOptions) -> Pool {
+/// A pool, and the guard its connections go through when there is one. Dropping it closes the
+/// pool's connections and ends its background tasks.
+#[derive(Debug)]
+pub struct Connector {
+    pub pool: Pool,
+    guard: Option<Guard>,
+}
+
+impl Drop for Connector {
+    fn drop(&mut self) {
+        // mysql_async's pool keeps two tasks running until it is disconnected, even when every
+        // handle is gone.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let pool = self.pool.clone();
+            runtime.spawn(async move {
+                let _ = pool.disconnect().await;
+            });
+        }
+    }
+}
+
+impl Connector {
+    /// Whether connections go through a [`Guard`].
+    pub fn is_guarded(&self) -> bool {
+        self.guard.is_some()
+    }
+}
+
+/// Whether the password could reach `endpoint` readable by whoever answers there, so that the
+/// connection must go through a [`Guard`]: a TCP server without TLS, or a unix socket other than
+/// the one this auth module names (mysql_async sends the password in clear over any socket, and
+/// skips TLS there). libmysqlclient trusts the same two: TLS, and the socket of the
+/// configuration.
+pub fn guarded(config: &ClientConfig, endpoint: &Endpoint) -> bool {
+    match endpoint {
+        Endpoint::Unix(_) => config.endpoint.as_ref() != Some(endpoint),
+        Endpoint::Tcp { .. } => config.tls == Tls::Off,
+    }
+}
+
+/// The connector for one server with one set of credentials. Nothing connects until first use;
+/// a guard starts listening at once. Must run inside the tokio runtime.
+pub fn connector(
+    config: &ClientConfig,
+    endpoint: &Endpoint,
+    options: &ConnectOptions,
+) -> io::Result<Connector> {
+    let guard = if guarded(config, endpoint) {
+        Some(Guard::start(
+            endpoint.clone(),
+            config.server_public_key.clone(),
+        )?)
+    } else {
+        None
+    };
+    let pool = pool(config, endpoint, guard.as_ref().map(Guard::port), options);
+    Ok(Connector { pool, guard })
+}
+
+/// A pool for one server with one set of credentials, through the guard on `guard_port` if any.
+fn pool(
+    config: &ClientConfig,
+    endpoint: &Endpoint,
+    guard_port: Option<u16>,
+    options: &ConnectOptions,
+) -> Pool {
     let constraints =
         PoolConstraints::new(0, options.max_open_connections.max(1)).unwrap_or_default();
     let pool_opts = PoolOpts::default()
@@ -75,9 +142,12 @@ pub fn pool(config: &ClientConfig, endpoint: &Endpoint, options: &ConnectOptions
                 .into_iter()
                 .collect::<Vec<_>>(),
         );
-    builder = match endpoint {
-        Endpoint::Tcp { host, port } => builder.ip_or_hostname(host.clone()).tcp_port(*port),
-        Endpoint::Unix(path) => builder.socket(Some(path.display().to_string())),
+    builder = match (guard_port, endpoint) {
+        (Some(port), _) => builder.ip_or_hostname("127.0.0.1").tcp_port(port),
+        (None, Endpoint::Tcp { host, port }) => {
+            builder.ip_or_hostname(host.clone()).tcp_port(*port)
+        }
+        (None, Endpoint::Unix(path)) => builder.socket(Some(path.display().to_string())),
     };
     if let Tls::On(settings) = &config.tls {
         let mut ssl = SslOpts::default()
@@ -105,6 +175,30 @@ pub fn pool(config: &ClientConfig, endpoint: &Endpoint, options: &ConnectOptions
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::client::TlsSettings;
+
+    #[test]
+    fn only_tls_and_the_named_socket_go_without_a_guard() {
+        let socket = Endpoint::Unix("/run/mysqld/mysqld.sock".into());
+        let tcp = Endpoint::Tcp {
+            host: "db".into(),
+            port: 3306,
+        };
+        let plain = ClientConfig {
+            endpoint: Some(socket.clone()),
+            ..ClientConfig::default()
+        };
+        assert!(!guarded(&plain, &socket));
+        assert!(guarded(&plain, &Endpoint::Unix("/tmp/other.sock".into())));
+        assert!(guarded(&plain, &tcp));
+        let tls = ClientConfig {
+            tls: Tls::On(TlsSettings::default()),
+            ..plain
+        };
+        assert!(!guarded(&tls, &tcp));
+        // mysql_async does not use TLS over a socket.
+        assert!(guarded(&tls, &Endpoint::Unix("/tmp/other.sock".into())));
+    }
 
     #[test]
     fn setup_combines_dsn_and_exporter_variables() {

@@ -9,8 +9,10 @@
 mod collector;
 mod config;
 mod connection;
+mod guard;
 mod parse;
 mod scrapers;
+mod task;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +27,7 @@ use crate::collector::{Collector, Endpoints, Settings};
 use crate::config::client::{DEFAULT_MODULE, Secret};
 use crate::config::load::load;
 use crate::config::sources::Sources;
+use crate::config::targets::AllowedTargets;
 use crate::connection::ConnectOptions;
 use crate::scrapers::registry::{self, ScraperFlags};
 
@@ -44,6 +47,7 @@ struct Options {
     mysqld_address: Flag<String>,
     mysqld_username: Flag<Option<String>>,
     insecure_skip_verify: Flag<bool>,
+    allowed_targets: Flag<Vec<String>>,
     timeout_offset: Flag<f64>,
     lock_wait_timeout: Flag<u64>,
     enable_lock_wait_timeout: Flag<bool>,
@@ -77,6 +81,13 @@ fn flag_set() -> (ExporterFlagSet, Options) {
         "tls.insecure-skip-verify",
         false,
         "Ignore certificate and server verification when using a tls connection.",
+    );
+    let allowed_targets = set.repeatable(
+        "probe.allowed-targets",
+        &[],
+        "Servers a request may name with ?target= (on /probe and /metrics): host:port with * \
+         and ? inside one label (db-*.example.com:3306), a network (10.0.0.0/8), or \
+         unix:///path; repeatable or comma-separated. [default: any]",
     );
     set.heading("Scrape behaviour");
     let timeout_offset = set.number(
@@ -115,6 +126,7 @@ fn flag_set() -> (ExporterFlagSet, Options) {
         mysqld_address,
         mysqld_username,
         insecure_skip_verify,
+        allowed_targets,
         timeout_offset,
         lock_wait_timeout,
         enable_lock_wait_timeout,
@@ -234,6 +246,7 @@ fn settings(flags: &Flags, options: &Options) -> anyhow::Result<Settings> {
             flags.name(options.timeout_offset)
         );
     }
+    let allowed_targets = AllowedTargets::parse(flags.get(options.allowed_targets))?;
     let scrapers = options
         .scrapers
         .enabled(flags)
@@ -255,6 +268,7 @@ fn settings(flags: &Flags, options: &Options) -> anyhow::Result<Settings> {
             .ok()
             .filter(|seconds| *seconds > 0)
             .map(Duration::from_secs),
+        allowed_targets,
     })
 }
 

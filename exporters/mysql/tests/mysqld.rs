@@ -8,9 +8,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod mysqld {
+    mod abandoned;
     pub mod common;
     mod docs;
+    pub mod fake_mysql;
     mod gentle;
+    mod hostile_server;
     mod probe;
     mod replication;
     mod resilience;

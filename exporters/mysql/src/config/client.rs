@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::error::ConfigError;
@@ -119,6 +120,21 @@ pub struct TlsSettings {
     pub server_name: Option<String>,
 }
 
+/// What to do when a server reached without TLS, or over a unix socket the operator did not
+/// name, asks for the password itself (caching_sha2_password's "perform full authentication"):
+/// libmysqlclient's `get-server-public-key` and `server-public-key-path`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ServerPublicKey {
+    /// Refuse, as libmysqlclient does by default: the password stays here.
+    #[default]
+    Refuse,
+    /// Ask the server for its RSA key and send the password encrypted with it: only as safe as
+    /// the network path, since whoever answers hands out the key.
+    Request,
+    /// Encrypt the password with this key (PEM, from `server-public-key-path`).
+    Known(Arc<str>),
+}
+
 /// Everything needed to connect to one server, except the server when it comes from a probe.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ClientConfig {
@@ -128,8 +144,10 @@ pub struct ClientConfig {
     pub endpoint: Option<Endpoint>,
     pub database: Option<String>,
     pub tls: Tls,
+    /// mysql_clear_password may be used, over TLS or the unix socket this module names only.
     pub cleartext_passwords: bool,
     pub old_passwords: bool,
+    pub server_public_key: ServerPublicKey,
     /// `SET` statements from DSN parameters (`?sql_mode=...`), applied on connect.
     pub session_variables: Vec<(String, String)>,
     /// The DSN's `timeout` parameter: how long connecting may take.

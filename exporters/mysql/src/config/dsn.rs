@@ -4,14 +4,20 @@
 //! `exporter@unix(/run/mysqld/mysqld.sock)/`.
 //!
 //! Hand-written: the grammar is the Go driver's own (last `/`, last `@` before it, first `:` for
-//! the password, which is not URL-escaped), which no URL parser reproduces. Errors never repeat
-//! the DSN, since it holds a password.
+//! the password, which is not URL-escaped), which no URL parser reproduces.
+//!
+//! Errors repeat nothing of the DSN: the password may hold `/`, `@`, `:` and `?`, and a DSN
+//! that does not parse may be split inside it, so any piece (a "network", a host, a parameter
+//! name or value) may be part of the password. Messages name parameters by position, or by
+//! their well-known name only.
 
 use std::path::PathBuf;
 
 use octo_exporter_kit::flags::parse_go_duration;
 
-use super::client::{ClientConfig, Endpoint, Secret, Tls, TlsSettings, split_host_port};
+use super::client::{
+    ClientConfig, Endpoint, Secret, ServerPublicKey, Tls, TlsSettings, split_host_port,
+};
 use super::error::ConfigError;
 
 /// Parses a DSN into a client configuration.
@@ -83,8 +89,9 @@ fn endpoint(net: &str, address: Option<&str>) -> Result<Endpoint, ConfigError> {
                     _ => format!("[{address}]:3306"),
                 }
             };
-            let (host, port) = split_host_port(&with_port)
-                .map_err(|reason| ConfigError::Dsn(format!("address: {reason}")))?;
+            let (host, port) = split_host_port(&with_port).map_err(|_| {
+                ConfigError::Dsn("the address in parentheses is not host:port".into())
+            })?;
             Ok(Endpoint::Tcp { host, port })
         }
         "unix" => Ok(Endpoint::Unix(PathBuf::from(
@@ -92,24 +99,26 @@ fn endpoint(net: &str, address: Option<&str>) -> Result<Endpoint, ConfigError> {
                 .filter(|a| !a.is_empty())
                 .unwrap_or("/tmp/mysql.sock"),
         ))),
-        other => Err(ConfigError::Dsn(format!(
-            "unknown network {other:?} (tcp or unix)"
-        ))),
+        _ => Err(ConfigError::Dsn(
+            "unknown network before the address (tcp or unix)".into(),
+        )),
     }
 }
 
 fn apply_params(config: &mut ClientConfig, params: &str) -> Result<(), ConfigError> {
-    for pair in params.split('&').filter(|p| !p.is_empty()) {
+    for (index, pair) in params.split('&').filter(|p| !p.is_empty()).enumerate() {
+        let position = index + 1;
         let (key, raw) = pair.split_once('=').ok_or_else(|| {
-            ConfigError::Dsn(format!("parameter {key:?} has no value", key = pair))
+            ConfigError::Dsn(format!("parameter {position} has no value (name=value)"))
         })?;
         let value = unescape(raw)?;
+        // Only reached for the names matched below, so naming `key` repeats no input.
         let boolean = || -> Result<bool, ConfigError> {
             match value.as_str() {
                 "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
                 "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
                 _ => Err(ConfigError::Dsn(format!(
-                    "parameter {key}: {value:?} is not a boolean"
+                    "parameter {key} is not a boolean (true or false)"
                 ))),
             }
         };
@@ -123,27 +132,43 @@ fn apply_params(config: &mut ClientConfig, params: &str) -> Result<(), ConfigErr
                     "false" | "0" | "" => Tls::Off,
                     // `preferred` falls back to plain text in Go; here it needs a server with TLS.
                     "skip-verify" | "preferred" => Tls::On(TlsSettings::default()),
-                    other => {
-                        return Err(ConfigError::Dsn(format!(
-                            "tls={other}: only true, false, skip-verify and preferred exist without a \
-                             my.cnf (use ssl-ca in --config.my-cnf for a custom CA)"
-                        )));
+                    _ => {
+                        return Err(ConfigError::Dsn(
+                            "parameter tls: only true, false, skip-verify and preferred exist \
+                             without a my.cnf (use ssl-ca in --config.my-cnf for a custom CA)"
+                                .into(),
+                        ));
                     }
                 }
             }
             "timeout" => {
-                config.connect_timeout =
-                    Some(parse_go_duration(&value).map_err(|reason| {
-                        ConfigError::Dsn(format!("parameter timeout: {reason}"))
-                    })?)
+                config.connect_timeout = Some(parse_go_duration(&value).map_err(|_| {
+                    ConfigError::Dsn(
+                        "parameter timeout is not a duration such as 5s or 1m30s".into(),
+                    )
+                })?)
             }
             "allowCleartextPasswords" => config.cleartext_passwords = boolean()?,
             "allowOldPasswords" => config.old_passwords = boolean()?,
+            // The Go driver's get-server-public-key.
+            "allowPublicKeyRetrieval" => {
+                config.server_public_key = if boolean()? {
+                    ServerPublicKey::Request
+                } else {
+                    ServerPublicKey::Refuse
+                }
+            }
+            "serverPubKey" => {
+                return Err(ConfigError::Dsn(
+                    "parameter serverPubKey names a key registered in Go code, which this \
+                     exporter has none of: use server-public-key-path in --config.my-cnf"
+                        .into(),
+                ));
+            }
             // Driver-side settings with no effect on what the exporter reads.
             "allowNativePasswords"
             | "allowAllFiles"
             | "allowFallbackToPlaintext"
-            | "allowPublicKeyRetrieval"
             | "charset"
             | "checkConnLiveness"
             | "clientFoundRows"
@@ -157,7 +182,6 @@ fn apply_params(config: &mut ClientConfig, params: &str) -> Result<(), ConfigErr
             | "parseTime"
             | "readTimeout"
             | "rejectReadOnly"
-            | "serverPubKey"
             | "timeTruncate"
             | "writeTimeout"
             | "compress" => {
@@ -171,7 +195,7 @@ fn apply_params(config: &mut ClientConfig, params: &str) -> Result<(), ConfigErr
                         .all(|b| b.is_ascii_alphanumeric() || b == b'_')
                 {
                     return Err(ConfigError::Dsn(format!(
-                        "parameter {variable:?} is not a system variable name"
+                        "parameter {position} is not a system variable name"
                     )));
                 }
                 config
@@ -263,6 +287,19 @@ mod tests {
     }
 
     #[test]
+    fn public_key_retrieval_is_opt_in() {
+        use crate::config::client::ServerPublicKey;
+        let c = parse("u:p@tcp(db)/").unwrap();
+        assert_eq!(c.server_public_key, ServerPublicKey::Refuse);
+        let c = parse("u:p@tcp(db)/?allowPublicKeyRetrieval=true").unwrap();
+        assert_eq!(c.server_public_key, ServerPublicKey::Request);
+        let err = parse("u:p@tcp(db)/?serverPubKey=k")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server-public-key-path"), "{err}");
+    }
+
+    #[test]
     fn malformed_dsns_are_clear_errors_without_the_password() {
         for bad in [
             "",
@@ -282,10 +319,91 @@ mod tests {
         }
     }
 
+    /// DSNs built around `password` and broken in every way the parser can refuse.
+    fn broken_dsns(password: &str) -> Vec<String> {
+        [
+            "u:{pw}@tcp(db:port)/",
+            "u:{pw}@tcp(db:70000)/",
+            "u:{pw}@tcp([::1:3306)/",
+            "u:{pw}@tcp(db:3306/",
+            "u:{pw}@tcp(db:3306)",
+            "u:{pw}@udp(db:3306)/",
+            ":{pw}@tcp(db:3306)/",
+            "u:{pw}@tcp(db:3306)/?tls=custom",
+            "u:{pw}@tcp(db:3306)/?timeout=soon",
+            "u:{pw}@tcp(db:3306)/?timeout=-5x",
+            "u:{pw}@tcp(db:3306)/?novalue",
+            "u:{pw}@tcp(db:3306)/?bad;name=1",
+            "u:{pw}@tcp(db:3306)/?x=%zz",
+            "u:{pw}@tcp(db:3306)/?allowCleartextPasswords=maybe",
+            "u:{pw}@tcp(db:3306)/?serverPubKey=mykey",
+            "u:{pw}@tcp(db:3306)/db%zz",
+        ]
+        .iter()
+        .map(|template| template.replace("{pw}", password))
+        .collect()
+    }
+
+    /// The password with every character that the DSN grammar does not give a meaning replaced:
+    /// the parser splits both alike, so an error that repeats none of the password is the same.
+    fn same_shape(password: &str) -> String {
+        password
+            .chars()
+            .map(|c| if "/@:?()[]&=%+;".contains(c) { c } else { 'Z' })
+            .collect()
+    }
+
+    /// No run of four characters of the password in the error, and the error does not change
+    /// when the password's plain characters do (which also covers passwords under four).
+    fn assert_no_leak(password: &str, dsn: &str, error: &str) {
+        let chars: Vec<char> = password.chars().collect();
+        for window in chars.windows(4) {
+            let piece: String = window.iter().collect();
+            assert!(
+                !error.contains(&piece),
+                "error for a DSN shows {piece:?} of the password: {error}"
+            );
+        }
+        let shaped = dsn.replacen(password, &same_shape(password), 1);
+        if let Err(other) = parse(&shaped) {
+            assert_eq!(
+                error,
+                other.to_string(),
+                "the error depends on the password's characters"
+            );
+        }
+    }
+
+    #[test]
+    fn dsn_password_with_slash_is_not_echoed_in_errors() {
+        for password in [
+            "Wq9/zK7e",
+            "p@ss/w:rd?tls=x",
+            "se:cr/et@h0st",
+            "a/b",
+            "?/@:",
+        ] {
+            for dsn in broken_dsns(password) {
+                if let Err(err) = parse(&dsn) {
+                    assert_no_leak(password, &dsn, &err.to_string());
+                }
+            }
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn arbitrary_input_never_panics(text in ".{0,60}") {
             let _ = parse(&text);
+        }
+
+        #[test]
+        fn generated_passwords_never_appear_in_dsn_errors(password in "[ -~\u{e9}\u{20ac}]{1,32}") {
+            for dsn in broken_dsns(&password) {
+                if let Err(err) = parse(&dsn) {
+                    assert_no_leak(&password, &dsn, &err.to_string());
+                }
+            }
         }
     }
 }

@@ -22,4 +22,17 @@ pub enum ConfigError {
     Address { address: String, reason: String },
     #[error("no configuration found in {origin}: {details}")]
     Empty { origin: String, details: String },
+    /// A setting that would be ignored, or that contradicts another: the whole file is refused
+    /// rather than connecting with less protection than the operator asked for.
+    #[error("{path} [{section}]: {reason}")]
+    Refused {
+        path: String,
+        section: String,
+        reason: String,
+    },
+    #[error(
+        "invalid --probe.allowed-targets entry {entry:?}: {reason} (expected host:port with * and ? \
+         wildcards, a network such as 10.0.0.0/8, or unix:///path)"
+    )]
+    AllowedTarget { entry: String, reason: String },
 }

@@ -9,12 +9,17 @@
 //! Both end in [`Credentials`](client::Credentials): named [`ClientConfig`](client::ClientConfig)s, `client` being the one `/metrics` uses.
 //! Passwords are [`Secret`](client::Secret)s, which never print.
 //!
-//! The pieces: [`client`] and [`error`] on the ground floor, [`sources`] (flags and environment),
-//! the two readers [`dsn`] and [`mycnf`], and [`load`] above them all.
+//! The pieces: [`client`] and [`error`] on the ground floor with [`public_key`] (the
+//! `server-public-key-path` file), [`tls_options`] (my.cnf's `ssl-*`/`tls-*` keys) and
+//! [`targets`] (`--probe.allowed-targets`); [`sources`] (flags and environment), the two readers
+//! [`dsn`] and [`mycnf`], and [`load`] above them all.
 
 pub mod client;
 pub mod dsn;
 pub mod error;
 pub mod load;
 pub mod mycnf;
+pub mod public_key;
 pub mod sources;
+pub mod targets;
+pub mod tls_options;

@@ -7,11 +7,13 @@
 //! `!include` lines skipped) are go-ini's, and no crate has that combination.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use super::client::{ClientConfig, DEFAULT_MODULE, Endpoint, Secret, Tls, TlsSettings};
+use super::client::{ClientConfig, DEFAULT_MODULE, Endpoint, Secret, ServerPublicKey};
 use super::error::ConfigError;
+use super::public_key;
 use super::sources::Sources;
+use super::tls_options::{self, SectionError, SectionKeys};
 
 /// Sections in file order, each with its keys (the last value of a repeated key wins; repeated
 /// sections merge).
@@ -104,6 +106,21 @@ impl Ini {
             name = &name[..name.rfind('.')?];
         }
     }
+
+    /// The keys of `section` and of its dotted parents.
+    fn names(&self, section: &str) -> Vec<String> {
+        let mut names = std::collections::BTreeSet::new();
+        let mut name = section;
+        loop {
+            if let Some((_, keys)) = self.sections.iter().find(|(n, _)| n == name) {
+                names.extend(keys.keys().cloned());
+            }
+            match name.rfind('.') {
+                Some(dot) => name = &name[..dot],
+                None => return names.into_iter().collect(),
+            }
+        }
+    }
 }
 
 fn unquote(value: &str) -> String {
@@ -141,7 +158,8 @@ fn expand(value: &str, environment: &BTreeMap<String, String>) -> String {
     out
 }
 
-/// Every valid section as an auth module, and a message per rejected one. With `apply_flags`,
+/// Every valid section as an auth module, and a message per rejected one; an error when a
+/// section asks for a protection that would not be given (see [`tls_options`]). With `apply_flags`,
 /// `[client]` gets `--mysqld.address`, `--mysqld.username` and `MYSQLD_EXPORTER_PASSWORD` where
 /// the file leaves them empty (0.15+ behaviour).
 pub fn modules(
@@ -183,7 +201,14 @@ pub fn modules(
             Ok(config) => {
                 modules.insert(name, config);
             }
-            Err(reason) => {
+            Err(SectionError::Refuse(reason)) => {
+                return Err(ConfigError::Refused {
+                    path: path.to_owned(),
+                    section: name,
+                    reason,
+                });
+            }
+            Err(SectionError::Skip(reason)) => {
                 tracing::warn!(section = %name, path, %reason, "skipping my.cnf section");
                 rejected.push(format!("[{name}]: {reason}"));
             }
@@ -210,9 +235,11 @@ fn parse_bool(key: &str, value: &str) -> Result<bool, String> {
     }
 }
 
-const TLS_VERSIONS: [&str; 4] = ["TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"];
-
-fn section_config(ini: &Ini, section: &str, sources: &Sources) -> Result<ClientConfig, String> {
+fn section_config(
+    ini: &Ini,
+    section: &str,
+    sources: &Sources,
+) -> Result<ClientConfig, SectionError> {
     let section = Section {
         ini,
         name: section,
@@ -220,10 +247,10 @@ fn section_config(ini: &Ini, section: &str, sources: &Sources) -> Result<ClientC
     };
     let user = section.get("user");
     if user.is_empty() {
-        return Err("no user specified in section or parent".into());
+        return Err("no user specified in section or parent".to_owned().into());
     }
     let endpoint = section.endpoint()?;
-    let tls = section.tls()?;
+    let tls = tls_options::tls(&section, sources.insecure_skip_verify)?;
     Ok(ClientConfig {
         user,
         password: Secret::new(section.get("password")),
@@ -232,6 +259,7 @@ fn section_config(ini: &Ini, section: &str, sources: &Sources) -> Result<ClientC
         tls,
         cleartext_passwords: section.flag("enable-cleartext-plugin")?,
         old_passwords: false,
+        server_public_key: section.server_public_key()?,
         session_variables: Vec::new(),
         connect_timeout: None,
     })
@@ -245,7 +273,7 @@ struct Section<'a> {
     sources: &'a Sources,
 }
 
-impl Section<'_> {
+impl SectionKeys for Section<'_> {
     fn get(&self, key: &str) -> String {
         self.ini
             .lookup(self.name, key)
@@ -260,6 +288,12 @@ impl Section<'_> {
         }
     }
 
+    fn names(&self) -> Vec<String> {
+        self.ini.names(self.name)
+    }
+}
+
+impl Section<'_> {
     /// `socket`, else `host` and `port`; `None` when the section names no server.
     fn endpoint(&self) -> Result<Option<Endpoint>, String> {
         let port = match self.get("port").as_str() {
@@ -287,86 +321,18 @@ impl Section<'_> {
         })
     }
 
-    fn tls_version(&self, key: &str) -> Result<Option<usize>, String> {
-        match self.get(key).as_str() {
-            "" => Ok(None),
-            value => TLS_VERSIONS
-                .iter()
-                .position(|v| *v == value)
-                .map(Some)
-                .ok_or_else(|| {
-                    format!(
-                        "{key}={value} is not allowed, use one of: {}",
-                        TLS_VERSIONS.join(", ")
-                    )
-                }),
+    /// libmysqlclient's `server-public-key-path` (which wins) and `get-server-public-key`.
+    fn server_public_key(&self) -> Result<ServerPublicKey, SectionError> {
+        let path = self.get("server-public-key-path");
+        if !path.is_empty() {
+            return public_key::read(Path::new(&path))
+                .map(ServerPublicKey::Known)
+                .map_err(SectionError::Refuse);
         }
-    }
-
-    /// `tls-min-version` and `tls-max-version`, checked against each other and against what
-    /// rustls offers.
-    fn tls_versions(&self) -> Result<(Option<usize>, Option<usize>), String> {
-        let min_version = self.tls_version("tls-min-version")?;
-        let max_version = self.tls_version("tls-max-version")?;
-        if let (Some(min), Some(max)) = (min_version, max_version)
-            && min > max
-        {
-            return Err(format!(
-                "tls-min-version must not be higher than tls-max-version: {} > {}",
-                TLS_VERSIONS[min], TLS_VERSIONS[max]
-            ));
-        }
-        if max_version.is_some_and(|max| max < 2) {
-            return Err(
-                "tls-max-version below TLSv1.2 cannot be honoured: TLS 1.0 and 1.1 are not \
-                    implemented (rustls offers TLS 1.2 and 1.3)"
-                    .into(),
-            );
-        }
-        Ok((min_version, max_version))
-    }
-
-    /// The `ssl-*` and `tls*` keys, and `--tls.insecure-skip-verify`.
-    fn tls(&self) -> Result<Tls, String> {
-        let skip_verify = self.sources.insecure_skip_verify
-            || self.flag("ssl-skip-verfication")?
-            || self.flag("ssl-skip-verification")?;
-        let (min_version, max_version) = self.tls_versions()?;
-        let ssl_ca = self.get("ssl-ca");
-        let ssl_cert = self.get("ssl-cert");
-        let ssl_key = self.get("ssl-key");
-        let server_name = self.get("tls-server-name");
-        let client_identity = match (ssl_cert.is_empty(), ssl_key.is_empty()) {
-            (false, false) => Some((PathBuf::from(&ssl_cert), PathBuf::from(&ssl_key))),
-            (true, true) => None,
-            _ => return Err("ssl-cert and ssl-key must be given together".into()),
-        };
-        let custom = !ssl_ca.is_empty()
-            || min_version.is_some()
-            || max_version.is_some()
-            || !server_name.is_empty()
-            || client_identity.is_some();
-        let settings = |verify: bool| TlsSettings {
-            verify,
-            ca: (!ssl_ca.is_empty()).then(|| PathBuf::from(&ssl_ca)),
-            client_identity: client_identity.clone(),
-            server_name: (!server_name.is_empty()).then(|| server_name.clone()),
-        };
-        Ok(if skip_verify {
-            Tls::On(settings(false))
-        } else if custom {
-            Tls::On(settings(true))
+        Ok(if self.flag("get-server-public-key")? {
+            ServerPublicKey::Request
         } else {
-            match self.get("tls").as_str() {
-                "" | "false" => Tls::Off,
-                "true" => Tls::On(settings(true)),
-                "skip-verify" | "preferred" => Tls::On(settings(false)),
-                other => {
-                    return Err(format!(
-                        "tls = {other:?}: use true, false, skip-verify or preferred"
-                    ));
-                }
-            }
+            ServerPublicKey::Refuse
         })
     }
 }
@@ -374,6 +340,7 @@ impl Section<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::client::Tls;
 
     fn sources() -> Sources {
         Sources {
@@ -488,6 +455,138 @@ mod tests {
         assert!(m.is_empty(), "{m:?}");
         assert_eq!(rejected.len(), 6, "{rejected:?}");
         assert!(rejected[0].contains("no user specified"));
+    }
+
+    #[test]
+    fn tls_options_that_cannot_be_enforced_refuse_start_up() {
+        for (line, key) in [
+            ("tls-min-version = TLSv1.3", "tls-min-version"),
+            ("tls-max-version = TLSv1.2", "tls-max-version"),
+            ("ssl-cipher = AES128-SHA", "ssl-cipher"),
+            (
+                "tls-ciphersuites = TLS_AES_128_GCM_SHA256",
+                "tls-ciphersuites",
+            ),
+            ("tls-version = TLSv1.3", "tls-version"),
+            ("ssl-capath = /etc/ssl/certs", "ssl-capath"),
+            ("ssl-crl = /etc/mysql/crl.pem", "ssl-crl"),
+            ("ssl_crlpath = /etc/mysql/crl", "ssl-crlpath"),
+            ("ssl-mode = VERIFY_CA", "ssl-mode"),
+            ("ssl-mode = SOMETIMES", "ssl-mode"),
+            ("ssl-fips-mode = ON", "ssl-fips-mode"),
+            ("tls-sni-servername = db", "tls-sni-servername"),
+        ] {
+            let text = format!("[client]\nuser = u\n[client.db2]\n{line}\n");
+            let err = modules(&text, "exporter.cnf", &sources(), true)
+                .map(|(m, rejected)| format!("accepted: {m:?} {rejected:?}"))
+                .expect_err(line)
+                .to_string();
+            assert!(
+                err.contains("exporter.cnf") && err.contains("[client.db2]") && err.contains(key),
+                "{line}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn mysql_and_mariadb_tls_keys_are_enforced() {
+        let m = load(
+            "[client]\nuser=u\n[client.off]\nssl-mode=disabled\n[client.req]\nssl-mode=REQUIRED\n\
+             [client.id]\nssl-mode=VERIFY_IDENTITY\n[client.maria]\nssl\n\
+             [client.mariav]\nssl-verify-server-cert\n[client.skip]\nskip-ssl\n\
+             [client.range]\ntls-min-version=TLSv1.2\ntls-max-version=TLSv1.3\n\
+             tls-version=TLSv1.2,TLSv1.3\n[client.pref]\ntls=preferred\nssl-mode=VERIFY_IDENTITY\n",
+        );
+        assert_eq!(m["client.off"].tls, Tls::Off);
+        assert_eq!(m["client.skip"].tls, Tls::Off);
+        assert!(matches!(&m["client.req"].tls, Tls::On(s) if !s.verify));
+        assert!(matches!(&m["client.maria"].tls, Tls::On(s) if !s.verify));
+        assert!(matches!(&m["client.id"].tls, Tls::On(s) if s.verify));
+        assert!(matches!(&m["client.mariav"].tls, Tls::On(s) if s.verify));
+        assert!(matches!(&m["client.range"].tls, Tls::On(s) if s.verify));
+        assert!(matches!(&m["client.pref"].tls, Tls::On(s) if s.verify));
+        // The section's DISABLED wins over the exporter-wide flag.
+        let (m, _) = modules(
+            "[client]\nuser=u\nssl-mode=DISABLED\n",
+            "x",
+            &Sources {
+                insecure_skip_verify: true,
+                ..sources()
+            },
+            true,
+        )
+        .unwrap();
+        assert_eq!(m["client"].tls, Tls::Off);
+    }
+
+    #[test]
+    fn contradicting_tls_keys_refuse_start_up() {
+        for section in [
+            "ssl-mode=DISABLED\nssl-ca=/ca.pem",
+            "ssl-mode=VERIFY_IDENTITY\nssl-skip-verification",
+            "ssl\ntls=false",
+            "skip-ssl\ntls=true",
+        ] {
+            let text = format!("[client]\nuser=u\n{section}\n");
+            let err = modules(&text, "x.cnf", &sources(), true)
+                .map(|_| ())
+                .unwrap_err();
+            assert!(err.to_string().contains("contradicts"), "{section}: {err}");
+        }
+        let err = modules(
+            "[client]\nuser=u\nssl-mode=VERIFY_IDENTITY\n",
+            "x.cnf",
+            &Sources {
+                insecure_skip_verify: true,
+                ..sources()
+            },
+            true,
+        )
+        .map(|_| ())
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("--tls.insecure-skip-verify"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn server_public_key_options() {
+        use crate::config::client::ServerPublicKey;
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("key.pem");
+        std::fs::write(
+            &good,
+            "-----BEGIN RSA PUBLIC KEY-----\nMAoCAwEAAQIDAQAB\n-----END RSA PUBLIC KEY-----\n",
+        )
+        .unwrap();
+        let m = load(&format!(
+            "[client]\nuser=u\n[client.get]\nget-server-public-key\n\
+             [client.path]\nserver-public-key-path={}\nget-server-public-key\n",
+            good.display()
+        ));
+        assert_eq!(m["client"].server_public_key, ServerPublicKey::Refuse);
+        assert_eq!(m["client.get"].server_public_key, ServerPublicKey::Request);
+        assert!(matches!(
+            &m["client.path"].server_public_key,
+            ServerPublicKey::Known(pem) if pem.contains("RSA PUBLIC KEY")
+        ));
+        for path in [dir.path().join("missing.pem"), dir.path().to_path_buf()] {
+            let text = format!(
+                "[client]\nuser=u\nserver-public-key-path={}\n",
+                path.display()
+            );
+            let err = modules(&text, "x.cnf", &sources(), true)
+                .map(|_| ())
+                .unwrap_err();
+            assert!(err.to_string().contains("server-public-key-path"), "{err}");
+        }
+        std::fs::write(&good, "not a key").unwrap();
+        let text = format!(
+            "[client]\nuser=u\nserver-public-key-path={}\n",
+            good.display()
+        );
+        assert!(modules(&text, "x.cnf", &sources(), true).is_err());
     }
 
     #[test]
