@@ -11,9 +11,9 @@ use octo_exporter_kit::{Flag, FlagSet, Flags};
 use crate::collector::{BuildContext, BuildError, Builder};
 use crate::collectors::{
     arp, bonding, compat, conntrack, cpu, cpufreq, diskstats, dmi, edac, entropy, filefd,
-    filesystem, hwmon, interrupts, loadavg, mdadm, meminfo, netclass, netdev, netstat, nvme, os,
-    powersupplyclass, pressure, processes, rapl, schedstat, selinux, sockstat, softnet, stat,
-    tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog,
+    filesystem, hwmon, interrupts, loadavg, mdadm, meminfo, netclass, netdev, netstat, nfs, nfsd,
+    nvme, os, powersupplyclass, pressure, processes, rapl, schedstat, selinux, sockstat, softnet,
+    stat, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog,
 };
 use crate::paths::Paths;
 use crate::scrape::Enabled;
@@ -87,8 +87,8 @@ pub static REGISTRY: &[Registration] = &[
     ours("netdev", true, netdev::declare),
     ours("netstat", true, netstat::declare),
     upstream_only("network_route", false),
-    upstream_only("nfs", true),
-    upstream_only("nfsd", true),
+    ours("nfs", true, nfs::declare),
+    ours("nfsd", true, nfsd::declare),
     upstream_only("ntp", false),
     ours("nvme", true, nvme::declare),
     upstream_only("nvmesubsystem", false),

@@ -101,6 +101,8 @@ pub const IN_SCOPE: &[&str] = &[
     "netclass",
     "netdev",
     "netstat",
+    "nfs",
+    "nfsd",
     "nvme",
     "os",
     "powersupplyclass",
