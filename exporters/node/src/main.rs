@@ -10,6 +10,7 @@ mod cpulist;
 mod device_filter;
 mod field_filter;
 mod gopath;
+mod mountstats_parse;
 mod netlink;
 mod paths;
 mod procstat;

@@ -11,9 +11,10 @@ use octo_exporter_kit::{Flag, FlagSet, Flags};
 use crate::collector::{BuildContext, BuildError, Builder};
 use crate::collectors::{
     arp, bonding, compat, conntrack, cpu, cpufreq, diskstats, dmi, edac, entropy, filefd,
-    filesystem, hwmon, interrupts, loadavg, mdadm, meminfo, netclass, netdev, netstat, nfs, nfsd,
-    nvme, os, powersupplyclass, pressure, processes, rapl, schedstat, selinux, sockstat, softnet,
-    stat, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog,
+    filesystem, hwmon, interrupts, loadavg, mdadm, meminfo, mountstats, netclass, netdev, netstat,
+    nfs, nfsd, nvme, os, powersupplyclass, pressure, processes, rapl, schedstat, selinux, sockstat,
+    softnet, stat, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat,
+    watchdog,
 };
 use crate::paths::Paths;
 use crate::scrape::Enabled;
@@ -82,7 +83,7 @@ pub static REGISTRY: &[Registration] = &[
     ours("mdadm", true, mdadm::declare),
     ours("meminfo", true, meminfo::declare),
     upstream_only("meminfo_numa", false),
-    upstream_only("mountstats", false),
+    ours("mountstats", false, mountstats::declare),
     ours("netclass", true, netclass::declare),
     ours("netdev", true, netdev::declare),
     ours("netstat", true, netstat::declare),

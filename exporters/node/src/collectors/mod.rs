@@ -21,6 +21,7 @@ pub mod interrupts;
 pub mod loadavg;
 pub mod mdadm;
 pub mod meminfo;
+pub mod mountstats;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;

@@ -98,6 +98,7 @@ pub const IN_SCOPE: &[&str] = &[
     "loadavg",
     "mdadm",
     "meminfo",
+    "mountstats",
     "netclass",
     "netdev",
     "netstat",
