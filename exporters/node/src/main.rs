@@ -7,6 +7,7 @@
 mod collector;
 mod collectors;
 mod cpulist;
+mod dbus;
 mod device_filter;
 mod field_filter;
 mod gopath;

@@ -13,8 +13,8 @@ use crate::collectors::{
     arp, bonding, compat, conntrack, cpu, cpufreq, diskstats, dmi, edac, entropy, filefd,
     filesystem, hwmon, interrupts, loadavg, mdadm, meminfo, mountstats, netclass, netdev, netstat,
     nfs, nfsd, nvme, os, powersupplyclass, pressure, processes, rapl, schedstat, selinux, sockstat,
-    softnet, stat, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat,
-    watchdog,
+    softnet, stat, systemd, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname,
+    vmstat, watchdog,
 };
 use crate::paths::Paths;
 use crate::scrape::Enabled;
@@ -112,7 +112,7 @@ pub static REGISTRY: &[Registration] = &[
     upstream_only("supervisord", false),
     upstream_only("swap", false),
     upstream_only("sysctl", false),
-    upstream_only("systemd", false),
+    ours("systemd", false, systemd::declare),
     upstream_only("tapestats", true),
     ours("tcpstat", false, tcpstat::declare),
     ours("textfile", true, textfile::declare),

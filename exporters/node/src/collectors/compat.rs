@@ -12,10 +12,6 @@ const BOOLS: &[&str] = &[
     "collector.perf.disable-cache-profilers",
     "collector.perf.disable-hardware-profilers",
     "collector.perf.disable-software-profilers",
-    "collector.systemd.enable-restarts-metrics",
-    "collector.systemd.enable-start-time-metrics",
-    "collector.systemd.enable-task-metrics",
-    "collector.systemd.private",
 ];
 
 const VALUES: &[&str] = &[
@@ -42,10 +38,6 @@ const VALUES: &[&str] = &[
     "collector.slabinfo.slabs-exclude",
     "collector.slabinfo.slabs-include",
     "collector.supervisord.url",
-    "collector.systemd.unit-blacklist",
-    "collector.systemd.unit-exclude",
-    "collector.systemd.unit-include",
-    "collector.systemd.unit-whitelist",
     "collector.tapestats.ignored-devices",
     "collector.wifi.fixtures",
     "runtime.gomaxprocs",

@@ -38,6 +38,7 @@ pub mod selinux;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
+pub mod systemd;
 pub mod tcpstat;
 pub mod textfile;
 pub mod thermal_zone;
