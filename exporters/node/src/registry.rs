@@ -11,10 +11,10 @@ use octo_exporter_kit::{Flag, FlagSet, Flags};
 use crate::collector::{BuildContext, BuildError, Builder};
 use crate::collectors::{
     arp, bonding, compat, conntrack, cpu, cpufreq, diskstats, dmi, edac, entropy, filefd,
-    filesystem, hwmon, interrupts, loadavg, mdadm, meminfo, mountstats, netclass, netdev, netstat,
-    nfs, nfsd, nvme, os, powersupplyclass, pressure, processes, rapl, schedstat, selinux, sockstat,
-    softnet, stat, systemd, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname,
-    vmstat, watchdog,
+    filesystem, hwmon, interrupts, loadavg, logind, mdadm, meminfo, mountstats, netclass, netdev,
+    netstat, nfs, nfsd, nvme, os, powersupplyclass, pressure, processes, rapl, schedstat, selinux,
+    sockstat, softnet, stat, systemd, tcpstat, textfile, thermal_zone, time, timex, udp_queues,
+    uname, vmstat, watchdog,
 };
 use crate::paths::Paths;
 use crate::scrape::Enabled;
@@ -79,7 +79,7 @@ pub static REGISTRY: &[Registration] = &[
     upstream_only("ksmd", false),
     upstream_only("lnstat", false),
     ours("loadavg", true, loadavg::declare),
-    upstream_only("logind", false),
+    ours("logind", false, logind::declare),
     ours("mdadm", true, mdadm::declare),
     ours("meminfo", true, meminfo::declare),
     upstream_only("meminfo_numa", false),

@@ -19,6 +19,7 @@ pub mod filesystem;
 pub mod hwmon;
 pub mod interrupts;
 pub mod loadavg;
+pub mod logind;
 pub mod mdadm;
 pub mod meminfo;
 pub mod mountstats;

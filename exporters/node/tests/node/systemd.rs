@@ -3,7 +3,8 @@
 //! path of its own (a oneshot that succeeds, one that fails, a socket, a timer, and dbus
 //! socket-activated as the system bus it registers on). The exporter runs inside the same
 //! namespaces (`nsenter`), so it finds the system bus where it always is. Killing the manager
-//! ends the namespace and everything in it.
+//! ends the namespace and everything in it. The same manager runs systemd-logind for the logind
+//! collector (with no session: logind's sessions come from PAM logins).
 //!
 //! Needs root, `unshare`/`nsenter` (util-linux), systemd and dbus-daemon (`cargo xtask setup`
 //! installs them): without them the test says why and passes.
@@ -20,8 +21,12 @@ const SYSTEMD: &str = "/lib/systemd/systemd";
 
 const UNITS: &[(&str, &str)] = &[
     (
+        "systemd-logind.service",
+        "[Service]\nType=dbus\nBusName=org.freedesktop.login1\nExecStart=/lib/systemd/systemd-logind\n",
+    ),
+    (
         "default.target",
-        "[Unit]\nWants=octo-ok.service octo-fail.service octo.socket octo.timer dbus.socket dbus.service\n",
+        "[Unit]\nWants=octo-ok.service octo-fail.service octo.socket octo.timer dbus.socket dbus.service systemd-logind.service\n",
     ),
     (
         "octo-ok.service",
@@ -163,6 +168,7 @@ async fn reads_a_real_systemd_manager() {
         "--collector.systemd.enable-task-metrics",
         "--collector.systemd.enable-restarts-metrics",
         "--collector.systemd.enable-start-time-metrics",
+        "--collector.logind",
     ];
     let exporter = ExporterProcess::start(
         "octo-node-exporter in systemd's namespace",
@@ -189,6 +195,10 @@ async fn reads_a_real_systemd_manager() {
             && value(
                 &text,
                 r#"node_systemd_unit_state{name="octo-fail.service",state="failed",type="oneshot"}"#,
+            ) == Some(1.0)
+            && value(
+                &text,
+                r#"node_scrape_collector_success{collector="logind"}"#,
             ) == Some(1.0);
         if ready {
             break;
@@ -196,7 +206,12 @@ async fn reads_a_real_systemd_manager() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let expect = |series: &str, expected: f64| {
-        assert_eq!(value(&text, series), Some(expected), "{series} in\n{text}");
+        assert_eq!(
+            value(&text, series),
+            Some(expected),
+            "{series} in\n{text}\nlog:\n{}",
+            exporter.log()
+        );
     };
     expect(r#"node_scrape_collector_success{collector="systemd"}"#, 1.0);
     expect(
@@ -269,6 +284,21 @@ async fn reads_a_real_systemd_manager() {
     // Slices and scopes are excluded by default, unloaded units always.
     assert!(!text.contains(r#"name="system.slice""#));
     assert!(!text.contains(r#"name="init.scope""#));
+    // logind: seat0 and the empty seat of remote sessions, every known value, no session.
+    expect(r#"node_scrape_collector_success{collector="logind"}"#, 1.0);
+    expect(
+        r#"node_logind_sessions{class="user",remote="false",seat="seat0",type="tty"}"#,
+        0.0,
+    );
+    expect(
+        r#"node_logind_sessions{class="other",remote="true",seat="",type="web"}"#,
+        0.0,
+    );
+    let sessions = text
+        .lines()
+        .filter(|l| l.starts_with("node_logind_sessions{"))
+        .count();
+    assert_eq!(sessions, 2 * 7 * 5 * 2);
     drop(exporter);
     drop(manager);
 }
