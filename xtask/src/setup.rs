@@ -29,6 +29,14 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "prometheus-nginx-exporter",
         "upstream nginx-prometheus-exporter, side by side",
     ),
+    (
+        "systemd",
+        "a real systemd manager (PID 1 of its own namespace) for the node exporter's systemd test",
+    ),
+    (
+        "dbus-daemon",
+        "the system bus that systemd test's manager registers on",
+    ),
     ("wrk", "HTTP load generator for the app's benchmarks"),
     ("apache2-utils", "htpasswd (bcrypt hashes) and ab"),
     (

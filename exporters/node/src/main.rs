@@ -7,14 +7,17 @@
 mod collector;
 mod collectors;
 mod cpulist;
+mod dbus;
 mod device_filter;
 mod field_filter;
 mod gopath;
+mod mountstats_parse;
 mod netlink;
 mod paths;
 mod procstat;
 mod read;
 mod registry;
+mod rpc_stats;
 mod scrape;
 mod socket_table;
 mod sysfs;

@@ -9,15 +9,7 @@
 use octo_exporter_kit::{Flag, FlagSet, Flags};
 
 use crate::collector::{BuildContext, BuildError, Builder};
-use crate::collectors::{
-    arp, bcache, bcachefs, bonding, btrfs, buddyinfo, cgroups, compat, conntrack, cpu,
-    cpu_vulnerabilities, cpufreq, diskstats, dmi, dmmultipath, drbd, edac, entropy, fibrechannel,
-    filefd, filesystem, hwmon, infiniband, interrupts, ipvs, kernel_hung, ksmd, lnstat, loadavg,
-    mdadm, meminfo, meminfo_numa, netclass, netdev, netstat, nvme, nvmesubsystem, os, pcidevice,
-    powersupplyclass, pressure, processes, qdisc, rapl, schedstat, selinux, slabinfo, sockstat,
-    softirqs, softnet, stat, sysctl, tapestats, tcpstat, textfile, thermal_zone, time, timex,
-    udp_queues, uname, vmstat, watchdog, wifi, xfrm, xfs, zfs, zoneinfo,
-};
+use crate::collectors::{arp, bcache, bcachefs, bonding, btrfs, buddyinfo, cgroups, compat, conntrack, cpu, cpu_vulnerabilities, cpufreq, diskstats, dmi, dmmultipath, drbd, edac, entropy, fibrechannel, filefd, filesystem, hwmon, infiniband, interrupts, ipvs, kernel_hung, ksmd, lnstat, loadavg, logind, mdadm, meminfo, meminfo_numa, mountstats, netclass, netdev, netstat, nfs, nfsd, nvme, nvmesubsystem, os, pcidevice, powersupplyclass, pressure, processes, qdisc, rapl, schedstat, selinux, slabinfo, sockstat, softirqs, softnet, stat, sysctl, systemd, tapestats, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog, wifi, xfrm, xfs, zfs, zoneinfo};
 use crate::paths::Paths;
 use crate::scrape::Enabled;
 
@@ -81,17 +73,17 @@ pub static REGISTRY: &[Registration] = &[
     ours("ksmd", false, ksmd::declare),
     ours("lnstat", false, lnstat::declare),
     ours("loadavg", true, loadavg::declare),
-    upstream_only("logind", false),
+    ours("logind", false, logind::declare),
     ours("mdadm", true, mdadm::declare),
     ours("meminfo", true, meminfo::declare),
     ours("meminfo_numa", false, meminfo_numa::declare),
-    upstream_only("mountstats", false),
+    ours("mountstats", false, mountstats::declare),
     ours("netclass", true, netclass::declare),
     ours("netdev", true, netdev::declare),
     ours("netstat", true, netstat::declare),
     upstream_only("network_route", false),
-    upstream_only("nfs", true),
-    upstream_only("nfsd", true),
+    ours("nfs", true, nfs::declare),
+    ours("nfsd", true, nfsd::declare),
     upstream_only("ntp", false),
     ours("nvme", true, nvme::declare),
     ours("nvmesubsystem", false, nvmesubsystem::declare),
@@ -114,7 +106,7 @@ pub static REGISTRY: &[Registration] = &[
     upstream_only("supervisord", false),
     upstream_only("swap", false),
     ours("sysctl", false, sysctl::declare),
-    upstream_only("systemd", false),
+    ours("systemd", false, systemd::declare),
     ours("tapestats", true, tapestats::declare),
     ours("tcpstat", false, tcpstat::declare),
     ours("textfile", true, textfile::declare),

@@ -11,5 +11,6 @@ mod node {
     pub mod live;
     pub mod registry;
     pub mod support;
+    pub mod systemd;
     pub mod ttar;
 }

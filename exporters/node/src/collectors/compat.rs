@@ -10,10 +10,6 @@ const BOOLS: &[&str] = &[
     "collector.perf.disable-cache-profilers",
     "collector.perf.disable-hardware-profilers",
     "collector.perf.disable-software-profilers",
-    "collector.systemd.enable-restarts-metrics",
-    "collector.systemd.enable-start-time-metrics",
-    "collector.systemd.enable-task-metrics",
-    "collector.systemd.private",
 ];
 
 const VALUES: &[&str] = &[
@@ -29,10 +25,6 @@ const VALUES: &[&str] = &[
     "collector.perf.cpus",
     "collector.runit.servicedir",
     "collector.supervisord.url",
-    "collector.systemd.unit-blacklist",
-    "collector.systemd.unit-exclude",
-    "collector.systemd.unit-include",
-    "collector.systemd.unit-whitelist",
     "runtime.gomaxprocs",
 ];
 
