@@ -15,7 +15,7 @@ use crate::collectors::{
     filefd, filesystem, hwmon, infiniband, interrupts, ipvs, kernel_hung, ksmd, lnstat, loadavg,
     mdadm, meminfo, meminfo_numa, netclass, netdev, netstat, nvme, nvmesubsystem, os, pcidevice,
     powersupplyclass, pressure, processes, qdisc, rapl, schedstat, selinux, slabinfo, sockstat,
-    softirqs, softnet, stat, sysctl, tapestats, tcpstat, textfile, thermal_zone, time, timex,
+    softirqs, softnet, stat, swap, sysctl, tapestats, tcpstat, textfile, thermal_zone, time, timex,
     udp_queues, uname, vmstat, watchdog, wifi, xfrm, xfs, zfs, zoneinfo,
 };
 use crate::paths::Paths;
@@ -112,7 +112,7 @@ pub static REGISTRY: &[Registration] = &[
     ours("softnet", true, softnet::declare),
     ours("stat", true, stat::declare),
     upstream_only("supervisord", false),
-    upstream_only("swap", false),
+    ours("swap", false, swap::declare),
     ours("sysctl", false, sysctl::declare),
     upstream_only("systemd", false),
     ours("tapestats", true, tapestats::declare),

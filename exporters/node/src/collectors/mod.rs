@@ -55,6 +55,7 @@ pub mod sockstat;
 pub mod softirqs;
 pub mod softnet;
 pub mod stat;
+pub mod swap;
 pub mod sysctl;
 pub mod tapestats;
 pub mod tcpstat;
