@@ -48,6 +48,10 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "python3-venv",
         "a virtual environment for the Kubernetes schema validator",
     ),
+    (
+        "btrfs-progs",
+        "mkfs.btrfs for the node exporter's btrfs ioctl test on a loop device",
+    ),
 ];
 
 fn installed(package: &str) -> bool {

@@ -4,6 +4,7 @@
 //! deprecated aliases, `--path.*`), same metric names, labels, types and values, same
 //! `?collect[]=` / `?exclude[]=` filtering.
 
+mod btrfs_ioctl;
 mod collector;
 mod collectors;
 mod cpulist;

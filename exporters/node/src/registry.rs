@@ -9,7 +9,7 @@
 use octo_exporter_kit::{Flag, FlagSet, Flags};
 
 use crate::collector::{BuildContext, BuildError, Builder};
-use crate::collectors::{arp, bcache, bcachefs, bonding, btrfs, buddyinfo, cgroups, compat, conntrack, cpu, cpu_vulnerabilities, cpufreq, diskstats, dmi, dmmultipath, drbd, edac, entropy, fibrechannel, filefd, filesystem, hwmon, infiniband, interrupts, ipvs, kernel_hung, ksmd, lnstat, loadavg, logind, mdadm, meminfo, meminfo_numa, mountstats, netclass, netdev, netstat, nfs, nfsd, nvme, nvmesubsystem, os, pcidevice, powersupplyclass, pressure, processes, qdisc, rapl, schedstat, selinux, slabinfo, sockstat, softirqs, softnet, stat, sysctl, systemd, tapestats, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog, wifi, xfrm, xfs, zfs, zoneinfo};
+use crate::collectors::{arp, bcache, bcachefs, bonding, btrfs, buddyinfo, cgroups, compat, conntrack, cpu, cpu_vulnerabilities, cpufreq, diskstats, dmi, dmmultipath, drbd, drm, edac, entropy, fibrechannel, filefd, filesystem, hwmon, infiniband, interrupts, ipvs, kernel_hung, ksmd, lnstat, loadavg, logind, mdadm, meminfo, meminfo_numa, mountstats, netclass, netdev, netstat, nfs, nfsd, nvme, nvmesubsystem, os, pcidevice, powersupplyclass, pressure, processes, qdisc, rapl, schedstat, selinux, slabinfo, sockstat, softirqs, softnet, stat, swap, sysctl, systemd, tapestats, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog, wifi, xfrm, xfs, zfs, zoneinfo};
 use crate::paths::Paths;
 use crate::scrape::Enabled;
 
@@ -58,7 +58,7 @@ pub static REGISTRY: &[Registration] = &[
     ours("dmi", true, dmi::declare),
     ours("dmmultipath", true, dmmultipath::declare),
     ours("drbd", false, drbd::declare),
-    upstream_only("drm", false),
+    ours("drm", false, drm::declare),
     ours("edac", true, edac::declare),
     ours("entropy", true, entropy::declare),
     upstream_only("ethtool", false),
@@ -104,7 +104,7 @@ pub static REGISTRY: &[Registration] = &[
     ours("softnet", true, softnet::declare),
     ours("stat", true, stat::declare),
     upstream_only("supervisord", false),
-    upstream_only("swap", false),
+    ours("swap", false, swap::declare),
     ours("sysctl", false, sysctl::declare),
     ours("systemd", false, systemd::declare),
     ours("tapestats", true, tapestats::declare),

@@ -6,16 +6,22 @@
 //! missing `features` or `devices` directory or a malformed `commit_stats` line fails the
 //! collector.
 //!
-//! Upstream also asks mounted btrfs filesystems for per-device error counters with
-//! `BTRFS_IOC_GET_DEV_STATS`; that path (`node_btrfs_device_errors_total`,
-//! `node_btrfs_device_unused_bytes`, the `btrfs_dev_uuid` label) is not implemented yet, so
-//! every host reports what upstream reports when the ioctls fail: the sysfs device sizes.
+//! Like upstream, it also asks each mounted btrfs filesystem (the btrfs entries of
+//! `<procfs>/1/mountinfo`, opened under `--path.rootfs`) for its devices with three ioctls
+//! ([`crate::btrfs_ioctl`]), matched to the sysfs filesystems by fsid: for those, the devices
+//! come from the kernel with `node_btrfs_device_errors_total{type}`,
+//! `node_btrfs_device_unused_bytes` and a `btrfs_dev_uuid` label. A filesystem the ioctls cannot
+//! reach (not mounted here, no permission, mountinfo unreadable) keeps the sysfs device sizes,
+//! as upstream. The ioctls are only tried when sysfs shows a btrfs filesystem at all.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use octo_exporter_kit::{FlagSet, MetricFamily};
 
+use crate::btrfs_ioctl;
 use crate::collector::{Builder, Collector, CollectorError};
+use crate::paths::Paths;
 use crate::sysfs::{go_trim_space, sys_read_file, to_valid_utf8};
 
 /// Sector size of the `devices/<name>/size` attribute.
@@ -25,13 +31,32 @@ pub fn declare(_set: &mut FlagSet) -> Builder {
     Box::new(|context| {
         Ok(Box::new(Btrfs {
             root: context.paths.sys("fs/btrfs"),
+            paths: context.paths.clone(),
         }))
     })
 }
 
 struct Btrfs {
     root: PathBuf,
+    /// For mountinfo and the mount points the ioctls open.
+    paths: Paths,
 }
+
+/// One device as the ioctls report it.
+#[derive(Debug, Clone, PartialEq)]
+struct IoctlDevice {
+    /// The last component of the device path (`/dev/sda` → `sda`).
+    name: String,
+    uuid: String,
+    total_bytes: u64,
+    used_bytes: u64,
+    /// write, read, flush, corruption, generation.
+    errors: [u64; btrfs_ioctl::DEV_STAT_VALUES],
+}
+
+/// The `type` label of each counter of `BTRFS_IOC_GET_DEV_STATS`, in the kernel's order.
+const ERROR_TYPES: [&str; btrfs_ioctl::DEV_STAT_VALUES] =
+    ["write", "read", "flush", "corruption", "generation"];
 
 #[derive(Debug, Default, PartialEq)]
 struct CommitStats {
@@ -189,6 +214,125 @@ fn read_stats(dir: &Path) -> Result<Stats, CollectorError> {
     })
 }
 
+/// A btrfs entry of mountinfo: its source device and its mount point, unescaped as upstream.
+#[derive(Debug, PartialEq)]
+struct BtrfsMount {
+    device: String,
+    mount_point: String,
+}
+
+/// The btrfs mounts of a mountinfo file. Hand-written rather than shared with the filesystem
+/// collector (a collector never imports another): upstream reads the same file for both, but
+/// only the source, type and mount point matter here. A malformed line fails the whole list, as
+/// upstream's parser does (then every filesystem keeps its sysfs devices).
+fn btrfs_mounts(mountinfo: &str) -> Result<Vec<BtrfsMount>, String> {
+    let mut mounts = Vec::new();
+    for line in mountinfo.lines().filter(|line| !line.trim().is_empty()) {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let separator = fields.iter().skip(6).position(|f| *f == "-").map(|i| i + 6);
+        let (Some(separator), true) = (separator, fields.len() >= 10) else {
+            return Err(format!("malformed mountinfo line {line:?}"));
+        };
+        let (Some(fs_type), Some(source)) = (fields.get(separator + 1), fields.get(separator + 2))
+        else {
+            return Err(format!("malformed mountinfo line {line:?}"));
+        };
+        let major_minor = fields[2].split_once(':');
+        if !major_minor.is_some_and(|(major, minor)| {
+            major.parse::<i64>().is_ok() && minor.parse::<i64>().is_ok()
+        }) {
+            return Err(format!("malformed major:minor in {line:?}"));
+        }
+        if *fs_type != "btrfs" {
+            continue;
+        }
+        mounts.push(BtrfsMount {
+            device: (*source).to_owned(),
+            // fstab(5) escapes for space and tab, the two upstream translates.
+            mount_point: fields[4].replace("\\040", " ").replace("\\011", "\t"),
+        });
+    }
+    Ok(mounts)
+}
+
+/// Asks each mounted btrfs filesystem for its devices, by fsid (hex, no dashes). A mount point
+/// that cannot be opened or asked is skipped (another mount of the same filesystem may work).
+fn ioctl_devices(paths: &Paths) -> Result<HashMap<String, Vec<IoctlDevice>>, CollectorError> {
+    let primary = paths.proc("1/mountinfo");
+    let text = match crate::read::read_string(&primary) {
+        Err(err) if err.is_not_found() => {
+            tracing::debug!(%err, "Reading root mounts failed, falling back to self mounts");
+            crate::read::read_string(&paths.proc("self/mountinfo"))?
+        }
+        other => other?,
+    };
+    let mounts = btrfs_mounts(&text).map_err(|reason| CollectorError::parse(&primary, reason))?;
+    let mut devices_done = HashSet::new();
+    let mut found: HashMap<String, Vec<IoctlDevice>> = HashMap::new();
+    for mount in mounts {
+        if devices_done.contains(&mount.device) {
+            continue;
+        }
+        let mount_point = paths.root(paths.strip_rootfs(&mount.mount_point));
+        let filesystem = match btrfs_ioctl::Filesystem::open(&mount_point) {
+            Ok(filesystem) => filesystem,
+            Err(err) => {
+                tracing::debug!(mount_point = %mount_point.display(), %err, "Error inspecting btrfs mountpoint");
+                continue;
+            }
+        };
+        let info = match filesystem.info() {
+            Ok(info) => info,
+            Err(err) => {
+                tracing::debug!(mount_point = %mount_point.display(), %err, "Error querying btrfs filesystem");
+                continue;
+            }
+        };
+        let fsid = info.fsid_hex();
+        if found.contains_key(&fsid) {
+            continue;
+        }
+        match filesystem_devices(&filesystem, &info) {
+            Ok(devices) => {
+                devices_done.insert(mount.device);
+                found.insert(fsid, devices);
+            }
+            Err(err) => {
+                tracing::debug!(mount_point = %mount_point.display(), %err, "Error querying btrfs device stats");
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Device ids run from 0 to `max_id` with gaps (`ENODEV`); stop once all devices are found.
+fn filesystem_devices(
+    filesystem: &btrfs_ioctl::Filesystem,
+    info: &btrfs_ioctl::FsInfo,
+) -> std::io::Result<Vec<IoctlDevice>> {
+    let mut devices = Vec::new();
+    for devid in 0..=info.max_id {
+        let device = match filesystem.dev_info(devid) {
+            Ok(device) => device,
+            Err(err) if err.raw_os_error() == Some(libc::ENODEV) => continue,
+            Err(err) => return Err(err),
+        };
+        let errors = filesystem.dev_stats(devid)?;
+        let path = to_valid_utf8(&device.path);
+        devices.push(IoctlDevice {
+            name: path.rsplit('/').next().unwrap_or_default().to_owned(),
+            uuid: device.uuid_text(),
+            total_bytes: device.total_bytes,
+            used_bytes: device.bytes_used,
+            errors,
+        });
+        if devices.len() as u64 == info.num_devices {
+            break;
+        }
+    }
+    Ok(devices)
+}
+
 struct Families {
     info: MetricFamily,
     global_rsv: MetricFamily,
@@ -201,6 +345,8 @@ struct Families {
     size: MetricFamily,
     ratio: MetricFamily,
     device_size: MetricFamily,
+    device_unused: MetricFamily,
+    device_errors: MetricFamily,
 }
 
 impl Families {
@@ -248,10 +394,18 @@ impl Families {
                 "node_btrfs_device_size_bytes",
                 "Size of a device that is part of the filesystem.",
             ),
+            device_unused: gauge(
+                "node_btrfs_device_unused_bytes",
+                "Unused bytes unused on a device that is part of the filesystem.",
+            ),
+            device_errors: MetricFamily::counter(
+                "node_btrfs_device_errors_total",
+                "Errors reported for the device",
+            ),
         }
     }
 
-    fn add(&mut self, stats: &Stats) {
+    fn add(&mut self, stats: &Stats, ioctl: Option<&[IoctlDevice]>) {
         let uuid = stats.uuid.as_str();
         let by_uuid = [("uuid", uuid)];
         self.info
@@ -281,13 +435,38 @@ impl Families {
                 self.ratio.push(&labels, layout.ratio);
             }
         }
-        for (device, size) in &stats.devices {
-            self.device_size
-                .push(&[("uuid", uuid), ("device", device)], *size as f64);
+        let Some(devices) = ioctl else {
+            for (device, size) in &stats.devices {
+                self.device_size
+                    .push(&[("uuid", uuid), ("device", device)], *size as f64);
+            }
+            return;
+        };
+        for device in devices {
+            let labels = [
+                ("uuid", uuid),
+                ("device", device.name.as_str()),
+                ("btrfs_dev_uuid", device.uuid.as_str()),
+            ];
+            self.device_size.push(&labels, device.total_bytes as f64);
+            // Go's unsigned subtraction: wraps if the kernel ever reports more used than total.
+            let unused = device.total_bytes.wrapping_sub(device.used_bytes);
+            self.device_unused.push(&labels, unused as f64);
+            for (kind, count) in ERROR_TYPES.iter().zip(device.errors) {
+                self.device_errors.push(
+                    &[
+                        ("uuid", uuid),
+                        ("type", kind),
+                        ("device", device.name.as_str()),
+                        ("btrfs_dev_uuid", device.uuid.as_str()),
+                    ],
+                    count as f64,
+                );
+            }
         }
     }
 
-    fn into_vec(self) -> [MetricFamily; 11] {
+    fn into_vec(self) -> [MetricFamily; 13] {
         [
             self.info,
             self.global_rsv,
@@ -300,6 +479,8 @@ impl Families {
             self.size,
             self.ratio,
             self.device_size,
+            self.device_unused,
+            self.device_errors,
         ]
     }
 }
@@ -316,9 +497,23 @@ impl Collector for Btrfs {
             .map(|entry| entry.path())
             .collect();
         dirs.sort();
+        let stats = dirs
+            .iter()
+            .map(|dir| read_stats(dir))
+            .collect::<Result<Vec<_>, _>>()?;
+        let ioctl = if stats.is_empty() {
+            HashMap::new()
+        } else {
+            ioctl_devices(&self.paths).unwrap_or_else(|err| {
+                tracing::debug!(%err, "Error querying btrfs device stats with ioctl");
+                HashMap::new()
+            })
+        };
         let mut families = Families::new();
-        for dir in dirs {
-            families.add(&read_stats(&dir)?);
+        for stats in &stats {
+            // sysfs names filesystems by their dashed UUID, the ioctl by the bare hex.
+            let devices = ioctl.get(&stats.uuid.replace('-', ""));
+            families.add(stats, devices.map(Vec::as_slice));
         }
         out.extend(families.into_vec());
         Ok(())
@@ -326,86 +521,5 @@ impl Collector for Btrfs {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::collectors::testing::{lines, write};
-
-    #[test]
-    fn reads_a_filesystem() {
-        let dir = tempfile::tempdir().unwrap();
-        let fs = dir.path().join("fs/btrfs/abcd-ef");
-        write(&fs.join("label"), "mine\n");
-        write(&fs.join("features/raid56"), "0\n");
-        write(&fs.join("devices/sda/size"), "20\n");
-        write(&fs.join("devices/sdb/size"), "20\n");
-        write(&fs.join("devices/sdc/size"), "20\n");
-        write(&fs.join("allocation/global_rsv_size"), "7\n");
-        write(&fs.join("allocation/data/bytes_reserved"), "3\n");
-        write(&fs.join("allocation/metadata/bytes_reserved"), "0\n");
-        write(&fs.join("allocation/system/bytes_reserved"), "0\n");
-        write(&fs.join("allocation/data/raid5/used_bytes"), "10\n");
-        write(&fs.join("allocation/data/raid5/total_bytes"), "garbage\n");
-        write(
-            &fs.join("commit_stats"),
-            "commits 4\nmax_commit_ms 1500\nnew 1\n",
-        );
-        let collector = Btrfs {
-            root: dir.path().join("fs/btrfs"),
-        };
-        let mut out = Vec::new();
-        collector.update(&mut out).unwrap();
-        let lines = lines(&out, "/nonexistent-root");
-        let want = [
-            "node_btrfs_allocation_ratio block_group_type=data,mode=raid5,uuid=abcd-ef 1.5",
-            "node_btrfs_commits_total uuid=abcd-ef 4",
-            "node_btrfs_device_size_bytes device=sda,uuid=abcd-ef 10240",
-            "node_btrfs_info label=mine,uuid=abcd-ef 1",
-            "node_btrfs_max_commit_seconds uuid=abcd-ef 1.5",
-            "node_btrfs_reserved_bytes block_group_type=metadata,uuid=abcd-ef 0",
-            "node_btrfs_size_bytes block_group_type=data,mode=raid5,uuid=abcd-ef 0",
-            "node_btrfs_used_bytes block_group_type=data,mode=raid5,uuid=abcd-ef 10",
-        ];
-        for line in want {
-            assert!(lines.contains(&line.to_owned()), "{line} in {lines:#?}");
-        }
-        std::fs::remove_file(fs.join("features/raid56")).unwrap();
-        std::fs::remove_dir(fs.join("features")).unwrap();
-        assert!(collector.update(&mut Vec::new()).is_err());
-    }
-
-    #[test]
-    fn no_btrfs_is_no_filesystem() {
-        let collector = Btrfs {
-            root: PathBuf::from("/nonexistent/fs/btrfs"),
-        };
-        let mut out = Vec::new();
-        collector.update(&mut out).unwrap();
-        assert!(out.is_empty());
-    }
-
-    #[test]
-    fn commit_stats_follow_the_kernel_format() {
-        let stats = parse_commit_stats(
-            "commits 258051\nlast_commit_ms 1000\nmax_commit_ms 51462\ntotal_commit_ms 47836090\n",
-        )
-        .unwrap();
-        assert_eq!(stats.commits, 258051);
-        assert_eq!(stats.total_commit_ms, 47836090);
-        assert!(parse_commit_stats("commits\n").is_err());
-        assert!(parse_commit_stats("commits -1\n").is_err());
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn garbage_never_panics(text in "(.{0,40}\n){0,6}") {
-            let _ = parse_commit_stats(&text);
-        }
-
-        #[test]
-        fn truncation_never_panics(cut in 0usize..80) {
-            let text = "commits 258051\nlast_commit_ms 1000\nmax_commit_ms 51462\n";
-            let cut = cut.min(text.len());
-            let _ = parse_commit_stats(&text[..cut]);
-        }
-    }
-}
+#[path = "btrfs_tests.rs"]
+mod tests;
