@@ -8,6 +8,7 @@ mod collector;
 mod collectors;
 mod cpulist;
 mod device_filter;
+mod ethtool_ioctl;
 mod field_filter;
 mod gopath;
 mod netlink;

@@ -11,12 +11,12 @@ use octo_exporter_kit::{Flag, FlagSet, Flags};
 use crate::collector::{BuildContext, BuildError, Builder};
 use crate::collectors::{
     arp, bcache, bcachefs, bonding, btrfs, buddyinfo, cgroups, compat, conntrack, cpu,
-    cpu_vulnerabilities, cpufreq, diskstats, dmi, dmmultipath, drbd, edac, entropy, fibrechannel,
-    filefd, filesystem, hwmon, infiniband, interrupts, ipvs, kernel_hung, ksmd, lnstat, loadavg,
-    mdadm, meminfo, meminfo_numa, netclass, netdev, netstat, nvme, nvmesubsystem, os, pcidevice,
-    powersupplyclass, pressure, processes, qdisc, rapl, schedstat, selinux, slabinfo, sockstat,
-    softirqs, softnet, stat, sysctl, tapestats, tcpstat, textfile, thermal_zone, time, timex,
-    udp_queues, uname, vmstat, watchdog, wifi, xfrm, xfs, zfs, zoneinfo,
+    cpu_vulnerabilities, cpufreq, diskstats, dmi, dmmultipath, drbd, edac, entropy, ethtool,
+    fibrechannel, filefd, filesystem, hwmon, infiniband, interrupts, ipvs, kernel_hung, ksmd,
+    lnstat, loadavg, mdadm, meminfo, meminfo_numa, netclass, netdev, netstat, nvme, nvmesubsystem,
+    os, pcidevice, powersupplyclass, pressure, processes, qdisc, rapl, schedstat, selinux,
+    slabinfo, sockstat, softirqs, softnet, stat, sysctl, tapestats, tcpstat, textfile,
+    thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog, wifi, xfrm, xfs, zfs, zoneinfo,
 };
 use crate::paths::Paths;
 use crate::scrape::Enabled;
@@ -69,7 +69,7 @@ pub static REGISTRY: &[Registration] = &[
     upstream_only("drm", false),
     ours("edac", true, edac::declare),
     ours("entropy", true, entropy::declare),
-    upstream_only("ethtool", false),
+    ours("ethtool", false, ethtool::declare),
     ours("fibrechannel", true, fibrechannel::declare),
     ours("filefd", true, filefd::declare),
     ours("filesystem", true, filesystem::declare),

@@ -22,6 +22,7 @@ pub mod dmmultipath;
 pub mod drbd;
 pub mod edac;
 pub mod entropy;
+pub mod ethtool;
 pub mod fibrechannel;
 pub mod filefd;
 pub mod filesystem;
