@@ -13,9 +13,9 @@ use crate::collectors::{
     arp, bcache, bcachefs, bonding, btrfs, buddyinfo, cgroups, compat, conntrack, cpu,
     cpu_vulnerabilities, cpufreq, diskstats, dmi, dmmultipath, drbd, edac, entropy, ethtool,
     fibrechannel, filefd, filesystem, hwmon, infiniband, interrupts, ipvs, kernel_hung, ksmd,
-    lnstat, loadavg, mdadm, meminfo, meminfo_numa, netclass, netdev, netstat, nvme, nvmesubsystem,
-    os, pcidevice, powersupplyclass, pressure, processes, qdisc, rapl, schedstat, selinux,
-    slabinfo, sockstat, softirqs, softnet, stat, sysctl, tapestats, tcpstat, textfile,
+    lnstat, loadavg, mdadm, meminfo, meminfo_numa, netclass, netdev, netstat, network_route, nvme,
+    nvmesubsystem, os, pcidevice, powersupplyclass, pressure, processes, qdisc, rapl, schedstat,
+    selinux, slabinfo, sockstat, softirqs, softnet, stat, sysctl, tapestats, tcpstat, textfile,
     thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog, wifi, xfrm, xfs, zfs, zoneinfo,
 };
 use crate::paths::Paths;
@@ -89,7 +89,7 @@ pub static REGISTRY: &[Registration] = &[
     ours("netclass", true, netclass::declare),
     ours("netdev", true, netdev::declare),
     ours("netstat", true, netstat::declare),
-    upstream_only("network_route", false),
+    ours("network_route", false, network_route::declare),
     upstream_only("nfs", true),
     upstream_only("nfsd", true),
     upstream_only("ntp", false),

@@ -40,6 +40,7 @@ pub mod meminfo_numa;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
+pub mod network_route;
 pub mod nvme;
 pub mod nvmesubsystem;
 pub mod os;
