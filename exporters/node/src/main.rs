@@ -12,6 +12,7 @@ mod ethtool_ioctl;
 mod field_filter;
 mod gopath;
 mod netlink;
+mod nl80211;
 mod paths;
 mod procstat;
 mod read;

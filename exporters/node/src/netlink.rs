@@ -8,6 +8,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 const NLMSG_HDRLEN: usize = 16;
+const GENL_HDRLEN: usize = 4;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 const NLM_F_REQUEST: u16 = 0x1;
@@ -344,34 +345,64 @@ pub(super) fn parse_inet_diag(payload: &[u8]) -> Result<(u8, u32, u32), NetlinkE
     Ok((state, rqueue, wqueue))
 }
 
-/// Whether the kernel knows the generic netlink family `name` (`nl80211` exists only where a
-/// wireless driver is loaded): one `CTRL_CMD_GETFAMILY` request to the controller.
-pub fn generic_family_exists(name: &str) -> Result<bool, NetlinkError> {
+/// The id of the generic netlink family `name` (`nl80211` exists only where a wireless driver
+/// is loaded), `None` where the kernel does not know it: one
+/// `CTRL_CMD_GETFAMILY` request to the controller.
+pub fn generic_family_id(name: &str) -> Result<Option<u16>, NetlinkError> {
     const GENL_ID_CTRL: u16 = 0x10;
     const CTRL_CMD_GETFAMILY: u8 = 3;
+    const CTRL_ATTR_FAMILY_ID: u16 = 1;
     const CTRL_ATTR_FAMILY_NAME: u16 = 2;
     const SEQ: u32 = 1;
     let mut value = name.as_bytes().to_vec();
     value.push(0);
-    let attribute_len = 4 + value.len();
     let mut body = vec![CTRL_CMD_GETFAMILY, 1, 0, 0]; // genlmsghdr: command, version
-    body.extend_from_slice(&(attribute_len as u16).to_ne_bytes());
-    body.extend_from_slice(&CTRL_ATTR_FAMILY_NAME.to_ne_bytes());
-    body.extend_from_slice(&value);
-    body.resize(align(body.len()), 0);
+    push_attribute(&mut body, CTRL_ATTR_FAMILY_NAME, &value);
     let socket = sys::Socket::open(libc::NETLINK_GENERIC)?;
     socket.send(&header(GENL_ID_CTRL, NLM_F_REQUEST, SEQ, &body))?;
     let mut buffer = Vec::new();
     let len = socket.receive(&mut buffer)?;
-    let mut found = false;
-    match parse_datagram(&buffer[..len], SEQ, &mut |kind, _| {
-        found |= kind == GENL_ID_CTRL;
+    let mut id = None;
+    match parse_datagram(&buffer[..len], SEQ, &mut |kind, payload| {
+        if kind == GENL_ID_CTRL {
+            for (attribute, value) in attributes(payload.get(GENL_HDRLEN..).unwrap_or(&[])) {
+                if attribute == CTRL_ATTR_FAMILY_ID {
+                    id = u16_at(value, 0);
+                }
+            }
+        }
         Ok(())
     }) {
-        Ok(_) => Ok(found),
-        Err(NetlinkError::Kernel(err)) if err.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+        Ok(_) => Ok(id),
+        Err(NetlinkError::Kernel(err)) if err.raw_os_error() == Some(libc::ENOENT) => Ok(None),
         Err(err) => Err(err),
     }
+}
+
+/// Appends one `nlattr` (length, type, value, padding to 4 bytes) to a message body.
+pub(crate) fn push_attribute(body: &mut Vec<u8>, kind: u16, value: &[u8]) {
+    body.extend_from_slice(&((4 + value.len()) as u16).to_ne_bytes());
+    body.extend_from_slice(&kind.to_ne_bytes());
+    body.extend_from_slice(value);
+    body.resize(align(body.len()), 0);
+}
+
+/// A generic netlink dump: `command` of `family` with the request's attributes; each reply's
+/// attributes (after the 4-byte `genlmsghdr`) go to `handle`.
+pub(crate) fn generic_dump(
+    family: u16,
+    command: u8,
+    request: &[u8],
+    mut handle: impl FnMut(&[u8]) -> Result<(), NetlinkError>,
+) -> Result<(), NetlinkError> {
+    let mut body = vec![command, 1, 0, 0];
+    body.extend_from_slice(request);
+    dump(libc::NETLINK_GENERIC, family, &body, |kind, payload| {
+        if kind == family {
+            handle(payload.get(GENL_HDRLEN..).unwrap_or(&[]))?;
+        }
+        Ok(())
+    })
 }
 
 /// A netlink message: header and body.
@@ -513,7 +544,7 @@ pub(super) fn parse_address(payload: &[u8]) -> Result<Option<Address>, NetlinkEr
 }
 
 /// The `rtattr`s of a message body: `(type, value)`, stopping at the first malformed one.
-fn attributes(mut data: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+pub(crate) fn attributes(mut data: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
     std::iter::from_fn(move || {
         let len = usize::from(u16_at(data, 0)?);
         let kind = u16_at(data, 2)? & 0x3fff; // without NLA_F_NESTED / NLA_F_NET_BYTEORDER
@@ -530,15 +561,15 @@ fn align(len: usize) -> usize {
     (len + 3) & !3
 }
 
-fn u16_at(data: &[u8], at: usize) -> Option<u16> {
+pub(crate) fn u16_at(data: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_ne_bytes(data.get(at..at + 2)?.try_into().ok()?))
 }
 
-fn u32_at(data: &[u8], at: usize) -> Option<u32> {
+pub(crate) fn u32_at(data: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(data.get(at..at + 4)?.try_into().ok()?))
 }
 
-fn u64_at(data: &[u8], at: usize) -> Option<u64> {
+pub(crate) fn u64_at(data: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_ne_bytes(data.get(at..at + 8)?.try_into().ok()?))
 }
 
@@ -744,8 +775,24 @@ mod tests {
     #[test]
     fn live_generic_family_lookup() {
         // The controller always knows itself; no family has this name.
-        assert!(generic_family_exists("nlctrl").unwrap());
-        assert!(!generic_family_exists("octo_nofamily").unwrap());
+        assert_eq!(generic_family_id("octo_nofamily").unwrap(), None);
+        assert_eq!(generic_family_id("nlctrl").unwrap(), Some(0x10));
+        // A generic dump: the controller lists every family, itself included.
+        let mut names = Vec::new();
+        generic_dump(0x10, 3, &[], |message| {
+            for (kind, value) in attributes(message) {
+                if kind == 2 {
+                    names.push(
+                        String::from_utf8_lossy(value)
+                            .trim_end_matches('\0')
+                            .to_owned(),
+                    );
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert!(names.iter().any(|n| n == "nlctrl"), "{names:?}");
     }
 
     #[test]
