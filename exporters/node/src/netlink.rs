@@ -1,6 +1,6 @@
 //! A minimal netlink client: one dump request (`RTM_GETLINK`, `RTM_GETADDR`, `RTM_GETQDISC`,
-//! or a sock_diag `SOCK_DIAG_BY_FAMILY` for `tcpstat`) and the parse of its replies, shared by
-//! `netdev`, `qdisc` and `tcpstat`.
+//! `RTM_GETROUTE`, or a sock_diag `SOCK_DIAG_BY_FAMILY` for `tcpstat`) and the parse of its
+//! replies, shared by `netdev`, `qdisc`, `network_route` and `tcpstat`.
 //! Hand-written because the crate's dependencies have no netlink support; the socket calls go
 //! through nix's safe wrappers in `sys`. Parsing works on byte slices with bounds checks, so a short or
 //! garbage message is an error, never a panic.
@@ -8,6 +8,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 const NLMSG_HDRLEN: usize = 16;
+const GENL_HDRLEN: usize = 4;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 const NLM_F_REQUEST: u16 = 0x1;
@@ -21,6 +22,16 @@ const IFLA_STATS: u16 = 7;
 const IFLA_STATS64: u16 = 23;
 const IFA_ADDRESS: u16 = 1;
 const IFA_LOCAL: u16 = 2;
+const RTM_NEWROUTE: u16 = 24;
+const RTM_GETROUTE: u16 = 26;
+const RTMSG_LEN: usize = 12;
+const RTA_DST: u16 = 1;
+const RTA_OIF: u16 = 4;
+const RTA_GATEWAY: u16 = 5;
+const RTA_PRIORITY: u16 = 6;
+const RTA_PREFSRC: u16 = 7;
+const RTA_MULTIPATH: u16 = 9;
+const RTNEXTHOP_LEN: usize = 8;
 const RTM_NEWQDISC: u16 = 36;
 const RTM_GETQDISC: u16 = 38;
 const TCMSG_LEN: usize = 20;
@@ -151,6 +162,116 @@ pub(super) fn parse_qdisc(payload: &[u8]) -> Result<Qdisc, NetlinkError> {
     Ok(qdisc)
 }
 
+/// One route of an `RTM_GETROUTE` dump (every family and table), with the attributes
+/// `network_route` reports; absent addresses are `None`, an absent priority 0.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Route {
+    pub family: u8,
+    pub dst_len: u8,
+    pub protocol: u8,
+    /// `rtm_type`: `RTN_UNICAST` (1), `RTN_LOCAL`, `RTN_BROADCAST`...
+    pub kind: u8,
+    pub dst: Option<IpAddr>,
+    /// `RTA_PREFSRC`, the preferred source address.
+    pub src: Option<IpAddr>,
+    pub gateway: Option<IpAddr>,
+    pub out_index: u32,
+    pub priority: u32,
+    pub multipath: Vec<NextHop>,
+}
+
+/// One `rtnexthop` of an `RTA_MULTIPATH` route.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NextHop {
+    pub index: u32,
+    /// `rtnh_hops`: the weight minus one.
+    pub hops: u8,
+    pub gateway: Option<IpAddr>,
+}
+
+pub fn dump_routes() -> Result<Vec<Route>, NetlinkError> {
+    let mut routes = Vec::new();
+    let request = [0u8; RTMSG_LEN]; // AF_UNSPEC: every family, every table
+    dump(
+        libc::NETLINK_ROUTE,
+        RTM_GETROUTE,
+        &request,
+        |kind, payload| {
+            if kind == RTM_NEWROUTE {
+                routes.push(parse_route(payload)?);
+            }
+            Ok(())
+        },
+    )?;
+    Ok(routes)
+}
+
+/// An address attribute: 4 bytes IPv4, 16 bytes IPv6, anything else ignored.
+fn ip_value(value: &[u8]) -> Option<IpAddr> {
+    match value.len() {
+        4 => Some(IpAddr::V4(Ipv4Addr::new(
+            value[0], value[1], value[2], value[3],
+        ))),
+        16 => {
+            let octets: [u8; 16] = value.try_into().ok()?;
+            Some(IpAddr::V6(Ipv6Addr::from(octets)))
+        }
+        _ => None,
+    }
+}
+
+/// An `rtmsg` and its attributes; a short header or a malformed next hop is an error.
+pub(super) fn parse_route(payload: &[u8]) -> Result<Route, NetlinkError> {
+    let header = payload
+        .get(..RTMSG_LEN)
+        .ok_or(NetlinkError::Malformed("short rtmsg"))?;
+    let mut route = Route {
+        family: header[0],
+        dst_len: header[1],
+        protocol: header[5],
+        kind: header[7],
+        ..Route::default()
+    };
+    let u32_or =
+        |value: &[u8]| u32_at(value, 0).ok_or(NetlinkError::Malformed("short route attribute"));
+    for (kind, value) in attributes(&payload[RTMSG_LEN..]) {
+        match kind {
+            RTA_DST => route.dst = ip_value(value),
+            RTA_PREFSRC => route.src = ip_value(value),
+            RTA_GATEWAY => route.gateway = ip_value(value),
+            RTA_OIF => route.out_index = u32_or(value)?,
+            RTA_PRIORITY => route.priority = u32_or(value)?,
+            RTA_MULTIPATH => route.multipath = parse_next_hops(value)?,
+            _ => {}
+        }
+    }
+    Ok(route)
+}
+
+/// `rtnexthop`s: length, flags, hops, interface index, then that hop's attributes.
+fn parse_next_hops(mut data: &[u8]) -> Result<Vec<NextHop>, NetlinkError> {
+    let mut hops = Vec::new();
+    while !data.is_empty() {
+        let len = usize::from(u16_at(data, 0).ok_or(NetlinkError::Malformed("short rtnexthop"))?);
+        if len < RTNEXTHOP_LEN || len > data.len() {
+            return Err(NetlinkError::Malformed("rtnexthop length out of bounds"));
+        }
+        let mut hop = NextHop {
+            hops: data[3],
+            index: u32_at(data, 4).ok_or(NetlinkError::Malformed("short rtnexthop"))?,
+            gateway: None,
+        };
+        for (kind, value) in attributes(&data[RTNEXTHOP_LEN..len]) {
+            if kind == RTA_GATEWAY {
+                hop.gateway = ip_value(value);
+            }
+        }
+        hops.push(hop);
+        data = data.get(align(len)..).unwrap_or(&[]);
+    }
+    Ok(hops)
+}
+
 pub fn dump_links() -> Result<Vec<Link>, NetlinkError> {
     let mut links = Vec::new();
     let request = [0u8; IFINFOMSG_LEN]; // AF_UNSPEC: every link
@@ -224,34 +345,64 @@ pub(super) fn parse_inet_diag(payload: &[u8]) -> Result<(u8, u32, u32), NetlinkE
     Ok((state, rqueue, wqueue))
 }
 
-/// Whether the kernel knows the generic netlink family `name` (`nl80211` exists only where a
-/// wireless driver is loaded): one `CTRL_CMD_GETFAMILY` request to the controller.
-pub fn generic_family_exists(name: &str) -> Result<bool, NetlinkError> {
+/// The id of the generic netlink family `name` (`nl80211` exists only where a wireless driver
+/// is loaded), `None` where the kernel does not know it: one
+/// `CTRL_CMD_GETFAMILY` request to the controller.
+pub fn generic_family_id(name: &str) -> Result<Option<u16>, NetlinkError> {
     const GENL_ID_CTRL: u16 = 0x10;
     const CTRL_CMD_GETFAMILY: u8 = 3;
+    const CTRL_ATTR_FAMILY_ID: u16 = 1;
     const CTRL_ATTR_FAMILY_NAME: u16 = 2;
     const SEQ: u32 = 1;
     let mut value = name.as_bytes().to_vec();
     value.push(0);
-    let attribute_len = 4 + value.len();
     let mut body = vec![CTRL_CMD_GETFAMILY, 1, 0, 0]; // genlmsghdr: command, version
-    body.extend_from_slice(&(attribute_len as u16).to_ne_bytes());
-    body.extend_from_slice(&CTRL_ATTR_FAMILY_NAME.to_ne_bytes());
-    body.extend_from_slice(&value);
-    body.resize(align(body.len()), 0);
+    push_attribute(&mut body, CTRL_ATTR_FAMILY_NAME, &value);
     let socket = sys::Socket::open(libc::NETLINK_GENERIC)?;
     socket.send(&header(GENL_ID_CTRL, NLM_F_REQUEST, SEQ, &body))?;
     let mut buffer = Vec::new();
     let len = socket.receive(&mut buffer)?;
-    let mut found = false;
-    match parse_datagram(&buffer[..len], SEQ, &mut |kind, _| {
-        found |= kind == GENL_ID_CTRL;
+    let mut id = None;
+    match parse_datagram(&buffer[..len], SEQ, &mut |kind, payload| {
+        if kind == GENL_ID_CTRL {
+            for (attribute, value) in attributes(payload.get(GENL_HDRLEN..).unwrap_or(&[])) {
+                if attribute == CTRL_ATTR_FAMILY_ID {
+                    id = u16_at(value, 0);
+                }
+            }
+        }
         Ok(())
     }) {
-        Ok(_) => Ok(found),
-        Err(NetlinkError::Kernel(err)) if err.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+        Ok(_) => Ok(id),
+        Err(NetlinkError::Kernel(err)) if err.raw_os_error() == Some(libc::ENOENT) => Ok(None),
         Err(err) => Err(err),
     }
+}
+
+/// Appends one `nlattr` (length, type, value, padding to 4 bytes) to a message body.
+pub(crate) fn push_attribute(body: &mut Vec<u8>, kind: u16, value: &[u8]) {
+    body.extend_from_slice(&((4 + value.len()) as u16).to_ne_bytes());
+    body.extend_from_slice(&kind.to_ne_bytes());
+    body.extend_from_slice(value);
+    body.resize(align(body.len()), 0);
+}
+
+/// A generic netlink dump: `command` of `family` with the request's attributes; each reply's
+/// attributes (after the 4-byte `genlmsghdr`) go to `handle`.
+pub(crate) fn generic_dump(
+    family: u16,
+    command: u8,
+    request: &[u8],
+    mut handle: impl FnMut(&[u8]) -> Result<(), NetlinkError>,
+) -> Result<(), NetlinkError> {
+    let mut body = vec![command, 1, 0, 0];
+    body.extend_from_slice(request);
+    dump(libc::NETLINK_GENERIC, family, &body, |kind, payload| {
+        if kind == family {
+            handle(payload.get(GENL_HDRLEN..).unwrap_or(&[]))?;
+        }
+        Ok(())
+    })
 }
 
 /// A netlink message: header and body.
@@ -393,7 +544,7 @@ pub(super) fn parse_address(payload: &[u8]) -> Result<Option<Address>, NetlinkEr
 }
 
 /// The `rtattr`s of a message body: `(type, value)`, stopping at the first malformed one.
-fn attributes(mut data: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+pub(crate) fn attributes(mut data: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
     std::iter::from_fn(move || {
         let len = usize::from(u16_at(data, 0)?);
         let kind = u16_at(data, 2)? & 0x3fff; // without NLA_F_NESTED / NLA_F_NET_BYTEORDER
@@ -410,15 +561,15 @@ fn align(len: usize) -> usize {
     (len + 3) & !3
 }
 
-fn u16_at(data: &[u8], at: usize) -> Option<u16> {
+pub(crate) fn u16_at(data: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_ne_bytes(data.get(at..at + 2)?.try_into().ok()?))
 }
 
-fn u32_at(data: &[u8], at: usize) -> Option<u32> {
+pub(crate) fn u32_at(data: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(data.get(at..at + 4)?.try_into().ok()?))
 }
 
-fn u64_at(data: &[u8], at: usize) -> Option<u64> {
+pub(crate) fn u64_at(data: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_ne_bytes(data.get(at..at + 8)?.try_into().ok()?))
 }
 
@@ -561,11 +712,87 @@ mod tests {
         assert!(parse_qdisc(&[0u8; 10]).is_err());
     }
 
+    fn route_message() -> Vec<u8> {
+        // AF_INET, /24, table main, proto kernel, scope link, RTN_UNICAST
+        let mut message = vec![2u8, 24, 0, 0, 254, 2, 253, 1, 0, 0, 0, 0];
+        message.extend(attribute(RTA_DST, &[10, 0, 2, 0]));
+        message.extend(attribute(RTA_PREFSRC, &[10, 0, 2, 15]));
+        message.extend(attribute(RTA_OIF, &2u32.to_ne_bytes()));
+        message.extend(attribute(RTA_PRIORITY, &100u32.to_ne_bytes()));
+        let mut hops = Vec::new();
+        for (index, weight, gateway) in [(2u32, 0u8, [10, 0, 2, 1]), (3, 4, [10, 0, 3, 1])] {
+            let gateway = attribute(RTA_GATEWAY, &gateway);
+            hops.extend_from_slice(&((RTNEXTHOP_LEN + gateway.len()) as u16).to_ne_bytes());
+            hops.extend_from_slice(&[0, weight]);
+            hops.extend_from_slice(&index.to_ne_bytes());
+            hops.extend(gateway);
+        }
+        message.extend(attribute(RTA_MULTIPATH, &hops));
+        message
+    }
+
+    #[test]
+    fn parses_a_multipath_route() {
+        let route = parse_route(&route_message()).unwrap();
+        assert_eq!(route.family, 2);
+        assert_eq!(route.dst_len, 24);
+        assert_eq!(route.protocol, 2);
+        assert_eq!(route.kind, 1);
+        assert_eq!(route.dst, Some("10.0.2.0".parse().unwrap()));
+        assert_eq!(route.src, Some("10.0.2.15".parse().unwrap()));
+        assert_eq!(route.out_index, 2);
+        assert_eq!(route.priority, 100);
+        assert_eq!(route.gateway, None);
+        assert_eq!(
+            route.multipath,
+            vec![
+                NextHop {
+                    index: 2,
+                    hops: 0,
+                    gateway: Some("10.0.2.1".parse().unwrap())
+                },
+                NextHop {
+                    index: 3,
+                    hops: 4,
+                    gateway: Some("10.0.3.1".parse().unwrap())
+                },
+            ]
+        );
+        assert!(parse_route(&[2, 24]).is_err());
+    }
+
+    #[test]
+    fn live_route_dump() {
+        // Every host has at least the loopback's local route.
+        let routes = dump_routes().expect("RTM_GETROUTE dump");
+        assert!(
+            routes
+                .iter()
+                .any(|r| r.dst == Some("127.0.0.1".parse().unwrap()))
+        );
+    }
+
     #[test]
     fn live_generic_family_lookup() {
         // The controller always knows itself; no family has this name.
-        assert!(generic_family_exists("nlctrl").unwrap());
-        assert!(!generic_family_exists("octo_nofamily").unwrap());
+        assert_eq!(generic_family_id("octo_nofamily").unwrap(), None);
+        assert_eq!(generic_family_id("nlctrl").unwrap(), Some(0x10));
+        // A generic dump: the controller lists every family, itself included.
+        let mut names = Vec::new();
+        generic_dump(0x10, 3, &[], |message| {
+            for (kind, value) in attributes(message) {
+                if kind == 2 {
+                    names.push(
+                        String::from_utf8_lossy(value)
+                            .trim_end_matches('\0')
+                            .to_owned(),
+                    );
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert!(names.iter().any(|n| n == "nlctrl"), "{names:?}");
     }
 
     #[test]
@@ -584,6 +811,9 @@ mod tests {
             let message = qdisc_message();
             let _ = parse_qdisc(&message[..cut.min(message.len())]);
             let _ = parse_qdisc(&garbage);
+            let route = route_message();
+            let _ = parse_route(&route[..cut.min(route.len())]);
+            let _ = parse_route(&garbage);
         }
     }
 }

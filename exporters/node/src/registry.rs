@@ -9,7 +9,7 @@
 use octo_exporter_kit::{Flag, FlagSet, Flags};
 
 use crate::collector::{BuildContext, BuildError, Builder};
-use crate::collectors::{arp, bcache, bcachefs, bonding, btrfs, buddyinfo, cgroups, compat, conntrack, cpu, cpu_vulnerabilities, cpufreq, diskstats, dmi, dmmultipath, drbd, drm, edac, entropy, fibrechannel, filefd, filesystem, hwmon, infiniband, interrupts, ipvs, kernel_hung, ksmd, lnstat, loadavg, logind, mdadm, meminfo, meminfo_numa, mountstats, netclass, netdev, netstat, nfs, nfsd, nvme, nvmesubsystem, os, pcidevice, powersupplyclass, pressure, processes, qdisc, rapl, schedstat, selinux, slabinfo, sockstat, softirqs, softnet, stat, swap, sysctl, systemd, tapestats, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog, wifi, xfrm, xfs, zfs, zoneinfo};
+use crate::collectors::{arp, bcache, bcachefs, bonding, btrfs, buddyinfo, cgroups, compat, conntrack, cpu, cpu_vulnerabilities, cpufreq, diskstats, dmi, dmmultipath, drbd, drm, edac, entropy, ethtool, fibrechannel, filefd, filesystem, hwmon, infiniband, interrupts, ipvs, kernel_hung, ksmd, lnstat, loadavg, logind, mdadm, meminfo, meminfo_numa, mountstats, netclass, netdev, netstat, network_route, nfs, nfsd, nvme, nvmesubsystem, os, pcidevice, powersupplyclass, pressure, processes, qdisc, rapl, schedstat, selinux, slabinfo, sockstat, softirqs, softnet, stat, swap, sysctl, systemd, tapestats, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog, wifi, xfrm, xfs, zfs, zoneinfo};
 use crate::paths::Paths;
 use crate::scrape::Enabled;
 
@@ -61,7 +61,7 @@ pub static REGISTRY: &[Registration] = &[
     ours("drm", false, drm::declare),
     ours("edac", true, edac::declare),
     ours("entropy", true, entropy::declare),
-    upstream_only("ethtool", false),
+    ours("ethtool", false, ethtool::declare),
     ours("fibrechannel", true, fibrechannel::declare),
     ours("filefd", true, filefd::declare),
     ours("filesystem", true, filesystem::declare),
@@ -81,7 +81,7 @@ pub static REGISTRY: &[Registration] = &[
     ours("netclass", true, netclass::declare),
     ours("netdev", true, netdev::declare),
     ours("netstat", true, netstat::declare),
-    upstream_only("network_route", false),
+    ours("network_route", false, network_route::declare),
     ours("nfs", true, nfs::declare),
     ours("nfsd", true, nfsd::declare),
     upstream_only("ntp", false),

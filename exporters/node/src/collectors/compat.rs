@@ -13,9 +13,6 @@ const BOOLS: &[&str] = &[
 ];
 
 const VALUES: &[&str] = &[
-    "collector.ethtool.device-exclude",
-    "collector.ethtool.device-include",
-    "collector.ethtool.metrics-include",
     "collector.ntp.ip-ttl",
     "collector.ntp.local-offset-tolerance",
     "collector.ntp.max-distance",

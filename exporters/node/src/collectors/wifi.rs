@@ -4,11 +4,11 @@
 //! does: `<dir>/interfaces.json`, then `<dir>/<name>/bss.json` and
 //! `<dir>/<name>/stationinfo.json` (JSON of mdlayher/wifi's types: field names matched
 //! case-insensitively, hardware addresses base64-encoded bytes, durations in nanoseconds; a
-//! missing per-interface file is skipped). Without it, the host is asked through generic netlink
-//! whether `nl80211` exists; where it does not (no wireless driver loaded, as on servers and
-//! this VM) the collector reports no data, as upstream. Reading a real nl80211 interface and
-//! station dump is not implemented yet: on a host with wireless the collector fails with a
-//! clear error rather than export partial data.
+//! missing per-interface file is skipped). Without it, the kernel is asked through generic
+//! netlink (`crate::nl80211`): where the `nl80211` family does not exist (no wireless driver
+//! loaded, as on servers and this VM) the collector reports no data, as upstream; otherwise every
+//! named wireless interface, its associated BSS and its stations are read, as mdlayher/wifi
+//! does for upstream.
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 
 use crate::collector::{Builder, Collector, CollectorError};
 use crate::netlink;
+use crate::nl80211::{self, Bss, Interface, Station};
 
 pub fn declare(set: &mut FlagSet) -> Builder {
     let fixtures = set.string(
@@ -303,26 +304,130 @@ fn from_fixtures(dir: &Path, out: &mut Families) -> Result<(), CollectorError> {
     Ok(())
 }
 
+/// Go's `Duration.Seconds` of a duration in nanoseconds.
+fn go_seconds(nanos: u64) -> f64 {
+    (nanos / 1_000_000_000) as f64 + (nanos % 1_000_000_000) as f64 / 1e9
+}
+
+/// A `net.HardwareAddr` as Go prints it.
+fn colon_hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// A station's values in the order of [`STATION`], already in the exported units.
+fn station_values(station: &Station) -> [f64; 12] {
+    [
+        go_seconds(u64::from(station.connected_seconds) * 1_000_000_000),
+        go_seconds(u64::from(station.inactive_milliseconds) * 1_000_000),
+        station.receive_bitrate as f64,
+        station.transmit_bitrate as f64,
+        station.received_bytes as f64,
+        station.transmitted_bytes as f64,
+        f64::from(station.signal),
+        f64::from(station.transmit_retries),
+        f64::from(station.transmit_failed),
+        f64::from(station.beacon_loss),
+        f64::from(station.transmitted_packets),
+        f64::from(station.received_packets),
+    ]
+}
+
+/// One interface's series from what the kernel said about it.
+fn push_interface(
+    out: &mut Families,
+    interface: &Interface,
+    bss: Option<&Bss>,
+    stations: Option<&[Station]>,
+) {
+    let name = interface.name.as_str();
+    out.push(
+        "interface_frequency_hertz",
+        "The current frequency a WiFi interface is operating at, in hertz.",
+        MetricType::Gauge,
+        &[("device", name)],
+        f64::from(interface.frequency) * 1e6,
+    );
+    match bss {
+        Some(bss) => out.push(
+            "station_info",
+            "Labeled WiFi interface station information as provided by the operating system.",
+            MetricType::Gauge,
+            &[
+                ("device", name),
+                ("bssid", &colon_hex(&bss.bssid)),
+                ("ssid", &bss.ssid),
+                ("mode", mode(f64::from(bss.status))),
+            ],
+            1.0,
+        ),
+        None => tracing::debug!(name, "BSS information not found for wifi device"),
+    }
+    let Some(stations) = stations else {
+        tracing::debug!(name, "station information not found for wifi device");
+        return;
+    };
+    for station in stations {
+        let mac = colon_hex(&station.mac);
+        let labels = [("device", name), ("mac_address", mac.as_str())];
+        for ((metric, help, kind, _, _), value) in STATION.iter().zip(station_values(station)) {
+            out.push(metric, help, *kind, &labels, value);
+        }
+    }
+}
+
+/// The real host, through nl80211.
+fn from_kernel(out: &mut Families) -> Result<(), CollectorError> {
+    let family = match netlink::generic_family_id("nl80211") {
+        Ok(Some(family)) => family,
+        Ok(None) => {
+            tracing::debug!("wifi collector metrics are not available for this system");
+            return Err(CollectorError::NoData);
+        }
+        Err(netlink::NetlinkError::Io(err) | netlink::NetlinkError::Kernel(err))
+            if err.kind() == std::io::ErrorKind::PermissionDenied =>
+        {
+            tracing::debug!("wifi collector got permission denied when accessing metrics");
+            return Err(CollectorError::NoData);
+        }
+        Err(err) => {
+            return Err(CollectorError::Other(format!(
+                "failed to access wifi data: {err}"
+            )));
+        }
+    };
+    let interfaces = nl80211::interfaces(family).map_err(|err| {
+        CollectorError::Other(format!("failed to retrieve wifi interfaces: {err}"))
+    })?;
+    // Virtual devices without a name are skipped, as upstream.
+    for interface in interfaces.iter().filter(|i| !i.name.is_empty()) {
+        let name = &interface.name;
+        let bss = nl80211::bss(family, interface).map_err(|err| {
+            CollectorError::Other(format!("failed to retrieve BSS for device {name}: {err}"))
+        })?;
+        let stations = nl80211::stations(family, interface).map_err(|err| {
+            CollectorError::Other(format!(
+                "failed to retrieve station info for device {name:?}: {err}"
+            ))
+        })?;
+        push_interface(out, interface, bss.as_ref(), stations.as_deref());
+    }
+    Ok(())
+}
+
 impl Collector for Wifi {
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let mut families = Families::default();
-        match &self.fixtures {
-            Some(dir) => from_fixtures(dir, &mut families)?,
-            None => {
-                let present = netlink::generic_family_exists("nl80211").map_err(|err| {
-                    CollectorError::Other(format!("failed to access wifi data: {err}"))
-                })?;
-                if !present {
-                    tracing::debug!("wifi collector metrics are not available for this system");
-                    return Err(CollectorError::NoData);
-                }
-                return Err(CollectorError::Other(
-                    "nl80211 is present, but reading wireless interfaces over nl80211 is not implemented by octo-node-exporter yet".into(),
-                ));
-            }
-        }
+        // Series gathered before a failure are still exported, as upstream's channel does.
+        let result = match &self.fixtures {
+            Some(dir) => from_fixtures(dir, &mut families),
+            None => from_kernel(&mut families),
+        };
         out.extend(families.0);
-        Ok(())
+        result
     }
 }
 
@@ -399,8 +504,68 @@ mod tests {
     }
 
     #[test]
+    fn kernel_replies_become_upstream_series() {
+        let interface = Interface {
+            index: 3,
+            name: "wlan0".into(),
+            mac: vec![0, 1, 2, 3, 4, 5],
+            frequency: 2412,
+        };
+        let bss = Bss {
+            bssid: vec![0x00, 0x11, 0x22, 0x33, 0x44, 0x55],
+            ssid: "Example".into(),
+            status: 1,
+        };
+        let station = Station {
+            mac: vec![0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff],
+            connected_seconds: 30,
+            inactive_milliseconds: 1234,
+            received_bytes: 10,
+            transmitted_bytes: 20,
+            signal: -52,
+            received_packets: 1,
+            transmitted_packets: 2,
+            transmit_retries: 3,
+            transmit_failed: 4,
+            beacon_loss: 5,
+            receive_bitrate: 54_000_000,
+            transmit_bitrate: 144_500_000,
+        };
+        let mut families = Families::default();
+        push_interface(&mut families, &interface, Some(&bss), Some(&[station]));
+        let got = crate::collectors::testing::lines(&families.0, "/nonexistent");
+        let station = "device=wlan0,mac_address=aa:bb:cc:dd:ee:ff";
+        let mut expected = vec![
+            "node_wifi_interface_frequency_hertz device=wlan0 2412000000".to_owned(),
+            "node_wifi_station_info bssid=00:11:22:33:44:55,device=wlan0,mode=client,ssid=Example 1".to_owned(),
+        ];
+        for (name, value) in [
+            ("connected_seconds_total", "30"),
+            ("inactive_seconds", "1.234"),
+            ("receive_bits_per_second", "54000000"),
+            ("transmit_bits_per_second", "144500000"),
+            ("receive_bytes_total", "10"),
+            ("transmit_bytes_total", "20"),
+            ("signal_dbm", "-52"),
+            ("transmit_retries_total", "3"),
+            ("transmit_failed_total", "4"),
+            ("beacon_loss_total", "5"),
+            ("transmitted_packets_total", "2"),
+            ("received_packets_total", "1"),
+        ] {
+            expected.push(format!("node_wifi_station_{name} {station} {value}"));
+        }
+        expected.sort();
+        assert_eq!(got, expected);
+        // Without BSS and stations: only the frequency.
+        let mut families = Families::default();
+        push_interface(&mut families, &interface, None, None);
+        assert_eq!(families.0.len(), 1);
+    }
+
+    #[test]
     fn live_host_without_wireless_has_no_data() {
-        if netlink::generic_family_exists("nl80211").unwrap() {
+        if netlink::generic_family_id("nl80211").unwrap().is_some() {
             return; // a host with wireless: the test is about hosts without it
         }
         let collector = Wifi { fixtures: None };
