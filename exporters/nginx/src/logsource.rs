@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::net::UnixDatagram;
+use std::os::unix::net::UnixDatagram;
 
 use crate::logline::{self, LineError};
 use crate::logstats::LogStats;
@@ -91,17 +91,20 @@ pub fn bind_socket(path: &Path, mode: u32) -> Result<UnixDatagram, SourceError> 
     Ok(socket)
 }
 
-/// Receives datagrams until the process ends; one buffer, reused.
-pub async fn receive(socket: UnixDatagram, stats: SharedStats) {
+/// Receives datagrams until the process ends; one buffer, reused. A thread of its own rather
+/// than a task: nginx sends without blocking, and once the kernel's queue for the socket is
+/// full (net.unix.max_dgram_qlen datagrams) further lines are lost, so the reader must not
+/// wait behind a scrape on the exporter's single-threaded runtime.
+pub fn receive(socket: UnixDatagram, stats: SharedStats) {
     // nginx sends at most 2 KiB per syslog message (longer lines are cut, and then fail to
     // parse and are counted as errors); a larger buffer costs nothing.
     let mut buffer = vec![0u8; 64 * 1024];
     loop {
-        match socket.recv(&mut buffer).await {
+        match socket.recv(&mut buffer) {
             Ok(n) => ingest(&stats, &buffer[..n]),
             Err(err) => {
                 tracing::warn!(error = %err, "receiving from the log socket");
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                std::thread::sleep(Duration::from_millis(100));
             }
         }
     }

@@ -209,7 +209,10 @@ fn start_log_sources(options: LogOptions) -> anyhow::Result<SharedStats> {
     if let Some(path) = &options.socket {
         let socket = logsource::bind_socket(path, options.socket_mode)?;
         tracing::info!(socket = %path.display(), "receiving nginx's access log");
-        tokio::spawn(logsource::receive(socket, stats.clone()));
+        let shared = stats.clone();
+        std::thread::Builder::new()
+            .name("nginxlog-socket".into())
+            .spawn(move || logsource::receive(socket, shared))?;
     }
     if let Some(path) = options.file {
         tracing::info!(file = %path.display(), "following nginx's access log");
