@@ -8,6 +8,8 @@ use anyhow::{Context as _, bail};
 use octo_exporter_kit::flags::FlagError;
 use octo_exporter_kit::{DashStyle, ExporterFlags, ExporterInfo, Flag, FlagSet, Flags, WebOptions};
 
+use crate::allowed_targets::AllowedTargets;
+use crate::log_options::{self, LogFlags, LogOptions};
 use crate::target::{Target, TlsOptions};
 
 const ABOUT: &str =
@@ -24,6 +26,8 @@ pub struct NginxFlags {
     timeout: Flag<Duration>,
     plus: Flag<bool>,
     const_label: Flag<Vec<String>>,
+    allowed_targets: Flag<Vec<String>>,
+    log: LogFlags,
     old: OldFlags,
 }
 
@@ -43,6 +47,12 @@ pub struct Config {
     pub web: WebOptions,
     pub targets: Vec<Target>,
     pub const_labels: Vec<(String, String)>,
+    /// For `/probe?target=`: which targets, and how to reach them.
+    pub allowed_targets: AllowedTargets,
+    pub tls: TlsOptions,
+    pub timeout: Duration,
+    /// The access-log source, when one is given.
+    pub log: Option<LogOptions>,
 }
 
 /// Declares every flag and parses `args` (the program name first); the environment variables
@@ -109,6 +119,14 @@ fn declare(set: &mut FlagSet) -> NginxFlags {
         "Label that will be used in every metric, as name=value. Repeatable.",
     );
     set.env(const_label, "CONST_LABELS");
+    let allowed_targets = set.repeatable(
+        "probe.allowed-targets",
+        &[],
+        "nginx instances a request may name with /probe?target=: host:port with * and ? \
+         wildcards, a network (10.0.0.0/8) or unix:///path; comma-separated or repeated. \
+         Without it any target is probed.",
+    );
+    let log = log_options::declare(set);
     set.heading("Accepted for nginx-prometheus-exporter 0.11 compatibility");
     NginxFlags {
         scrape_uris,
@@ -119,6 +137,8 @@ fn declare(set: &mut FlagSet) -> NginxFlags {
         timeout,
         plus,
         const_label,
+        allowed_targets,
+        log,
         old: declare_0_11(set),
     }
 }
@@ -181,10 +201,15 @@ impl Config {
                 "--nginx.retries and --nginx.retry-interval are ignored: nginx may start after the exporter, which reports nginx_up 0 meanwhile"
             );
         }
+        let allowed_targets = AllowedTargets::parse(flags.get(handles.allowed_targets))?;
         Ok(Config {
             web,
             targets: targets(flags, handles)?,
             const_labels: const_labels(flags, handles)?,
+            allowed_targets,
+            tls: tls_options(flags, handles),
+            timeout: flags.get(handles.timeout),
+            log: LogOptions::read(flags, &handles.log)?,
         })
     }
 }
@@ -195,14 +220,7 @@ fn targets(flags: &Flags, handles: &NginxFlags) -> anyhow::Result<Vec<Target>> {
     if timeout.is_zero() {
         bail!("--nginx.timeout must be greater than zero");
     }
-    let path =
-        |flag: Flag<Option<String>>| flags.get(flag).filter(|v| !v.is_empty()).map(Into::into);
-    let tls = TlsOptions {
-        verify: flags.get(handles.ssl_verify),
-        ca_cert: path(handles.ssl_ca_cert),
-        client_cert: path(handles.ssl_client_cert),
-        client_key: path(handles.ssl_client_key),
-    };
+    let tls = tls_options(flags, handles);
     let uris = flags.get(handles.scrape_uris);
     if uris.is_empty() {
         bail!("--nginx.scrape-uri: at least one URI is needed");
@@ -215,6 +233,17 @@ fn targets(flags: &Flags, handles: &NginxFlags) -> anyhow::Result<Vec<Target>> {
         targets.push(Target::new(uri, timeout, &tls)?);
     }
     Ok(targets)
+}
+
+fn tls_options(flags: &Flags, handles: &NginxFlags) -> TlsOptions {
+    let path =
+        |flag: Flag<Option<String>>| flags.get(flag).filter(|v| !v.is_empty()).map(Into::into);
+    TlsOptions {
+        verify: flags.get(handles.ssl_verify),
+        ca_cert: path(handles.ssl_ca_cert),
+        client_cert: path(handles.ssl_client_cert),
+        client_key: path(handles.ssl_client_key),
+    }
 }
 
 /// Reads `name=value` labels from the 1.x repeatable flag and 0.11's comma-separated one.

@@ -4,21 +4,36 @@
 //! are several) and of 0.11, which Debian ships (`-nginx.scrape-uri=...`, `-nginx.retries`,
 //! `-prometheus.const-labels a=b,c=d`), and their environment variables. Unlike 0.11 it never
 //! exits because nginx is unreachable: it answers `nginx_up 0` until nginx is back.
+//!
+//! Beyond upstream: `/probe?target=<scrape uri>` for many nginx instances from one exporter
+//! (within `--probe.allowed-targets`), and, opt-in, status codes and latency from nginx's access
+//! log (`--nginxlog.socket`, `--nginxlog.file`) under prometheus-nginxlog-exporter's names.
 
+mod allowed_targets;
 mod config;
+mod log_options;
+mod logline;
+mod logsource;
+mod logstats;
 mod stub_status;
 mod target;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use futures_util::future::join_all;
 use octo_exporter_kit::{
-    Exporter, ExporterFlags, ExporterInfo, HandlerMetrics, HttpError, MetricFamily, ScrapeRequest,
+    Exporter, ExporterFlags, ExporterInfo, HandlerMetrics, HttpError, MetricFamily, Reply,
+    ScrapeRequest,
 };
 
+use crate::allowed_targets::{AllowedTargets, Endpoint};
 use crate::config::{Config, NginxFlags};
+use crate::log_options::LogOptions;
+use crate::logsource::SharedStats;
+use crate::logstats::LogStats;
 use crate::stub_status::StubStatus;
-use crate::target::Target;
+use crate::target::{Target, TlsOptions};
 
 static INFO: ExporterInfo = ExporterInfo {
     binary: "octo-nginx-exporter",
@@ -33,13 +48,73 @@ static INFO: ExporterInfo = ExporterInfo {
 struct NginxExporter {
     targets: Vec<Target>,
     const_labels: Vec<(String, String)>,
+    probe: Probe,
+    log: Option<(SharedStats, String)>,
+}
+
+/// What `/probe?target=` may reach, and how.
+struct Probe {
+    allowed: AllowedTargets,
+    tls: TlsOptions,
+    timeout: Duration,
 }
 
 impl NginxExporter {
     fn families(&self, results: &[Option<StubStatus>]) -> Vec<MetricFamily> {
-        let with_addr = self.targets.len() > 1;
+        stub_families(&self.targets, &self.const_labels, results)
+    }
+
+    /// One nginx named by the request, scraped with a client of its own; its series carry no
+    /// `addr` label (the target is Prometheus's `instance`).
+    async fn probe(&self, request: &ScrapeRequest) -> Reply {
+        let text = |status: u16, body: String| Reply::Text { status, body };
+        let Some(uri) = request.query_value("target").filter(|t| !t.is_empty()) else {
+            return text(400, "target is required\n".into());
+        };
+        let Some(endpoint) = Endpoint::of_uri(uri) else {
+            return text(
+                400,
+                "target must be an http://, https:// or unix: scrape URI\n".into(),
+            );
+        };
+        if !self.probe.allowed.allows(&endpoint) {
+            tracing::warn!(target = uri, "probe refused by --probe.allowed-targets");
+            return text(
+                403,
+                "target is not allowed by --probe.allowed-targets\n".into(),
+            );
+        }
+        let timeout = request
+            .scrape_timeout
+            .map_or(self.probe.timeout, |t| t.min(self.probe.timeout));
+        let target = match Target::new(uri, timeout, &self.probe.tls) {
+            Ok(target) => target,
+            Err(err) => return text(400, format!("{err}\n")),
+        };
+        let result = match target.scrape().await {
+            Ok(status) => Some(status),
+            Err(err) => {
+                tracing::error!(error = %err, "error probing nginx");
+                None
+            }
+        };
+        Reply::Metrics(stub_families(
+            std::slice::from_ref(&target),
+            &self.const_labels,
+            &[result],
+        ))
+    }
+}
+
+fn stub_families(
+    targets: &[Target],
+    const_labels: &[(String, String)],
+    results: &[Option<StubStatus>],
+) -> Vec<MetricFamily> {
+    {
+        let with_addr = targets.len() > 1;
         let labels_for = |target: &Target| {
-            let mut labels = self.const_labels.clone();
+            let mut labels = const_labels.to_vec();
             if with_addr {
                 labels.push(("addr".to_owned(), target.uri.clone()));
             }
@@ -85,7 +160,7 @@ impl NginxExporter {
         ];
         let mut up = MetricFamily::gauge("nginx_up", "Status of the last metric scrape");
         let mut out: Vec<MetricFamily> = Vec::with_capacity(8);
-        for (target, result) in self.targets.iter().zip(results) {
+        for (target, result) in targets.iter().zip(results) {
             let labels = labels_for(target);
             up.push_owned(labels.clone(), if result.is_some() { 1.0 } else { 0.0 });
             if let Some(status) = result {
@@ -112,15 +187,61 @@ impl Exporter for NginxExporter {
             }
         }))
         .await;
-        Ok(self.families(&results))
+        let mut families = self.families(&results);
+        if let Some((stats, namespace)) = &self.log {
+            let stats = stats.lock().unwrap_or_else(PoisonError::into_inner);
+            families.extend(stats.families(namespace, &self.const_labels));
+        }
+        Ok(families)
     }
+
+    async fn handle_other(&self, request: &ScrapeRequest) -> Option<Reply> {
+        match request.path.as_str() {
+            "/probe" => Some(self.probe(request).await),
+            _ => None,
+        }
+    }
+}
+
+/// Starts the access-log sources; the counts they share.
+fn start_log_sources(options: LogOptions) -> anyhow::Result<SharedStats> {
+    let stats: SharedStats = Arc::new(Mutex::new(LogStats::new(options.labels, options.buckets)));
+    if let Some(path) = &options.socket {
+        let socket = logsource::bind_socket(path, options.socket_mode)?;
+        tracing::info!(socket = %path.display(), "receiving nginx's access log");
+        let shared = stats.clone();
+        std::thread::Builder::new()
+            .name("nginxlog-socket".into())
+            .spawn(move || logsource::receive(socket, shared))?;
+    }
+    if let Some(path) = options.file {
+        tracing::info!(file = %path.display(), "following nginx's access log");
+        let shared = stats.clone();
+        std::thread::Builder::new()
+            .name("nginxlog-file".into())
+            .spawn(move || logsource::follow_file(path, shared, Duration::from_millis(250)))?;
+    }
+    Ok(stats)
 }
 
 async fn run(flags: ExporterFlags, handles: NginxFlags) -> anyhow::Result<()> {
     let config = Config::read(&flags, &handles)?;
+    let log = match config.log {
+        Some(options) => {
+            let namespace = options.namespace.clone();
+            Some((start_log_sources(options)?, namespace))
+        }
+        None => None,
+    };
     let exporter = NginxExporter {
         targets: config.targets,
         const_labels: config.const_labels,
+        probe: Probe {
+            allowed: config.allowed_targets,
+            tls: config.tls,
+            timeout: config.timeout,
+        },
+        log,
     };
     tracing::info!(
         version = INFO.version,
@@ -142,7 +263,6 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::target::TlsOptions;
 
     #[test]
     fn failed_targets_report_only_up() {
@@ -154,6 +274,12 @@ mod tests {
                 Target::new("http://b/stub_status", t, &tls).unwrap(),
             ],
             const_labels: vec![("env".into(), "prod".into())],
+            probe: Probe {
+                allowed: AllowedTargets::default(),
+                tls: TlsOptions::default(),
+                timeout: t,
+            },
+            log: None,
         };
         let status = StubStatus {
             active: 1,

@@ -4,6 +4,9 @@
 // Test support code: a failed unwrap is a failed test, and its message says where.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "nginx/log.rs"]
+mod log;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -108,10 +108,25 @@ pub fn rules(repo: &Path, rule_for: Option<&str>) -> Result<String, TestbedError
     })
 }
 
-/// The repository's nginx server configuration, listening on the stack's ports.
-pub(super) fn nginx_server(repo: &Path, ports: &StackPorts) -> Result<String, TestbedError> {
+/// Where nginx's access-log socket is, relative to nginx's prefix (the repository's
+/// configuration says /run/octo, which needs root).
+pub(super) const NGINX_LOG_SOCKET: &str = "nginx-log.sock";
+
+/// The repository's nginx server configuration, listening on the stack's ports and sending
+/// its metrics log to `log_socket`.
+pub(super) fn nginx_server(
+    repo: &Path,
+    ports: &StackPorts,
+    log_socket: &Path,
+) -> Result<String, TestbedError> {
     let file = "nginx/conf.d/octo.conf";
     let octo = read(repo, file)?;
+    let octo = rewrite(
+        &octo,
+        "syslog:server=unix:/run/octo/nginx-log.sock,",
+        &format!("syslog:server=unix:{},", log_socket.display()),
+        file,
+    )?;
     let octo = rewrite(
         &octo,
         "listen 8080;",

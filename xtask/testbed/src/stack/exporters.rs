@@ -1,6 +1,7 @@
 //! The four Octo exporters, each pointed at the service it watches.
 
 use std::ffi::OsString;
+use std::path::Path;
 
 use super::accounts::EXPORTER_USER;
 use super::options::StackOptions;
@@ -34,9 +35,15 @@ pub(super) async fn start_all(
     options: &StackOptions,
     exporter_password: &str,
     cgroups: Option<&ServiceCgroups>,
+    nginx_log_socket: &Path,
 ) -> Result<Exporters, TestbedError> {
     Ok(Exporters {
-        nginx: timed(options, "octo-nginx-exporter", start_nginx(options)).await?,
+        nginx: timed(
+            options,
+            "octo-nginx-exporter",
+            start_nginx(options, nginx_log_socket),
+        )
+        .await?,
         node: timed(options, "octo-node-exporter", start_node(options)).await?,
         mysqld: timed(
             options,
@@ -77,17 +84,31 @@ async fn start(
     .await
 }
 
-async fn start_nginx(options: &StackOptions) -> Result<ExporterProcess, TestbedError> {
+/// The nginx exporter reads stub_status and receives the load balancer's access log; the app
+/// instances are its known upstreams (the `upstream_addr` label of the load-balancer row).
+async fn start_nginx(
+    options: &StackOptions,
+    log_socket: &Path,
+) -> Result<ExporterProcess, TestbedError> {
     let ports = &options.ports;
-    let scrape_uri = format!(
-        "--nginx.scrape-uri=http://127.0.0.1:{}/stub_status",
-        ports.nginx_status
+    let mut args = vec![
+        format!(
+            "--nginx.scrape-uri=http://127.0.0.1:{}/stub_status",
+            ports.nginx_status
+        ),
+        format!("--nginxlog.socket={}", log_socket.display()),
+    ];
+    args.extend(
+        ports
+            .apps
+            .iter()
+            .map(|port| format!("--nginxlog.upstream=127.0.0.1:{port}")),
     );
     start(
         options,
         "octo-nginx-exporter",
         ports.nginx_exporter,
-        vec![scrape_uri],
+        args,
         &[],
     )
     .await

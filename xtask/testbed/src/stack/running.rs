@@ -5,6 +5,7 @@ use std::path::Path;
 use tempfile::TempDir;
 
 use super::accounts::{self, ADMIN_USER, APP_DATABASE, AppSecrets};
+use super::config;
 use super::exporters::{self, Exporters};
 use super::limits;
 use super::options::StackOptions;
@@ -68,8 +69,14 @@ impl Stack {
         let nginx = timed(&options, "nginx", start_nginx(&options)).await?;
         adopt("nginx", nginx.pid());
 
-        let exporters =
-            exporters::start_all(&options, &passwords.exporter, cgroups.as_ref()).await?;
+        let nginx_log_socket = nginx.prefix().join(config::NGINX_LOG_SOCKET);
+        let exporters = exporters::start_all(
+            &options,
+            &passwords.exporter,
+            cgroups.as_ref(),
+            &nginx_log_socket,
+        )
+        .await?;
         for (service, exporter) in exporters.by_service() {
             adopt(service, exporter.pid());
         }

@@ -67,17 +67,29 @@ pub(super) async fn start_app(
 /// nginx with the repository's server configuration, balancing over the app instances.
 pub(super) async fn start_nginx(options: &StackOptions) -> Result<Nginx, TestbedError> {
     let ports = &options.ports;
-    let octo = config::nginx_server(&options.repo, ports)?;
     let upstreams = config::nginx_app_upstreams(ports);
+    let mut failed = None;
     // A file that cannot be written makes nginx fail to start, which reports it with its log.
-    Nginx::start_with(ports.nginx, |prefix| {
+    let started = Nginx::start_with(ports.nginx, |prefix| {
+        let socket = prefix.join(config::NGINX_LOG_SOCKET);
+        let octo = match config::nginx_server(&options.repo, ports, &socket) {
+            Ok(octo) => octo,
+            Err(err) => {
+                failed = Some(err);
+                String::new()
+            }
+        };
         let upstreams_dir = prefix.join("upstreams");
         let _ = std::fs::create_dir_all(&upstreams_dir);
         let _ = std::fs::write(upstreams_dir.join("app.conf"), upstreams);
         let _ = std::fs::write(prefix.join("octo.conf"), &octo);
         "include octo.conf;\n".to_owned()
     })
-    .await
+    .await;
+    match failed {
+        Some(err) => Err(err),
+        None => started,
+    }
 }
 
 /// The alert log, Alertmanager's webhook receiver, when it was built.

@@ -1,0 +1,544 @@
+//! What the access log adds up to, under prometheus-nginxlog-exporter's metric names.
+//!
+//! Every label value comes from a bounded set, so hostile traffic (random URIs, Host headers,
+//! methods) cannot grow the number of series: `method` is one of the nine HTTP methods or
+//! `other` (as upstream's whitelist), `status` is a number from 100 to 599, `host` one of
+//! `--nginxlog.host` or `other`, `upstream_addr` one of `--nginxlog.upstream` or `other`, and
+//! `route` the name of the longest `--nginxlog.route` prefix or `other`. A series is keyed by
+//! small indices, so counting a line allocates nothing once its series exists.
+
+use std::collections::HashMap;
+
+use octo_exporter_kit::MetricFamily;
+
+use crate::logline::LogRecord;
+
+const METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
+const OTHER: &str = "other";
+
+/// The optional labels and what they may hold; an empty list leaves the label out.
+#[derive(Debug, Clone, Default)]
+pub struct LabelSets {
+    pub hosts: Vec<String>,
+    pub upstreams: Vec<String>,
+    /// `(path prefix, route name)`.
+    pub routes: Vec<(String, String)>,
+}
+
+/// Why a configured label value is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} {value:?}: {reason}")]
+pub struct LabelSetError {
+    pub what: &'static str,
+    pub value: String,
+    pub reason: &'static str,
+}
+
+impl LabelSets {
+    /// Checks that no configured value holds what escape=json would escape: such a value could
+    /// never match a line, which compares escaped text.
+    pub fn validate(&self) -> Result<(), LabelSetError> {
+        let plain = |what: &'static str, value: &str| {
+            if value.is_empty() || value.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+                Err(LabelSetError {
+                    what,
+                    value: value.to_owned(),
+                    reason: "must be non-empty, without quotes, backslashes or control characters",
+                })
+            } else {
+                Ok(())
+            }
+        };
+        for host in &self.hosts {
+            plain("--nginxlog.host", host)?;
+        }
+        for upstream in &self.upstreams {
+            plain("--nginxlog.upstream", upstream)?;
+        }
+        for (prefix, name) in &self.routes {
+            plain("--nginxlog.route prefix", prefix)?;
+            plain("--nginxlog.route name", name)?;
+            if !prefix.starts_with('/') {
+                return Err(LabelSetError {
+                    what: "--nginxlog.route prefix",
+                    value: prefix.clone(),
+                    reason: "must start with /",
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The index of `value` in `list`, or `list.len()` for `other`.
+    fn index(list: &[String], value: &str) -> u16 {
+        let found = list.iter().position(|v| v.eq_ignore_ascii_case(value));
+        found.unwrap_or(list.len()) as u16
+    }
+
+    fn route(&self, uri: &str) -> u16 {
+        let mut best: Option<(usize, usize)> = None;
+        for (i, (prefix, _)) in self.routes.iter().enumerate() {
+            if uri.starts_with(prefix.as_str()) && best.is_none_or(|(_, len)| prefix.len() > len) {
+                best = Some((i, prefix.len()));
+            }
+        }
+        best.map_or(self.routes.len(), |(i, _)| i) as u16
+    }
+}
+
+/// A series: indices into the label sets (the list's length meaning `other`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Key {
+    method: u8,
+    status: u16,
+    host: u16,
+    upstream: u16,
+    route: u16,
+}
+
+#[derive(Debug, Clone)]
+struct Histogram {
+    /// Per-bucket (not cumulative) counts; one more than the bounds, for +Inf.
+    counts: Vec<u64>,
+    sum: f64,
+    count: u64,
+}
+
+impl Histogram {
+    fn new(bounds: usize) -> Self {
+        Histogram {
+            counts: vec![0; bounds + 1],
+            sum: 0.0,
+            count: 0,
+        }
+    }
+
+    fn observe(&mut self, bounds: &[f64], value: f64) {
+        let slot = bounds.partition_point(|b| *b < value);
+        if let Some(c) = self.counts.get_mut(slot) {
+            *c += 1;
+        }
+        self.sum += value;
+        self.count += 1;
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Series {
+    responses: u64,
+    response_bytes: u64,
+    request_bytes: u64,
+    response_time: Histogram,
+    upstream_time: Histogram,
+    upstream_connect_time: Histogram,
+}
+
+/// The counts of every line seen so far.
+#[derive(Debug)]
+pub struct LogStats {
+    labels: LabelSets,
+    bounds: Vec<f64>,
+    series: HashMap<Key, Series>,
+    /// Attempts nginx gave up on and passed to the next server, by the server given up on.
+    retries: Vec<u64>,
+    parse_errors: u64,
+    lines: u64,
+}
+
+impl LogStats {
+    /// `bounds` are the histogram buckets' upper bounds, sorted (+Inf implied).
+    pub fn new(labels: LabelSets, mut bounds: Vec<f64>) -> Self {
+        bounds.retain(|b| b.is_finite());
+        bounds.sort_by(f64::total_cmp);
+        bounds.dedup();
+        let retries = vec![0; labels.upstreams.len() + 1];
+        LogStats {
+            labels,
+            bounds,
+            series: HashMap::new(),
+            retries,
+            parse_errors: 0,
+            lines: 0,
+        }
+    }
+
+    /// Counts a line that could not be read.
+    pub fn parse_error(&mut self) {
+        self.parse_errors += 1;
+    }
+
+    /// Counts one request. A status outside 100-599 is a parse error: nginx never writes one.
+    pub fn record(&mut self, record: &LogRecord<'_>) -> bool {
+        let Some(status) = record
+            .status
+            .parse::<u16>()
+            .ok()
+            .filter(|s| (100..=599).contains(s))
+        else {
+            self.parse_errors += 1;
+            return false;
+        };
+        self.lines += 1;
+        let method = METHODS
+            .iter()
+            .position(|m| *m == record.method)
+            .unwrap_or(METHODS.len()) as u8;
+        // With retries nginx writes every server tried, "a, b"; the last one answered.
+        let answered = last_server(record.upstream_addr);
+        let key = Key {
+            method,
+            status,
+            host: optional_index(&self.labels.hosts, record.host),
+            upstream: match answered {
+                _ if self.labels.upstreams.is_empty() => 0,
+                Some(addr) => LabelSets::index(&self.labels.upstreams, addr),
+                None => NO_UPSTREAM,
+            },
+            route: if self.labels.routes.is_empty() {
+                0
+            } else {
+                self.labels.route(record.uri)
+            },
+        };
+        let attempts = servers(record.upstream_addr).count();
+        for failed in servers(record.upstream_addr).take(attempts.saturating_sub(1)) {
+            let i = LabelSets::index(&self.labels.upstreams, failed) as usize;
+            if let Some(r) = self.retries.get_mut(i) {
+                *r += 1;
+            }
+        }
+        let bounds = &self.bounds;
+        let series = self.series.entry(key).or_insert_with(|| Series {
+            responses: 0,
+            response_bytes: 0,
+            request_bytes: 0,
+            response_time: Histogram::new(bounds.len()),
+            upstream_time: Histogram::new(bounds.len()),
+            upstream_connect_time: Histogram::new(bounds.len()),
+        });
+        series.responses += 1;
+        series.response_bytes += record.body_bytes_sent.parse::<u64>().unwrap_or(0);
+        series.request_bytes += record.request_length.parse::<u64>().unwrap_or(0);
+        if let Ok(seconds) = record.request_time.parse::<f64>() {
+            series.response_time.observe(bounds, seconds);
+        }
+        if let Some(seconds) = total_seconds(record.upstream_response_time) {
+            series.upstream_time.observe(bounds, seconds);
+        }
+        if let Some(seconds) = total_seconds(record.upstream_connect_time) {
+            series.upstream_connect_time.observe(bounds, seconds);
+        }
+        true
+    }
+
+    /// Requests counted so far (parse errors excluded).
+    pub fn lines(&self) -> u64 {
+        self.lines
+    }
+
+    /// The families, named `<namespace>_...` as prometheus-nginxlog-exporter names them, each
+    /// series carrying `const_labels` too.
+    pub fn families(
+        &self,
+        namespace: &str,
+        const_labels: &[(String, String)],
+    ) -> Vec<MetricFamily> {
+        let name = |suffix: &str| {
+            if namespace.is_empty() {
+                suffix.to_owned()
+            } else {
+                format!("{namespace}_{suffix}")
+            }
+        };
+        let mut count = MetricFamily::counter(
+            name("http_response_count_total"),
+            "Amount of processed HTTP requests",
+        );
+        let mut response_bytes = MetricFamily::counter(
+            name("http_response_size_bytes"),
+            "Total amount of transferred bytes",
+        );
+        let mut request_bytes = MetricFamily::counter(
+            name("http_request_size_bytes"),
+            "Total amount of received bytes",
+        );
+        let timings = [
+            (
+                "http_response_time_seconds",
+                "Time needed by NGINX to handle requests",
+            ),
+            (
+                "http_upstream_time_seconds",
+                "Time needed by upstream servers to handle requests",
+            ),
+            (
+                "http_upstream_connect_time_seconds",
+                "Time needed to connect to upstream servers",
+            ),
+        ];
+        let mut histograms =
+            timings.map(|(n, help)| MetricFamily::histogram(name(&format!("{n}_hist")), help));
+        let mut summaries = timings.map(|(n, help)| MetricFamily::summary(name(n), help));
+        let mut keys: Vec<&Key> = self.series.keys().collect();
+        keys.sort_by_key(|k| (k.method, k.status, k.host, k.upstream, k.route));
+        for key in keys {
+            let Some(series) = self.series.get(key) else {
+                continue;
+            };
+            let labels = self.label_pairs(key, const_labels);
+            count.push_owned(labels.clone(), series.responses as f64);
+            response_bytes.push_owned(labels.clone(), series.response_bytes as f64);
+            request_bytes.push_owned(labels.clone(), series.request_bytes as f64);
+            let borrowed: Vec<(&str, &str)> = labels
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let parts = [
+                &series.response_time,
+                &series.upstream_time,
+                &series.upstream_connect_time,
+            ];
+            for ((histogram, summary), part) in
+                histograms.iter_mut().zip(summaries.iter_mut()).zip(parts)
+            {
+                if part.count == 0 {
+                    continue;
+                }
+                let mut cumulative = 0;
+                let buckets: Vec<(f64, f64)> = self
+                    .bounds
+                    .iter()
+                    .zip(&part.counts)
+                    .map(|(bound, c)| {
+                        cumulative += c;
+                        (*bound, cumulative as f64)
+                    })
+                    .collect();
+                histogram.push_histogram(&borrowed, &buckets, part.sum, part.count as f64);
+                // Upstream's summaries also carry quantiles; these have only sum and count
+                // (see docs/nginx-exporter.md), enough for averages.
+                summary.push_part("_sum", labels.clone(), part.sum);
+                summary.push_part("_count", labels.clone(), part.count as f64);
+            }
+        }
+        let mut retries = MetricFamily::counter(
+            name("http_upstream_retries_total"),
+            "Upstream attempts nginx passed to the next server (proxy_next_upstream)",
+        );
+        if !self.labels.upstreams.is_empty() {
+            for (i, value) in self.retries.iter().enumerate() {
+                let mut labels = const_labels.to_vec();
+                let addr = self.labels.upstreams.get(i).map_or(OTHER, String::as_str);
+                labels.push(("upstream_addr".into(), addr.into()));
+                retries.push_owned(labels, *value as f64);
+            }
+        } else {
+            retries.push_owned(
+                const_labels.to_vec(),
+                self.retries.iter().sum::<u64>() as f64,
+            );
+        }
+        let mut errors = MetricFamily::counter(
+            name("parse_errors_total"),
+            "Total number of log file lines that could not be parsed",
+        );
+        errors.push_owned(const_labels.to_vec(), self.parse_errors as f64);
+        let mut out = vec![count, response_bytes, request_bytes, retries, errors];
+        out.extend(histograms);
+        out.extend(summaries);
+        out
+    }
+
+    fn label_pairs(&self, key: &Key, const_labels: &[(String, String)]) -> Vec<(String, String)> {
+        let mut labels = const_labels.to_vec();
+        let method = METHODS.get(key.method as usize).copied().unwrap_or(OTHER);
+        labels.push(("method".into(), method.into()));
+        labels.push(("status".into(), key.status.to_string()));
+        let named = |list: &[String], i: u16| {
+            list.get(i as usize)
+                .map_or(OTHER, String::as_str)
+                .to_owned()
+        };
+        if !self.labels.hosts.is_empty() {
+            labels.push(("host".into(), named(&self.labels.hosts, key.host)));
+        }
+        if !self.labels.upstreams.is_empty() {
+            let value = if key.upstream == NO_UPSTREAM {
+                String::new()
+            } else {
+                named(&self.labels.upstreams, key.upstream)
+            };
+            labels.push(("upstream_addr".into(), value));
+        }
+        if !self.labels.routes.is_empty() {
+            let route = self
+                .labels
+                .routes
+                .get(key.route as usize)
+                .map_or(OTHER, |(_, name)| name.as_str());
+            labels.push(("route".into(), route.into()));
+        }
+        labels
+    }
+}
+
+/// The key's upstream when nginx passed the request to none (it answered itself).
+const NO_UPSTREAM: u16 = u16::MAX;
+
+fn optional_index(list: &[String], value: &str) -> u16 {
+    if list.is_empty() {
+        0
+    } else {
+        LabelSets::index(list, value)
+    }
+}
+
+/// The servers nginx tried, in order: `$upstream_addr` separates attempts with ", " and
+/// internal redirects with " : ". `-` or empty: none.
+fn servers(upstream_addr: &str) -> impl Iterator<Item = &str> {
+    upstream_addr
+        .split(", ")
+        .flat_map(|part| part.split(" : "))
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && *s != "-")
+}
+
+fn last_server(upstream_addr: &str) -> Option<&str> {
+    servers(upstream_addr).last()
+}
+
+/// The sum over every attempt of a `$upstream_*_time`; `None` when nginx wrote no number.
+fn total_seconds(value: &str) -> Option<f64> {
+    let mut total = None;
+    for part in value.split([',', ':']) {
+        if let Ok(seconds) = part.trim().parse::<f64>() {
+            total = Some(total.unwrap_or(0.0) + seconds);
+        }
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logline::parse;
+
+    fn stats(labels: LabelSets) -> LogStats {
+        LogStats::new(labels, vec![0.1, 1.0])
+    }
+
+    fn line(status: &str, host: &str, uri: &str, upstream: &str) -> String {
+        format!(
+            r#"{{"host":"{host}","method":"GET","uri":"{uri}","status":"{status}","request_length":"10","body_bytes_sent":"5","request_time":"0.5","upstream_addr":"{upstream}","upstream_connect_time":"0.001","upstream_response_time":"0.2, 0.3"}}"#
+        )
+    }
+
+    #[test]
+    fn counts_under_upstream_names_with_bounded_labels() {
+        let mut s = stats(LabelSets {
+            hosts: vec!["shop.example".into()],
+            upstreams: vec!["10.0.0.1:80".into(), "10.0.0.2:80".into()],
+            routes: vec![
+                ("/api/".into(), "api".into()),
+                ("/api/admin".into(), "admin".into()),
+            ],
+        });
+        for l in [
+            line(
+                "200",
+                "shop.example",
+                "/api/admin/x",
+                "10.0.0.1:80, 10.0.0.2:80",
+            ),
+            line("200", "evil.example", "/random/1", "10.0.0.9:80"),
+            line("404", "SHOP.example", "/api/v", "-"),
+        ] {
+            assert!(s.record(&parse(l.as_bytes()).unwrap()));
+        }
+        assert!(!s.record(&parse(line("999", "a", "/", "-").as_bytes()).unwrap()));
+        let families = s.families("nginx", &[]);
+        let count = families
+            .iter()
+            .find(|f| f.name == "nginx_http_response_count_total")
+            .unwrap();
+        let rendered: Vec<Vec<(String, String)>> =
+            count.samples.iter().map(|s| s.labels.clone()).collect();
+        let pairs = |v: &[(&str, &str)]| {
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert!(rendered.contains(&pairs(&[
+            ("method", "GET"),
+            ("status", "200"),
+            ("host", "shop.example"),
+            ("upstream_addr", "10.0.0.2:80"),
+            ("route", "admin"),
+        ])));
+        assert!(rendered.contains(&pairs(&[
+            ("method", "GET"),
+            ("status", "200"),
+            ("host", "other"),
+            ("upstream_addr", "other"),
+            ("route", "other"),
+        ])));
+        assert!(rendered.contains(&pairs(&[
+            ("method", "GET"),
+            ("status", "404"),
+            ("host", "shop.example"),
+            ("upstream_addr", ""),
+            ("route", "api"),
+        ])));
+        let errors = families
+            .iter()
+            .find(|f| f.name == "nginx_parse_errors_total")
+            .unwrap();
+        assert_eq!(errors.samples[0].value, 1.0);
+        let retries = families
+            .iter()
+            .find(|f| f.name == "nginx_http_upstream_retries_total")
+            .unwrap();
+        assert_eq!(retries.samples[0].value, 1.0, "10.0.0.1:80 was given up on");
+        let upstream = families
+            .iter()
+            .find(|f| f.name == "nginx_http_upstream_time_seconds_hist")
+            .unwrap();
+        let sum = upstream
+            .samples
+            .iter()
+            .find(|s| s.suffix == "_sum")
+            .unwrap();
+        assert!((sum.value - 0.5).abs() < 1e-9, "both attempts add up");
+    }
+
+    #[test]
+    fn hostile_values_never_add_series() {
+        let mut s = stats(LabelSets::default());
+        for i in 0..2000 {
+            let l = format!(
+                r#"{{"host":"h{i}","method":"M{i}","uri":"/{i}","status":"{}","request_time":"0.1"}}"#,
+                200 + i % 3
+            );
+            s.record(&parse(l.as_bytes()).unwrap());
+        }
+        assert_eq!(s.series.len(), 3);
+    }
+
+    #[test]
+    fn configured_values_that_cannot_match_are_refused() {
+        for bad in [
+            LabelSets {
+                hosts: vec!["a\"b".into()],
+                ..Default::default()
+            },
+            LabelSets {
+                routes: vec![("api".into(), "api".into())],
+                ..Default::default()
+            },
+        ] {
+            assert!(bad.validate().is_err());
+        }
+    }
+}
