@@ -26,6 +26,7 @@ pub mod flags;
 pub mod gzip;
 pub mod info;
 pub mod logging;
+pub mod probe_targets;
 pub mod run;
 pub mod selfmetrics;
 pub mod server;

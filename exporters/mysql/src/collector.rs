@@ -31,11 +31,11 @@ use crate::config::client::{ClientConfig, Credentials, Endpoint};
 use crate::config::error::ConfigError;
 use crate::config::load::load;
 use crate::config::sources::Sources;
-use crate::config::targets::AllowedTargets;
 use crate::connection::{ConnectOptions, Connector, connector};
 use crate::scrapers::db::{CollectionFacts, Db, ServerInfo};
 use crate::scrapers::scraper::EnabledScraper;
 use crate::task::AbortOnDrop;
+use octo_exporter_kit::probe_targets::AllowedTargets;
 
 /// The scrape budget when the request carries no timeout header (a person with curl).
 const DEFAULT_BUDGET: Duration = Duration::from_secs(10);
@@ -196,7 +196,10 @@ impl Collector {
             ))
         })?;
         if let Some(named) = target.filter(|t| !t.is_empty())
-            && !self.settings.allowed_targets.allows(&endpoint)
+            && !self
+                .settings
+                .allowed_targets
+                .allows(&endpoint.as_probe_target())
         {
             return Err(HttpError::bad_request(format!(
                 "target {named:?} is not allowed by --probe.allowed-targets"

@@ -27,9 +27,9 @@ use crate::collector::{Collector, Endpoints, Settings};
 use crate::config::client::{DEFAULT_MODULE, Secret};
 use crate::config::load::load;
 use crate::config::sources::Sources;
-use crate::config::targets::AllowedTargets;
 use crate::connection::ConnectOptions;
 use crate::scrapers::registry::{self, ScraperFlags};
+use octo_exporter_kit::probe_targets::AllowedTargets;
 
 static INFO: ExporterInfo = ExporterInfo {
     binary: "octo-mysqld-exporter",

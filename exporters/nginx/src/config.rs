@@ -8,9 +8,9 @@ use anyhow::{Context as _, bail};
 use octo_exporter_kit::flags::FlagError;
 use octo_exporter_kit::{DashStyle, ExporterFlags, ExporterInfo, Flag, FlagSet, Flags, WebOptions};
 
-use crate::allowed_targets::AllowedTargets;
 use crate::log_options::{self, LogFlags, LogOptions};
 use crate::target::{Target, TlsOptions};
+use octo_exporter_kit::probe_targets::AllowedTargets;
 
 const ABOUT: &str =
     "Exports nginx stub_status as Prometheus metrics (drop-in for nginx-prometheus-exporter).";

@@ -9,12 +9,12 @@
 //! (within `--probe.allowed-targets`), and, opt-in, status codes and latency from nginx's access
 //! log (`--nginxlog.socket`, `--nginxlog.file`) under prometheus-nginxlog-exporter's names.
 
-mod allowed_targets;
 mod config;
 mod log_options;
 mod logline;
 mod logsource;
 mod logstats;
+mod probe_target;
 mod stub_status;
 mod target;
 
@@ -27,11 +27,13 @@ use octo_exporter_kit::{
     ScrapeRequest,
 };
 
-use crate::allowed_targets::{AllowedTargets, Endpoint};
+use octo_exporter_kit::probe_targets::AllowedTargets;
+
 use crate::config::{Config, NginxFlags};
 use crate::log_options::LogOptions;
 use crate::logsource::SharedStats;
 use crate::logstats::LogStats;
+use crate::probe_target::Endpoint;
 use crate::stub_status::StubStatus;
 use crate::target::{Target, TlsOptions};
 
@@ -77,10 +79,11 @@ impl NginxExporter {
                 "target must be an http://, https:// or unix: scrape URI\n".into(),
             );
         };
-        if !self.probe.allowed.allows(&endpoint) {
+        if !self.probe.allowed.allows(&endpoint.as_probe_target()) {
             tracing::warn!(target = uri, "probe refused by --probe.allowed-targets");
+            // 400, as the mysqld exporter answers: the request named what it may not.
             return text(
-                403,
+                400,
                 "target is not allowed by --probe.allowed-targets\n".into(),
             );
         }

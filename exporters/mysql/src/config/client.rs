@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use octo_exporter_kit::probe_targets::ProbeTarget;
+
 use super::error::ConfigError;
 
 /// The auth module `/metrics` uses, and `/probe` when none is named.
@@ -64,6 +66,16 @@ impl Endpoint {
             reason,
         })?;
         Ok(Endpoint::Tcp { host, port })
+    }
+}
+
+impl Endpoint {
+    /// The endpoint as `--probe.allowed-targets` reads it.
+    pub fn as_probe_target(&self) -> ProbeTarget<'_> {
+        match self {
+            Endpoint::Tcp { host, port } => ProbeTarget::Tcp { host, port: *port },
+            Endpoint::Unix(path) => ProbeTarget::Unix(path),
+        }
     }
 }
 

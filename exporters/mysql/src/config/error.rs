@@ -30,9 +30,4 @@ pub enum ConfigError {
         section: String,
         reason: String,
     },
-    #[error(
-        "invalid --probe.allowed-targets entry {entry:?}: {reason} (expected host:port with * and ? \
-         wildcards, a network such as 10.0.0.0/8, or unix:///path)"
-    )]
-    AllowedTarget { entry: String, reason: String },
 }

@@ -21,5 +21,4 @@ pub mod load;
 pub mod mycnf;
 pub mod public_key;
 pub mod sources;
-pub mod targets;
 pub mod tls_options;

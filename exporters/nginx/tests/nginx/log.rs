@@ -350,8 +350,8 @@ async fn probe_reaches_allowed_targets_only() {
     assert!(exp.value("nginx_http_requests_total", &[]).unwrap() >= 1.0);
     assert!(exp.family("process_resident_memory_bytes").is_none());
     for (refused, code) in [
-        (format!("http://127.0.0.1:{}/stub_status", free_port()), 403),
-        ("http://169.254.169.254/latest/meta-data".into(), 403),
+        (format!("http://127.0.0.1:{}/stub_status", free_port()), 400),
+        ("http://169.254.169.254/latest/meta-data".into(), 400),
         ("ftp://127.0.0.1/".into(), 400),
         (String::new(), 400),
     ] {

@@ -1,19 +1,36 @@
-//! `--probe.allowed-targets`: the servers a request may name with `?target=` (on `/probe` and on
-//! `/metrics`), when the operator wants a list. Without one, any target is probed, as upstream
-//! does.
+//! `--probe.allowed-targets`: the targets a request may name with `?target=` (the multi-target
+//! `/probe` of the mysqld and nginx exporters), when the operator gives a list. Without one, any
+//! target is probed, as upstream does. One matcher for every exporter, so the rule is the same
+//! across the stack.
 //!
 //! An entry is one of:
 //! - `host:port` with `*` and `?` wildcards that stay inside one dot-separated label
-//!   (`db-*.example.com:3306`, `*.db.internal:*`, `[fd00::*]:3306`): matched against the text of
-//!   the target, case-insensitively, so `10.0.*:3306` does not admit `10.0.1.evil.com:3306`;
+//!   (`db-*.example.com:3306`, `*.db.internal:*`, `[fd00::*]:3306`): matched against the
+//!   target's host and port as written, case-insensitively, so `10.0.*:3306` does not admit
+//!   `10.0.1.evil.com:3306`;
 //! - a network, `10.0.0.0/8` or `fd00::/8`: matches targets written as an address in it, any
 //!   port (a host name never matches a network: it is resolved after the check, by DNS);
 //! - `unix:///path`, with `*` and `?` inside one path component.
+//!
+//! Hand-written: the glob rule (wildcards that never cross a label or a path component) is the
+//! point, and general glob crates let `*` cross dots.
 
 use std::net::IpAddr;
+use std::path::Path;
 
-use super::client::Endpoint;
-use super::error::ConfigError;
+/// Where a requested target points, as the exporter read it from `?target=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeTarget<'a> {
+    /// A host name or an address (without brackets), and a port.
+    Tcp {
+        /// As written in the request.
+        host: &'a str,
+        /// The port, the scheme's default where the request gave none.
+        port: u16,
+    },
+    /// A unix socket.
+    Unix(&'a Path),
+}
 
 /// The entries of `--probe.allowed-targets`; empty when the flag is not given.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,9 +45,21 @@ enum Pattern {
     Socket(String),
 }
 
+/// An entry of the flag that is not in the grammar.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("--probe.allowed-targets entry {entry:?}: {reason}")]
+pub struct AllowedTargetError {
+    /// The entry as given.
+    pub entry: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
 impl AllowedTargets {
     /// Reads the flag's values; each may hold several entries separated by commas.
-    pub fn parse<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<Self, ConfigError> {
+    pub fn parse<'a>(
+        values: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Self, AllowedTargetError> {
         let mut patterns = Vec::new();
         for entry in values
             .into_iter()
@@ -38,12 +67,10 @@ impl AllowedTargets {
             .map(str::trim)
             .filter(|e| !e.is_empty())
         {
-            patterns.push(
-                Pattern::parse(entry).map_err(|reason| ConfigError::AllowedTarget {
-                    entry: entry.to_owned(),
-                    reason,
-                })?,
-            );
+            patterns.push(Pattern::parse(entry).map_err(|reason| AllowedTargetError {
+                entry: entry.to_owned(),
+                reason,
+            })?);
         }
         Ok(AllowedTargets { patterns })
     }
@@ -54,7 +81,7 @@ impl AllowedTargets {
     }
 
     /// Whether a request may name this target.
-    pub fn allows(&self, target: &Endpoint) -> bool {
+    pub fn allows(&self, target: &ProbeTarget<'_>) -> bool {
         !self.is_restricted() || self.patterns.iter().any(|p| p.matches(target))
     }
 }
@@ -86,7 +113,7 @@ impl Pattern {
         } else {
             let (host, port) = entry.rsplit_once(':').ok_or("missing :port")?;
             if host.contains(':') {
-                return Err("an IPv6 address goes in brackets, [::1]:3306".into());
+                return Err("an IPv6 address goes in brackets, [::1]:9104".into());
             }
             (host, port)
         };
@@ -106,17 +133,17 @@ impl Pattern {
         })
     }
 
-    fn matches(&self, target: &Endpoint) -> bool {
+    fn matches(&self, target: &ProbeTarget<'_>) -> bool {
         match (self, target) {
-            (Pattern::Network { address, prefix }, Endpoint::Tcp { host, .. }) => host
+            (Pattern::Network { address, prefix }, ProbeTarget::Tcp { host, .. }) => host
                 .parse::<IpAddr>()
                 .is_ok_and(|ip| in_network(canonical(ip), *address, *prefix)),
-            (Pattern::HostPort { host, port }, Endpoint::Tcp { host: h, port: p }) => {
+            (Pattern::HostPort { host, port }, ProbeTarget::Tcp { host: h, port: p }) => {
                 h.bytes().all(host_byte)
                     && glob(host.as_bytes(), h.to_ascii_lowercase().as_bytes(), b'.')
                     && glob(port.as_bytes(), p.to_string().as_bytes(), b'.')
             }
-            (Pattern::Socket(pattern), Endpoint::Unix(path)) => path
+            (Pattern::Socket(pattern), ProbeTarget::Unix(path)) => path
                 .to_str()
                 .is_some_and(|path| glob(pattern.as_bytes(), path.as_bytes(), b'/')),
             _ => false,
@@ -180,13 +207,23 @@ fn glob(pattern: &[u8], text: &[u8], separator: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn list(entries: &[&str]) -> AllowedTargets {
         AllowedTargets::parse(entries.iter().copied()).unwrap()
     }
 
+    /// `host:port`, `[v6]:port` or `unix:///path`, as the mysqld exporter's targets read.
     fn allows(list: &AllowedTargets, target: &str) -> bool {
-        list.allows(&Endpoint::parse(target).unwrap())
+        if let Some(path) = target.strip_prefix("unix://") {
+            return list.allows(&ProbeTarget::Unix(Path::new(path)));
+        }
+        let (host, port) = target.rsplit_once(':').unwrap();
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        list.allows(&ProbeTarget::Tcp {
+            host,
+            port: port.parse().unwrap(),
+        })
     }
 
     #[test]
