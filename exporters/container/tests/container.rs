@@ -11,6 +11,8 @@ mod engine;
 mod fixtures;
 #[path = "container/flags.rs"]
 mod flags;
+#[path = "container/golden.rs"]
+mod golden;
 #[path = "container/real_cgroups.rs"]
 mod real_cgroups;
 #[path = "container/support.rs"]

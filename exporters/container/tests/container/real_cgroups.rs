@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use octo_testbed::{Service, require_program, running_as_root};
 
+use crate::golden;
 use crate::support::{container_id, scrape, start, sum_for, value};
 
 const ROOT: &str = "/sys/fs/cgroup";
@@ -161,6 +162,7 @@ async fn docker_named_cgroups_on_this_machine() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
+    golden::check(&m, "this machine's cgroups, default kinds");
     let mib = 1024.0 * 1024.0;
     let rss = value(&m, "container_memory_rss", &[("id", &hungry)]).unwrap();
     let working_set = value(&m, "container_memory_working_set_bytes", &[("id", &hungry)]).unwrap();
