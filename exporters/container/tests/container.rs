@@ -15,5 +15,7 @@ mod flags;
 mod golden;
 #[path = "container/real_cgroups.rs"]
 mod real_cgroups;
+#[path = "container/real_kinds.rs"]
+mod real_kinds;
 #[path = "container/support.rs"]
 mod support;
