@@ -23,10 +23,6 @@ const NOT_IN_GOLDEN: &[(&str, &str)] = &[
         "container_spec_memory_reservation_limit_bytes",
         "as container_spec_memory_limit_bytes",
     ),
-    (
-        "container_disk_usage_walk_seconds",
-        "ours: how long the background walk of the disk kind took (cAdvisor logs it)",
-    ),
 ];
 
 /// The exporter's own families (the kit's), outside cAdvisor's contract.
