@@ -66,6 +66,9 @@ pub struct Layout {
     /// v1: the index in `hierarchies` of each controller's mount, indexed like
     /// [`Controller::ALL`]; v2: all `0`.
     hierarchy_of: [Option<usize>; 4],
+    /// The mount holding `pids.current`/`pids.max` (the `process` kind reads them by path;
+    /// discovery does not follow it). v2: the root.
+    pub pids: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +96,7 @@ impl Layout {
                 unified: Some(root.to_owned()),
                 hierarchies: vec![root.to_owned()],
                 hierarchy_of: [Some(0); 4],
+                pids: Some(root.to_owned()),
             });
         }
         let entries = std::fs::read_dir(root).map_err(|source| LayoutError::Read {
@@ -100,6 +104,7 @@ impl Layout {
             source,
         })?;
         let mut controllers: [Option<PathBuf>; 4] = [None, None, None, None];
+        let mut pids = None;
         let mut names: Vec<String> = entries
             .filter_map(Result::ok)
             .filter_map(|e| e.file_name().into_string().ok())
@@ -112,6 +117,9 @@ impl Layout {
                 continue;
             }
             for part in name.split(',') {
+                if part == "pids" && pids.is_none() {
+                    pids = Some(path.clone());
+                }
                 if let Some(index) = Controller::ALL.iter().position(|c| c.name() == part)
                     && controllers[index].is_none()
                 {
@@ -148,6 +156,7 @@ impl Layout {
             unified: hybrid.then_some(unified),
             hierarchies,
             hierarchy_of,
+            pids,
         })
     }
 

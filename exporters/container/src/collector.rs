@@ -21,7 +21,9 @@ use crate::labels::container_labels;
 use crate::machine::MachineInfo;
 use crate::metadata::Engine;
 use crate::options::Options;
-use crate::series::{push_cpu, push_io, push_memory, push_network, push_pressure, push_spec};
+use crate::series::{
+    push_cpu, push_io, push_memory, push_network, push_pressure, push_process, push_spec,
+};
 use crate::stats::{CgroupReader, Spec, Stats, Want};
 
 /// What is cached per cgroup path.
@@ -354,9 +356,18 @@ impl Collector {
             memory: kinds.memory,
             disk_io: kinds.disk_io,
             pressure: kinds.pressure && reader.has_pressure(&dirs),
+            oom_events: kinds.oom_event,
         };
         let mut stats = std::mem::take(&mut self.stats);
         reader.read(&dirs, &want, &mut stats);
+        if kinds.process {
+            // cAdvisor reads the ulimits of a runtime container's init process only.
+            let root_pid = container
+                .runtime
+                .as_ref()
+                .and_then(|_| container.meta.as_ref().and_then(|m| m.pid).or(entry.pid));
+            reader.read_process(&dirs, root_pid, &mut stats);
+        }
         if kinds.network {
             entry.pid = read_network(
                 reader, container, &dirs, entry.pid, is_root, seen_netns, &mut stats,
@@ -402,6 +413,12 @@ impl Collector {
         push_io(families, base, &stats.io, &mut self.devices);
         push_network(families, base, &stats.network);
         push_pressure(families, base, &stats.pressure);
+        if let Some(kills) = stats.oom_kills {
+            families.push(F::OomEvents, base, &[], kills as f64);
+        }
+        if let Some(process) = &stats.process {
+            push_process(families, base, process);
+        }
     }
 
     fn machine_families(&self, machine_ok: bool) -> Vec<MetricFamily> {

@@ -51,9 +51,18 @@ const ALL_KINDS: [&str; 22] = [
 ];
 const DEFAULT_DISABLED: &str = "advtcp,cpu_topology,cpuset,hugetlb,memory_numa,process,referenced_memory,resctrl,sched,tcp,udp";
 /// The kinds this exporter produces; the others are accepted and produce nothing.
-const PRODUCED_KINDS: [&str; 6] = ["cpu", "percpu", "memory", "diskIO", "network", "pressure"];
+const PRODUCED_KINDS: [&str; 8] = [
+    "cpu",
+    "percpu",
+    "memory",
+    "diskIO",
+    "network",
+    "pressure",
+    "oom_event",
+    "process",
+];
 /// Kinds that are accepted without a warning although nothing is produced for them.
-const QUIETLY_ACCEPTED_KINDS: [&str; 5] = ["cpuLoad", "disk", "app", "perf_event", "oom_event"];
+const QUIETLY_ACCEPTED_KINDS: [&str; 4] = ["cpuLoad", "disk", "app", "perf_event"];
 
 /// cAdvisor's flags whose values nothing here needs (metrics are read at scrape time), with
 /// their defaults.
@@ -225,7 +234,7 @@ fn declare(set: &mut ExporterFlagSet) -> (ConfigFlags, Accepted) {
         disable: set.string(
             "disable_metrics",
             DEFAULT_DISABLED,
-            "comma-separated list of metrics to be disabled (cpu, percpu, memory, diskIO, network, pressure are produced; the other cAdvisor kinds are accepted)",
+            "comma-separated list of metrics to be disabled (cpu, percpu, memory, diskIO, network, pressure, oom_event, process are produced; the other cAdvisor kinds are accepted)",
         ),
         enable: set.string(
             "enable_metrics",
@@ -496,6 +505,8 @@ fn kinds(flags: &Flags, handles: &KindFlags) -> anyhow::Result<Kinds> {
         disk_io: has("diskIO"),
         network: has("network"),
         pressure: has("pressure"),
+        oom_event: has("oom_event"),
+        process: has("process"),
     })
 }
 
@@ -769,7 +780,9 @@ mod tests {
                 memory: true,
                 disk_io: true,
                 network: true,
-                pressure: true
+                pressure: true,
+                oom_event: true,
+                process: false,
             }
         );
         let replaced = kinds_of(&["-disable_metrics=percpu,network"]).unwrap();
@@ -777,6 +790,8 @@ mod tests {
         let exact = kinds_of(&["-enable_metrics=memory", "-disable_metrics=memory"]).unwrap();
         assert!(exact.memory && !exact.cpu);
         assert!(kinds_of(&["-disable_metrics=nope"]).is_err());
+        let process = kinds_of(&["-enable_metrics=process,oom_event"]).unwrap();
+        assert!(process.process && process.oom_event && !process.memory);
     }
 
     #[test]

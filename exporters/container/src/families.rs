@@ -66,6 +66,13 @@ families! {
     PsiMemoryWaiting = "container_pressure_memory_waiting_seconds_total", Counter, "Total time duration tasks in the container have waited due to memory congestion.";
     PsiIoStalled = "container_pressure_io_stalled_seconds_total", Counter, "Total time duration no tasks in the container could make progress due to IO congestion.";
     PsiIoWaiting = "container_pressure_io_waiting_seconds_total", Counter, "Total time duration tasks in the container have waited due to IO congestion.";
+    OomEvents = "container_oom_events_total", Counter, "Count of out of memory events observed for the container";
+    Processes = "container_processes", Gauge, "Number of processes running inside the container.";
+    Threads = "container_threads", Gauge, "Number of threads running inside the container";
+    ThreadsMax = "container_threads_max", Gauge, "Maximum number of threads allowed inside the container, infinity if value is zero";
+    FileDescriptors = "container_file_descriptors", Gauge, "Number of open file descriptors for the container.";
+    Sockets = "container_sockets", Gauge, "Number of open sockets for the container.";
+    UlimitsSoft = "container_ulimits_soft", Gauge, "Soft ulimit values for the container root process. Unlimited if -1, except priority and nice";
     LastSeen = "container_last_seen", Gauge, "Last time a container was seen by the exporter";
     HealthState = "container_health_state", Gauge, "The result of the container's health check";
     CreationTime = "container_creation_time_seconds", Gauge, "Container creation time since unix epoch in seconds.";

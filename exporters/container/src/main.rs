@@ -25,6 +25,7 @@ mod machine;
 mod metadata;
 mod options;
 mod parse;
+mod process;
 mod reader;
 mod series;
 mod stats;

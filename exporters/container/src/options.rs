@@ -14,6 +14,10 @@ pub struct Kinds {
     pub disk_io: bool,
     pub network: bool,
     pub pressure: bool,
+    /// `oom_event`: OOM kills counted by the kernel.
+    pub oom_event: bool,
+    /// `process`: processes, threads, descriptors and sockets of each cgroup.
+    pub process: bool,
 }
 
 #[derive(Debug, Clone)]

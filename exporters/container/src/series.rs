@@ -6,6 +6,7 @@ use octo_exporter_kit::SharedLabels;
 use crate::devices::DeviceNames;
 use crate::families::{F, Families, spec_memory};
 use crate::parse::{DeviceIo, Interface, OPERATIONS};
+use crate::process::ProcessStats;
 use crate::stats::{Cpu, Memory, Pressure, Spec};
 
 /// `container_spec_*`: the cgroup's limits.
@@ -221,5 +222,21 @@ pub fn push_pressure(
                 families.push(stalled, base, &[], *full as f64 / 1e6);
             }
         }
+    }
+}
+
+/// The `process` kind.
+pub fn push_process(families: &mut Families, base: &SharedLabels, p: &ProcessStats) {
+    families.push(F::Processes, base, &[], p.processes as f64);
+    families.push(F::FileDescriptors, base, &[], p.fds as f64);
+    families.push(F::Sockets, base, &[], p.sockets as f64);
+    if let Some(threads) = p.threads {
+        families.push(F::Threads, base, &[], threads as f64);
+    }
+    if let Some(max) = p.threads_max {
+        families.push(F::ThreadsMax, base, &[], max as f64);
+    }
+    if let Some(files) = p.max_open_files {
+        families.push(F::UlimitsSoft, base, &[("ulimit", "max_open_files")], files);
     }
 }

@@ -9,6 +9,7 @@ use nix::fcntl::AtFlags;
 use crate::cgroup::{Controller, Layout, Mode};
 use crate::discovery::Dirs;
 use crate::parse::{self, DeviceIo, Interface};
+use crate::process::{self, ProcessStats};
 use crate::reader::{Dir, Reader, Records};
 
 /// Limits, the part of a container's spec cAdvisor exports as `container_spec_*`.
@@ -58,6 +59,8 @@ pub struct Memory {
     pub working_set: u64,
     pub pgfault: u64,
     pub pgmajfault: u64,
+    /// `oom_kill` of v2's `memory.events`, read with the other events.
+    pub oom_kills: Option<u64>,
     /// v2 only.
     pub v2: Option<MemoryV2>,
 }
@@ -86,7 +89,11 @@ pub struct Stats {
     pub pressure: [Option<Pressure>; 3],
     pub network: Vec<Interface>,
     pub has_network: bool,
+    /// OOM kills the kernel counted (`oom_event`).
+    pub oom_kills: Option<u64>,
+    pub process: Option<ProcessStats>,
     spare_per_cpu: Vec<u64>,
+    pids: Vec<u32>,
 }
 
 impl Stats {
@@ -99,6 +106,8 @@ impl Stats {
         self.pressure = [None; 3];
         self.network.clear();
         self.has_network = false;
+        self.oom_kills = None;
+        self.process = None;
     }
 }
 
@@ -391,6 +400,67 @@ impl CgroupReader {
         } else {
             self.read_v1(dirs, want, stats);
         }
+        if want.oom_events {
+            stats.oom_kills = match stats.memory.and_then(|m| m.oom_kills) {
+                Some(kills) => Some(kills),
+                None => self.read_oom_kills(dirs),
+            };
+        }
+    }
+
+    /// `oom_kill` of `memory.events` (v2) or `memory.oom_control` (v1, since Linux 4.13).
+    fn read_oom_kills(&mut self, dirs: &Dirs<'_>) -> Option<u64> {
+        let file = if self.layout.mode == Mode::V2 {
+            "memory.events"
+        } else {
+            "memory.oom_control"
+        };
+        let text = self.file(dirs, Tree::Controller(Controller::Memory), file)?;
+        parse::key_values(text).find_map(|(key, value)| (key == b"oom_kill").then_some(value))
+    }
+
+    /// The `process` kind: the cgroup's own processes (`cgroup.procs` of the cpu hierarchy,
+    /// or the memory one), their descriptors and sockets, `pids.current`/`pids.max`, and the
+    /// soft open-file limit of `root_pid` (a runtime container's init process).
+    pub fn read_process(&mut self, dirs: &Dirs<'_>, root_pid: Option<u32>, stats: &mut Stats) {
+        let tree = [Controller::Cpu, Controller::Memory]
+            .into_iter()
+            .map(Tree::Controller)
+            .find(|tree| {
+                self.hierarchy(*tree)
+                    .is_some_and(|index| dirs.in_hierarchy(index))
+            });
+        let Some(text) = tree.and_then(|tree| self.file(dirs, tree, "cgroup.procs")) else {
+            return;
+        };
+        process::parse_pids(text, &mut stats.pids);
+        let (fds, sockets) = process::descriptors(&self.procfs, &stats.pids, &mut self.pid_dir);
+        let mut found = ProcessStats {
+            processes: stats.pids.len() as u64,
+            fds,
+            sockets,
+            ..ProcessStats::default()
+        };
+        if let Some(mount) = &self.layout.pids {
+            let dir = Layout::dir(mount, dirs.path);
+            found.threads = self
+                .reader
+                .read(&dir, "pids.current")
+                .and_then(parse::number);
+            if found.threads.is_some() {
+                found.threads_max = self
+                    .reader
+                    .read(&dir, "pids.max")
+                    .and_then(process::pids_max);
+            }
+        }
+        if let Some(pid) = root_pid {
+            let limits = self.procfs.join(pid.to_string()).join("limits");
+            found.max_open_files = std::fs::read_to_string(limits)
+                .ok()
+                .and_then(|text| process::max_open_files(&text));
+        }
+        stats.process = Some(found);
     }
 
     fn read_v1(&mut self, dirs: &Dirs<'_>, want: &Want, stats: &mut Stats) {
@@ -616,6 +686,7 @@ impl CgroupReader {
                         match key {
                             b"high" => v2.events_high = value,
                             b"max" => v2.events_max = value,
+                            b"oom_kill" => memory.oom_kills = Some(value),
                             _ => {}
                         }
                     }
@@ -709,6 +780,7 @@ pub struct Want {
     pub memory: bool,
     pub disk_io: bool,
     pub pressure: bool,
+    pub oom_events: bool,
 }
 
 #[cfg(test)]

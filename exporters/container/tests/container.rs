@@ -11,7 +11,11 @@ mod engine;
 mod fixtures;
 #[path = "container/flags.rs"]
 mod flags;
+#[path = "container/golden.rs"]
+mod golden;
 #[path = "container/real_cgroups.rs"]
 mod real_cgroups;
+#[path = "container/real_kinds.rs"]
+mod real_kinds;
 #[path = "container/support.rs"]
 mod support;

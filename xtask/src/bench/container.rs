@@ -20,6 +20,23 @@ use super::scrape::{SCRAPE_CLIENT_TIMEOUT, client, scrape, series_count};
 
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 const SIZES: [usize; 3] = [10, 100, 1000];
+/// The kind sets measured: the default before `oom_event` was produced, today's default, and
+/// today's default with the opt-in `process` kind.
+const CONFIGS: [(&str, &[&str]); 3] = [
+    (
+        "old default",
+        &[
+            "-disable_metrics=advtcp,cpu_topology,cpuset,hugetlb,memory_numa,process,referenced_memory,resctrl,sched,tcp,udp,oom_event",
+        ],
+    ),
+    ("default", &[]),
+    (
+        "+process",
+        &[
+            "-disable_metrics=advtcp,cpu_topology,cpuset,hugetlb,memory_numa,referenced_memory,resctrl,sched,tcp,udp",
+        ],
+    ),
+];
 
 pub async fn run(scrapes: usize) -> anyhow::Result<()> {
     if !nix::unistd::geteuid().is_root() {
@@ -44,16 +61,19 @@ pub async fn run(scrapes: usize) -> anyhow::Result<()> {
         } else {
             scrapes
         };
-        let row = measure(&binary, size, count).await;
+        for (config, args) in CONFIGS {
+            // On an error `cgroups` is dropped on the way out, removing them.
+            rows.push(measure(&binary, size, count, config, args).await?);
+        }
         drop(cgroups);
-        rows.push(row?);
     }
     println!();
     println!(
         "octo-container-exporter, cgroups named /{parent}/docker-<id>.scope, gzip, sequential scrapes"
     );
     println!(
-        "{:>8} {:>8} {:>9} {:>12} {:>10} {:>10} {:>11} {:>11} {:>10} {:>10} {:>8}",
+        "{:>12} {:>8} {:>8} {:>9} {:>12} {:>10} {:>10} {:>11} {:>11} {:>10} {:>10} {:>8}",
+        "kinds",
         "cgroups",
         "scrapes",
         "CPU ms",
@@ -70,7 +90,8 @@ pub async fn run(scrapes: usize) -> anyhow::Result<()> {
         let per_scrape = |s: f64| s * 1000.0 / r.scrapes as f64;
         let cpu = per_scrape(r.user + r.system);
         println!(
-            "{:>8} {:>8} {:>9.3} {:>12.3} {:>10.3} {:>10.3} {:>11.3} {:>11.3} {:>10.2} {:>10.2} {:>8}",
+            "{:>12} {:>8} {:>8} {:>9.3} {:>12.3} {:>10.3} {:>10.3} {:>11.3} {:>11.3} {:>10.2} {:>10.2} {:>8}",
+            r.config,
             r.cgroups,
             r.scrapes,
             cpu,
@@ -141,6 +162,7 @@ impl Drop for Cgroups {
 }
 
 struct Row {
+    config: &'static str,
     cgroups: usize,
     total_cgroups: usize,
     scrapes: usize,
@@ -154,14 +176,22 @@ struct Row {
     series: usize,
 }
 
-async fn measure(binary: &Path, size: usize, scrapes: usize) -> anyhow::Result<Row> {
+async fn measure(
+    binary: &Path,
+    size: usize,
+    scrapes: usize,
+    config: &'static str,
+    kinds: &[&str],
+) -> anyhow::Result<Row> {
+    let mut args = vec![
+        "-docker=unix:///nonexistent/docker.sock".to_owned(),
+        "-podman=".to_owned(),
+    ];
+    args.extend(kinds.iter().map(|k| (*k).to_owned()));
     let exporter = ExporterProcess::start(
         "octo-container-exporter",
         binary,
-        [
-            "-docker=unix:///nonexistent/docker.sock".to_owned(),
-            "-podman=".to_owned(),
-        ],
+        args,
         &[],
         |port| vec!["-listen_ip=127.0.0.1".to_owned(), format!("-port={port}")],
         "/metrics",
@@ -192,10 +222,11 @@ async fn measure(binary: &Path, size: usize, scrapes: usize) -> anyhow::Result<R
     }
     let cpu_after = CpuTime::of(pid)?;
     println!(
-        "bench: {size} cgroups: {scrapes} scrapes in {:.1}s",
+        "bench: {size} cgroups, {config}: {scrapes} scrapes in {:.1}s",
         started.elapsed().as_secs_f64()
     );
     Ok(Row {
+        config,
         cgroups: size,
         total_cgroups,
         scrapes,

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use tempfile::TempDir;
 
 use crate::engine::{EngineDouble, FakeContainer};
+use crate::golden;
 use crate::support::{container_id, scrape, start, sum_for, value};
 
 fn write(dir: &Path, file: &str, content: &str) {
@@ -335,6 +336,7 @@ async fn pure_v2_host_with_every_runtime_path_scheme() {
     args.push("-env_metadata_whitelist=APP_".into());
     let exporter = start(args).await;
     let (text, m) = scrape(&exporter).await;
+    golden::check(&m, "v2 fixture");
 
     let docker = tree.path("docker");
     let id = |p: &str| ("id", p.to_owned());
@@ -801,6 +803,7 @@ async fn v1_host_without_a_docker_engine() {
     args.push("-disable_root_cgroup_stats".into());
     let mut exporter = start(args).await;
     let (text, m) = scrape(&exporter).await;
+    golden::check(&m, "v1 fixture");
     let d = [("id", docker.as_str())];
     // Per-CPU usage (zero CPUs omitted), user time from clock ticks.
     assert_eq!(
@@ -972,6 +975,7 @@ async fn hybrid_host_reads_pressure_from_the_unified_tree() {
     let exporter = start(args).await;
     let waiting = "container_pressure_cpu_waiting_seconds_total";
     let (_, m) = scrape(&exporter).await;
+    golden::check(&m, "hybrid fixture");
     assert_eq!(value(&m, waiting, &[("id", docker.as_str())]), Some(1.5));
     assert_eq!(value(&m, waiting, &[("id", "/")]), Some(7.0));
     assert!(value(&m, waiting, &[("id", "/system.slice")]).is_none());

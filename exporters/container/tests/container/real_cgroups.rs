@@ -10,15 +10,16 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use octo_testbed::{Service, require_program, running_as_root};
 
+use crate::golden;
 use crate::support::{container_id, scrape, start, sum_for, value};
 
-const ROOT: &str = "/sys/fs/cgroup";
+pub const ROOT: &str = "/sys/fs/cgroup";
 
 /// Created cgroup directories and the processes in them; removed and killed on drop.
-struct Cgroups {
-    dirs: Vec<PathBuf>,
-    services: Vec<Service>,
-    _logs: tempfile::TempDir,
+pub struct Cgroups {
+    pub dirs: Vec<PathBuf>,
+    pub services: Vec<Service>,
+    pub _logs: tempfile::TempDir,
 }
 
 impl Cgroups {
@@ -28,7 +29,7 @@ impl Cgroups {
         }
     }
 
-    fn remove_all(&mut self) {
+    pub fn remove_all(&mut self) {
         self.kill_all();
         for dir in self.dirs.drain(..).rev() {
             // rmdir fails with EBUSY until the killed tasks are gone.
@@ -50,9 +51,9 @@ impl Drop for Cgroups {
 }
 
 /// The v1 controller directories to create the cgroups in (this machine: separate cpu,
-/// cpuacct, memory and blkio hierarchies).
-fn hierarchies() -> Vec<PathBuf> {
-    ["cpu", "cpuacct", "memory", "blkio"]
+/// cpuacct, memory, blkio and pids hierarchies).
+pub fn hierarchies() -> Vec<PathBuf> {
+    ["cpu", "cpuacct", "memory", "blkio", "pids"]
         .iter()
         .map(|c| Path::new(ROOT).join(c))
         .filter(|p| p.join("cgroup.procs").is_file())
@@ -60,7 +61,7 @@ fn hierarchies() -> Vec<PathBuf> {
 }
 
 /// mkdir `/docker/<id>` in every hierarchy (and `/docker` where missing).
-fn create(cgroups: &mut Cgroups, id: &str) -> Vec<PathBuf> {
+pub fn create(cgroups: &mut Cgroups, id: &str) -> Vec<PathBuf> {
     let mut procs = Vec::new();
     for hierarchy in hierarchies() {
         let parent = hierarchy.join("docker");
@@ -90,7 +91,7 @@ fn create(cgroups: &mut Cgroups, id: &str) -> Vec<PathBuf> {
 
 /// Runs `script` in a shell that first moves itself into the cgroups (so that everything it
 /// allocates is charged there).
-fn run_in(cgroups: &mut Cgroups, name: &str, procs: &[PathBuf], script: &str) {
+pub fn run_in(cgroups: &mut Cgroups, name: &str, procs: &[PathBuf], script: &str) {
     let mut command = Command::new("sh");
     command
         .arg("-c")
@@ -161,6 +162,7 @@ async fn docker_named_cgroups_on_this_machine() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
+    golden::check(&m, "this machine's cgroups, default kinds");
     let mib = 1024.0 * 1024.0;
     let rss = value(&m, "container_memory_rss", &[("id", &hungry)]).unwrap();
     let working_set = value(&m, "container_memory_working_set_bytes", &[("id", &hungry)]).unwrap();
