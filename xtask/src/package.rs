@@ -138,7 +138,8 @@ fn compile(build: Build) -> anyhow::Result<()> {
             run_checked(exporters, "cargo build --release (exporters, static)")?;
             println!("package: building the app (release profile)...");
             let mut app = cargo();
-            app.current_dir(root).args(["build", "--quiet", "--release"]);
+            app.current_dir(root)
+                .args(["build", "--quiet", "--release"]);
             select(&mut app, false);
             run_checked(app, "cargo build --release (app)")
         }

@@ -40,6 +40,7 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "systemd",
         "systemd-analyze verify and systemd-socket-activate for the packages' units",
     ),
+    ("curl", "the packages' tests scrape the installed exporters"),
     (
         "util-linux",
         "setpriv: the packages' tests run a unit's command as user prometheus",
