@@ -150,6 +150,8 @@ impl Restore {
             "dpkg -i Debian's package",
         );
         stop_debian_service(self.debian);
+        // Purging ours now must leave alone the file Debian's package owns again.
+        dpkg(&["--purge", self.ours], "dpkg --purge ours");
     }
 }
 
