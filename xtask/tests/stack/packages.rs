@@ -190,10 +190,11 @@ fn service_settings(unit: &str) -> Vec<(String, String)> {
     for line in unit.lines().map(str::trim) {
         if line.starts_with('[') {
             in_service = line == "[Service]";
-        } else if in_service && !line.starts_with('#') {
-            if let Some((key, value)) = line.split_once('=') {
-                settings.push((key.to_owned(), value.to_owned()));
-            }
+        } else if in_service
+            && !line.starts_with('#')
+            && let Some((key, value)) = line.split_once('=')
+        {
+            settings.push((key.to_owned(), value.to_owned()));
         }
     }
     settings
@@ -295,10 +296,9 @@ fn scrape(url: &str, child: &mut Child) -> String {
         if let Ok(output) = Command::new("curl")
             .args(["-sf", "--max-time", "10", url])
             .output()
+            && output.status.success()
         {
-            if output.status.success() {
-                return String::from_utf8_lossy(&output.stdout).into_owned();
-            }
+            return String::from_utf8_lossy(&output.stdout).into_owned();
         }
         assert!(
             Instant::now() < deadline,
