@@ -3,10 +3,12 @@
 //! - `setup`: install the Debian packages the tests, benchmarks and the stack need;
 //! - `test`: setup, then the whole test suite (what CI runs, through `.ci/run`);
 //! - `up`: build and run the stack natively in the foreground until Ctrl-C;
+//! - `package [--dev] [--out DIR]`: the Debian packages, into `target/dist/`;
 //! - `bench <nginx|node|mysql|container>`: an exporter against its upstream binary;
 //!   `bench app`: the app under wrk, directly and through nginx.
 
 mod bench;
+mod package;
 mod setup;
 mod up;
 mod workspace;
@@ -36,6 +38,22 @@ fn cli() -> Cli {
                 ),
         )
         .subcommand(Cli::new("up").about("Run the whole stack natively until Ctrl-C"))
+        .subcommand(
+            Cli::new("package")
+                .about("Build a Debian package per exporter and one for the app into target/dist/")
+                .arg(
+                    Arg::new("dev")
+                        .long("dev")
+                        .action(ArgAction::SetTrue)
+                        .help("Package the debug build (tests), not the shipped release build"),
+                )
+                .arg(
+                    Arg::new("out")
+                        .long("out")
+                        .value_parser(clap::value_parser!(std::path::PathBuf))
+                        .help("Directory for the .deb files [default: target/dist]"),
+                ),
+        )
         .subcommand(
             Cli::new("bench")
                 .about("Benchmark an exporter against its upstream binary")
@@ -84,6 +102,14 @@ fn main() -> ExitCode {
                 .map(|v| v.cloned().collect())
                 .unwrap_or_default(),
         ),
+        Some(("package", args)) => {
+            let build = if args.get_flag("dev") {
+                package::Build::Dev
+            } else {
+                package::Build::Shipped
+            };
+            package::run(build, args.get_one::<std::path::PathBuf>("out").cloned()).map(|_| ())
+        }
         Some(("up", _)) => runtime().and_then(|rt| rt.block_on(up::run())),
         Some(("bench", args)) => {
             let scrapes = args

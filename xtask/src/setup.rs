@@ -45,6 +45,15 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ),
     ("chromium", "headless browser test of the app"),
     (
+        "systemd",
+        "systemd-analyze verify and systemd-socket-activate for the packages' units",
+    ),
+    ("curl", "the packages' tests scrape the installed exporters"),
+    (
+        "util-linux",
+        "setpriv: the packages' tests run a unit's command as user prometheus",
+    ),
+    (
         "python3-venv",
         "a virtual environment for the Kubernetes schema validator",
     ),
@@ -100,6 +109,8 @@ pub fn run() -> anyhow::Result<()> {
                 .join(" ")
         );
     }
+    // The packages' test builds .debs with it (`cargo xtask package`).
+    crate::package::ensure_cargo_deb()?;
     let missing = missing();
     if missing.is_empty() {
         println!("setup: every package is installed");

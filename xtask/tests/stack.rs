@@ -9,5 +9,6 @@ mod stack {
     pub mod dashboards;
     pub mod e2e;
     pub mod house;
+    pub mod packages;
     pub mod support;
 }

@@ -138,6 +138,9 @@ pub enum ServeError {
     /// A listen address that is not `[host]:port`.
     #[error("invalid listen address {0:?}: expected [host]:port")]
     Address(String),
+    /// `--web.systemd-socket` was given, but systemd passed no usable listening socket.
+    #[error("--web.systemd-socket: {0}")]
+    SystemdSocket(String),
     /// SIGTERM, SIGINT or SIGHUP could not be handled.
     #[error("installing signal handlers: {0}")]
     Signals(std::io::Error),
@@ -197,10 +200,15 @@ pub async fn start<E: Exporter>(
 ) -> Result<Server, ServeError> {
     let web = WebConfigSource::open(options.config_file.clone())?;
     let tls = web.current().tls.is_some();
-    let mut listeners = Vec::new();
-    for address in &options.listen_addresses {
-        listeners.push(bind(address).await?);
-    }
+    let listeners = if options.systemd_socket {
+        systemd_listeners()?
+    } else {
+        let mut listeners = Vec::new();
+        for address in &options.listen_addresses {
+            listeners.push(bind(address).await?);
+        }
+        listeners
+    };
     let local_addresses: Vec<SocketAddr> = listeners
         .iter()
         .filter_map(|l| l.local_addr().ok())
@@ -238,6 +246,53 @@ pub async fn serve<E: Exporter>(
         .await?
         .run_until_signalled()
         .await
+}
+
+/// The first descriptor systemd passes (`SD_LISTEN_FDS_START`).
+const SD_LISTEN_FDS_START: usize = 3;
+
+/// The listening sockets systemd passed to this process (socket activation), as
+/// exporter-toolkit takes them: every one of them is served, `--web.listen-address` is ignored.
+/// `LISTEN_PID` must name this process (a child that inherited the variables must not take its
+/// parent's sockets); the variables are then removed so our own children do not see them.
+fn systemd_listeners() -> Result<Vec<TcpListener>, ServeError> {
+    let refuse = |reason: String| ServeError::SystemdSocket(reason);
+    let count = std::env::var("LISTEN_FDS").map_err(|_| {
+        refuse(
+            "no socket activation listeners: LISTEN_FDS is not set (start through a .socket unit)"
+                .into(),
+        )
+    })?;
+    let count: usize = count
+        .parse()
+        .map_err(|_| refuse(format!("LISTEN_FDS={count:?} is not a number")))?;
+    let pid = std::env::var("LISTEN_PID").unwrap_or_default();
+    if pid != std::process::id().to_string() {
+        return Err(refuse(format!(
+            "LISTEN_PID={pid:?} does not name this process ({}): the sockets are not ours",
+            std::process::id()
+        )));
+    }
+    if count == 0 {
+        return Err(refuse("systemd passed no sockets (LISTEN_FDS=0)".into()));
+    }
+    // listenfd owns the descriptors it hands out, checks each is a listening stream socket, and
+    // marks it close-on-exec: what would otherwise take `unsafe` here.
+    let mut passed = listenfd::ListenFd::from_env();
+    let mut listeners = Vec::with_capacity(count);
+    for index in 0..count {
+        let fd = SD_LISTEN_FDS_START + index;
+        let listener = passed
+            .take_tcp_listener(index)
+            .map_err(|err| refuse(format!("descriptor {fd}: {err}")))?
+            .ok_or_else(|| refuse(format!("descriptor {fd} was not passed")))?;
+        let listener = listener
+            .set_nonblocking(true)
+            .and_then(|()| TcpListener::from_std(listener))
+            .map_err(|err| refuse(format!("descriptor {fd}: {err}")))?;
+        listeners.push(listener);
+    }
+    Ok(listeners)
 }
 
 /// Resolves a Go-style listen address: `:9100` is every interface, `host:port`, `[v6]:port`.

@@ -18,6 +18,9 @@ pub struct WebOptions {
     pub max_requests: usize,
     /// `--web.disable-exporter-metrics`.
     pub disable_exporter_metrics: bool,
+    /// `--web.systemd-socket`: serve on the sockets systemd passes (`LISTEN_FDS`) instead of
+    /// binding `listen_addresses`.
+    pub systemd_socket: bool,
 }
 
 /// The handles of the exporter-toolkit web flags.
@@ -69,7 +72,7 @@ impl WebFlags {
             systemd_socket: set.bool(
                 "web.systemd-socket",
                 false,
-                "Use systemd socket activation listeners instead of port listeners (not supported).",
+                "Use systemd socket activation listeners instead of port listeners (Linux only).",
             ),
         }
     }
@@ -78,14 +81,6 @@ impl WebFlags {
 impl WebOptions {
     /// Reads the web flags declared as `web`.
     pub fn from_flags(flags: &Flags, web: WebFlags) -> Result<Self, FlagValueError> {
-        if flags.get(web.systemd_socket) {
-            return Err(FlagValueError {
-                flag: "web.systemd-socket".into(),
-                value: "true".into(),
-                reason: "systemd socket activation is not supported; use --web.listen-address"
-                    .into(),
-            });
-        }
         let telemetry_path = flags.get(web.telemetry_path).to_owned();
         if !telemetry_path.starts_with('/') {
             return Err(FlagValueError {
@@ -107,6 +102,7 @@ impl WebOptions {
                 .map(PathBuf::from),
             max_requests: flags.get(web.max_requests),
             disable_exporter_metrics: flags.get(web.disable_exporter_metrics),
+            systemd_socket: flags.get(web.systemd_socket),
         })
     }
 }

@@ -20,6 +20,8 @@ use tokio::sync::{RwLock, Semaphore};
 mod abandoned_scrapes;
 #[path = "kit/bcrypt_flood.rs"]
 mod bcrypt_flood;
+#[path = "kit/listen_addresses.rs"]
+mod listen_addresses;
 #[path = "kit/slow_readers.rs"]
 mod slow_readers;
 #[path = "kit/web_config_rewrite.rs"]
@@ -120,6 +122,7 @@ fn options(config: Option<PathBuf>) -> WebOptions {
         config_file: config,
         max_requests: 1,
         disable_exporter_metrics: false,
+        systemd_socket: false,
     }
 }
 
