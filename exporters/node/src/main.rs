@@ -15,6 +15,7 @@ mod paths;
 mod procstat;
 mod read;
 mod registry;
+mod rtnl;
 mod scrape;
 mod socket_table;
 mod sysfs;

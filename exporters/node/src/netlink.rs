@@ -7,7 +7,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-const NLMSG_HDRLEN: usize = 16;
+pub(crate) const NLMSG_HDRLEN: usize = 16;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 const NLM_F_REQUEST: u16 = 0x1;
@@ -227,9 +227,17 @@ pub(super) fn parse_inet_diag(payload: &[u8]) -> Result<(u8, u32, u32), NetlinkE
 /// Whether the kernel knows the generic netlink family `name` (`nl80211` exists only where a
 /// wireless driver is loaded): one `CTRL_CMD_GETFAMILY` request to the controller.
 pub fn generic_family_exists(name: &str) -> Result<bool, NetlinkError> {
+    generic_family_id(name).map(|id| id.is_some())
+}
+
+/// The id of the generic netlink family `name` (`ethtool`, `nl80211`), `None` where the kernel
+/// does not know it: one `CTRL_CMD_GETFAMILY` request to the controller.
+pub fn generic_family_id(name: &str) -> Result<Option<u16>, NetlinkError> {
     const GENL_ID_CTRL: u16 = 0x10;
     const CTRL_CMD_GETFAMILY: u8 = 3;
+    const CTRL_ATTR_FAMILY_ID: u16 = 1;
     const CTRL_ATTR_FAMILY_NAME: u16 = 2;
+    const GENL_HDRLEN: usize = 4;
     const SEQ: u32 = 1;
     let mut value = name.as_bytes().to_vec();
     value.push(0);
@@ -243,13 +251,20 @@ pub fn generic_family_exists(name: &str) -> Result<bool, NetlinkError> {
     socket.send(&header(GENL_ID_CTRL, NLM_F_REQUEST, SEQ, &body))?;
     let mut buffer = Vec::new();
     let len = socket.receive(&mut buffer)?;
-    let mut found = false;
-    match parse_datagram(&buffer[..len], SEQ, &mut |kind, _| {
-        found |= kind == GENL_ID_CTRL;
+    let mut id = None;
+    match parse_datagram(&buffer[..len], SEQ, &mut |kind, payload| {
+        if kind == GENL_ID_CTRL {
+            let found = attributes(payload.get(GENL_HDRLEN..).unwrap_or(&[]))
+                .find(|(kind, _)| *kind == CTRL_ATTR_FAMILY_ID)
+                .and_then(|(_, value)| u16_at(value, 0));
+            // The controller answered for the family: an id is always there, but a reply
+            // without one still says the family exists.
+            id = Some(found.unwrap_or(0));
+        }
         Ok(())
     }) {
-        Ok(_) => Ok(found),
-        Err(NetlinkError::Kernel(err)) if err.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+        Ok(_) => Ok(id),
+        Err(NetlinkError::Kernel(err)) if err.raw_os_error() == Some(libc::ENOENT) => Ok(None),
         Err(err) => Err(err),
     }
 }
@@ -269,7 +284,7 @@ fn header(kind: u16, flags: u16, seq: u32, body: &[u8]) -> Vec<u8> {
 
 /// Sends one dump request with the given body on a `protocol` netlink socket and feeds
 /// each reply message to `handle` until `NLMSG_DONE`.
-fn dump(
+pub(crate) fn dump(
     protocol: libc::c_int,
     request: u16,
     body: &[u8],
@@ -393,7 +408,7 @@ pub(super) fn parse_address(payload: &[u8]) -> Result<Option<Address>, NetlinkEr
 }
 
 /// The `rtattr`s of a message body: `(type, value)`, stopping at the first malformed one.
-fn attributes(mut data: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+pub(crate) fn attributes(mut data: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
     std::iter::from_fn(move || {
         let len = usize::from(u16_at(data, 0)?);
         let kind = u16_at(data, 2)? & 0x3fff; // without NLA_F_NESTED / NLA_F_NET_BYTEORDER
@@ -406,19 +421,19 @@ fn attributes(mut data: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
     })
 }
 
-fn align(len: usize) -> usize {
+pub(crate) fn align(len: usize) -> usize {
     (len + 3) & !3
 }
 
-fn u16_at(data: &[u8], at: usize) -> Option<u16> {
+pub(crate) fn u16_at(data: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_ne_bytes(data.get(at..at + 2)?.try_into().ok()?))
 }
 
-fn u32_at(data: &[u8], at: usize) -> Option<u32> {
+pub(crate) fn u32_at(data: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(data.get(at..at + 4)?.try_into().ok()?))
 }
 
-fn u64_at(data: &[u8], at: usize) -> Option<u64> {
+pub(crate) fn u64_at(data: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_ne_bytes(data.get(at..at + 8)?.try_into().ok()?))
 }
 
