@@ -297,7 +297,10 @@ mod tests {
 
         let mut reply = vec![ETHTOOL_MSG_LINKMODES_GET, 1, 0, 0];
         let header = attribute(ETHTOOL_A_HEADER_DEV_NAME, b"eth0\0");
-        reply.extend(attribute(ETHTOOL_A_LINKMODES_HEADER | NLA_F_NESTED, &header));
+        reply.extend(attribute(
+            ETHTOOL_A_LINKMODES_HEADER | NLA_F_NESTED,
+            &header,
+        ));
         reply.extend(attribute(ETHTOOL_A_LINKMODES_SPEED, &1000u32.to_ne_bytes()));
         reply.extend(attribute(ETHTOOL_A_LINKMODES_DUPLEX, &[1]));
         let mode = parse_link_mode(&reply);

@@ -14,10 +14,12 @@
 //!   mode as upstream's does. `--collector.netclass_rtnl.with-stats` adds the link counters.
 //!   Like netdev's netlink mode it asks the exporter's own network namespace.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{ErrorKind, Read};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -60,6 +62,7 @@ pub fn declare(set: &mut FlagSet) -> Builder {
             ignore_invalid_speed: flags.get(ignore_invalid_speed),
             netlink: flags.get(netlink),
             with_stats: flags.get(with_stats),
+            fixed: Mutex::new(HashMap::new()),
         }))
     })
 }
@@ -70,6 +73,8 @@ struct NetClass {
     ignore_invalid_speed: bool,
     netlink: bool,
     with_stats: bool,
+    /// Per interface name, its attributes that cannot change while the device exists.
+    fixed: Mutex<HashMap<String, Fixed>>,
 }
 
 /// The numeric properties, in upstream's order: exported name, sysfs attribute, counter or not.
@@ -191,8 +196,26 @@ fn parse_go_int(text: &str) -> Option<i64> {
     i64::try_from(value).ok()
 }
 
+/// The positions in `PROPERTIES` of the attributes fixed for a device's lifetime:
+/// `dev_id`, `ifindex`, `name_assign_type` and `type`. A renamed device has a new name and a
+/// recreated one a new sysfs directory, and either misses the cache.
+const FIXED: [usize; 4] = [5, 8, 12, 15];
+
+/// The fixed attributes of an interface, with the identity of the sysfs directory they were
+/// read from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Fixed {
+    directory: (u64, u64, i64, i64),
+    values: [Option<i64>; 4],
+}
+
 /// An interface's attributes; on an error worth failing for, the attribute and the error.
-fn read_interface(dir: BorrowedFd<'_>, name: &str) -> Result<Interface, (String, std::io::Error)> {
+/// `fixed` holds the fixed attributes read at an earlier scrape, not read again.
+fn read_interface(
+    dir: BorrowedFd<'_>,
+    name: &str,
+    fixed: Option<&[Option<i64>; 4]>,
+) -> Result<Interface, (String, std::io::Error)> {
     let fail = |attribute: &str, err| (attribute.to_owned(), err);
     let text = |attribute: &str| -> Result<String, (String, std::io::Error)> {
         Ok(read_attribute(dir, attribute)
@@ -214,8 +237,20 @@ fn read_interface(dir: BorrowedFd<'_>, name: &str) -> Result<Interface, (String,
         speed: number("speed")?,
         ..Interface::default()
     };
-    for (slot, (_, attribute, _)) in interface.numbers.iter_mut().zip(PROPERTIES.iter()) {
-        *slot = number(attribute)?;
+    for (position, (slot, (_, attribute, _))) in interface
+        .numbers
+        .iter_mut()
+        .zip(PROPERTIES.iter())
+        .enumerate()
+    {
+        let known = FIXED
+            .iter()
+            .position(|&p| p == position)
+            .and_then(|i| fixed.map(|values| values[i]));
+        *slot = match known {
+            Some(value) => value,
+            None => number(attribute)?,
+        };
     }
     Ok(interface)
 }
@@ -309,7 +344,7 @@ impl NetClass {
             CollectorError::Other(format!("could not get {what}: {err}"))
         };
         let mut speed = property("speed_bytes", MetricType::Gauge);
-        let mut duplexes = std::collections::HashMap::new();
+        let mut duplexes = HashMap::new();
         match rtnl::dump_link_modes().map_err(|err| failed("link modes", err))? {
             None => tracing::info!(
                 "ETHTOOL netlink interface unavailable, duplex and linkspeed are not scraped."
@@ -412,11 +447,7 @@ impl NetClass {
             for altname in link.alt_names.iter().filter(|name| !name.is_empty()) {
                 altnames.push(&[("altname", altname), ("device", &link.name)], 1.0);
             }
-            let iface_link = if link.link > 0 {
-                link.link
-            } else {
-                link.index
-            };
+            let iface_link = if link.link > 0 { link.link } else { link.index };
             let values = [
                 sysfs("addr_assign_type")?,
                 Some(i64::from(link.carrier)),
@@ -465,6 +496,11 @@ impl NetClass {
             _ => err.not_found_as_no_data(),
         })?;
         let mut interfaces = Vec::new();
+        let mut fixed = self
+            .fixed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut seen = Vec::new();
         for name in names {
             if self.ignored.is_match(&name) {
                 continue;
@@ -482,10 +518,31 @@ impl NetClass {
                 Err(Errno::ENOENT) => continue,
                 Err(err) => return Err(CollectorError::io(&dir, err.into())),
             };
-            let interface = read_interface(handle.as_fd(), &name)
+            // The directory's identity (inode and change time; kernfs numbers its inodes
+            // cyclically) tells a device from a recreated one of the same name: one fstat
+            // instead of four attribute files per interface.
+            let directory = nix::sys::stat::fstat(&handle)
+                .map(|stat| (stat.st_dev, stat.st_ino, stat.st_ctime, stat.st_ctime_nsec))
+                .map_err(|err| CollectorError::io(&dir, err.into()))?;
+            let known = fixed
+                .get(&name)
+                .filter(|known| known.directory == directory)
+                .map(|known| known.values);
+            let interface = read_interface(handle.as_fd(), &name, known.as_ref())
                 .map_err(|(attribute, err)| CollectorError::io(&dir.join(attribute), err))?;
+            fixed.insert(
+                name.clone(),
+                Fixed {
+                    directory,
+                    values: FIXED.map(|p| interface.numbers[p]),
+                },
+            );
+            seen.push(name);
             interfaces.push(interface);
         }
+        // Forget removed devices.
+        fixed.retain(|name, _| seen.contains(name));
+        drop(fixed);
 
         let mut up = MetricFamily::gauge(
             "node_network_up",
@@ -590,6 +647,7 @@ mod tests {
             ignore_invalid_speed: true,
             netlink: false,
             with_stats: false,
+            fixed: Mutex::new(HashMap::new()),
         };
         let mut out = Vec::new();
         collector.update(&mut out).unwrap();
@@ -611,6 +669,42 @@ mod tests {
             1,
             "bonding_masters is no device"
         );
+    }
+
+    #[test]
+    fn fixed_attributes_are_read_again_for_a_recreated_device() {
+        let dir = tempfile::tempdir().unwrap();
+        let eth0 = dir.path().join("eth0");
+        let create = |ifindex: &str, mtu: &str| {
+            std::fs::create_dir_all(&eth0).unwrap();
+            std::fs::write(eth0.join("ifindex"), ifindex).unwrap();
+            std::fs::write(eth0.join("mtu"), mtu).unwrap();
+        };
+        create("2\n", "1500\n");
+        let collector = NetClass {
+            root: dir.path().to_owned(),
+            ignored: Regex::new("^$").unwrap(),
+            ignore_invalid_speed: false,
+            netlink: false,
+            with_stats: false,
+            fixed: Mutex::new(HashMap::new()),
+        };
+        let value = |name: &str| {
+            let mut out = Vec::new();
+            collector.update(&mut out).unwrap();
+            out.iter().find(|f| f.name == name).unwrap().samples[0].value
+        };
+        assert_eq!(value("node_network_iface_id"), 2.0);
+        // A changed value of a live attribute is seen; a fixed one is not read again.
+        create("2\n", "9000\n");
+        std::fs::write(eth0.join("ifindex"), "99\n").unwrap();
+        assert_eq!(value("node_network_mtu_bytes"), 9000.0);
+        assert_eq!(value("node_network_iface_id"), 2.0);
+        // Removed and created again: a new directory, read afresh.
+        std::fs::remove_dir_all(&eth0).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        create("7\n", "1500\n");
+        assert_eq!(value("node_network_iface_id"), 7.0);
     }
 
     #[test]
