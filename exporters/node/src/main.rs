@@ -21,6 +21,7 @@ mod procstat;
 mod read;
 mod registry;
 mod rpc_stats;
+mod rtnl;
 mod scrape;
 mod socket_table;
 mod sysfs;

@@ -7,7 +7,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-const NLMSG_HDRLEN: usize = 16;
+pub(crate) const NLMSG_HDRLEN: usize = 16;
 const GENL_HDRLEN: usize = 4;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
@@ -353,6 +353,7 @@ pub fn generic_family_id(name: &str) -> Result<Option<u16>, NetlinkError> {
     const CTRL_CMD_GETFAMILY: u8 = 3;
     const CTRL_ATTR_FAMILY_ID: u16 = 1;
     const CTRL_ATTR_FAMILY_NAME: u16 = 2;
+    const GENL_HDRLEN: usize = 4;
     const SEQ: u32 = 1;
     let mut value = name.as_bytes().to_vec();
     value.push(0);
@@ -420,7 +421,7 @@ fn header(kind: u16, flags: u16, seq: u32, body: &[u8]) -> Vec<u8> {
 
 /// Sends one dump request with the given body on a `protocol` netlink socket and feeds
 /// each reply message to `handle` until `NLMSG_DONE`.
-fn dump(
+pub(crate) fn dump(
     protocol: libc::c_int,
     request: u16,
     body: &[u8],
@@ -557,7 +558,7 @@ pub(crate) fn attributes(mut data: &[u8]) -> impl Iterator<Item = (u16, &[u8])> 
     })
 }
 
-fn align(len: usize) -> usize {
+pub(crate) fn align(len: usize) -> usize {
     (len + 3) & !3
 }
 

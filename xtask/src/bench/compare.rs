@@ -37,6 +37,16 @@ pub async fn compare(
     scrapes: usize,
     warmup: usize,
 ) -> anyhow::Result<()> {
+    compare_cpu(ours, theirs, scrapes, warmup).await.map(|_| ())
+}
+
+/// [`compare`], returning both sides' CPU milliseconds per scrape (ours, theirs).
+pub async fn compare_cpu(
+    ours: Contender<'_>,
+    theirs: Contender<'_>,
+    scrapes: usize,
+    warmup: usize,
+) -> anyhow::Result<[f64; 2]> {
     let client = client(SCRAPE_CLIENT_TIMEOUT)?;
     let sides = [&ours, &theirs];
     let mut figures = [Figures::default(), Figures::default()];
@@ -75,7 +85,7 @@ pub async fn compare(
         figures[index].peak_rss_kib = status_kib(*pid, "VmHWM:");
     }
     print_report(&ours.name, &theirs.name, &figures, scrapes);
-    Ok(())
+    Ok(figures.map(|fig| fig.cpu_seconds * 1000.0 / scrapes as f64))
 }
 
 pub(super) fn percentile(latencies: &[Duration], p: f64) -> f64 {

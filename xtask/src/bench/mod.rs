@@ -9,6 +9,7 @@ pub mod app;
 mod binary;
 pub mod compare;
 pub mod container;
+mod floor;
 pub mod mysql;
 pub mod nginx;
 pub mod node;

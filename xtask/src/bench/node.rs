@@ -6,6 +6,8 @@
 //!
 //! `OCTO_BENCH_NODE_COLLECTORS=cpu,meminfo,...` replaces the collector list (to measure one
 //! collector, or only the default-on ones).
+//!
+//! Then the floor (see `floor`): each exporter's files of one scrape, read with no parsing.
 
 use std::path::Path;
 
@@ -15,7 +17,8 @@ use octo_testbed::{ExporterProcess, require_program};
 use octo_testbed::upstream::node::{COLLECTORS_SHARED_WITH_1_5, comparable_flags};
 
 use super::binary::{Profile, build};
-use super::compare::{Contender, compare};
+use super::compare::{Contender, compare_cpu};
+use super::floor;
 
 fn flags(textfiles: &Path, collectors: &[String]) -> Vec<String> {
     let names: Vec<&str> = collectors.iter().map(String::as_str).collect();
@@ -81,7 +84,7 @@ pub async fn run(scrapes: usize) -> anyhow::Result<()> {
     )
     .await
     .context("starting prometheus-node-exporter")?;
-    compare(
+    let cpu = compare_cpu(
         Contender {
             name: "octo-node-exporter".into(),
             process: &ours,
@@ -94,6 +97,25 @@ pub async fn run(scrapes: usize) -> anyhow::Result<()> {
         },
         scrapes,
         20,
+    )
+    .await?;
+    let pid = |process: &ExporterProcess| process.pid().context("an exporter exited");
+    floor::report(
+        [
+            (
+                "octo-node-exporter",
+                pid(&ours)?,
+                ours.url("/metrics"),
+                cpu[0],
+            ),
+            (
+                "prometheus-node-exporter 1.5.0",
+                pid(&theirs)?,
+                theirs.url("/metrics"),
+                cpu[1],
+            ),
+        ],
+        scrapes,
     )
     .await
 }

@@ -1,9 +1,11 @@
 //! `arp`: `node_arp_entries{device}`, the number of neighbour (ARP) entries per interface.
 //!
-//! Read from `<procfs>/net/arp` whether or not `--collector.arp.netlink` is set. Upstream's
-//! netlink mode lists the IPv4 neighbours without `NUD_NOARP`, which is exactly the set the kernel
-//! prints in `/proc/net/arp` (it skips NOARP entries there too), so both modes give the same series;
-//! the flag is accepted so upstream command lines work.
+//! Two sources, as upstream:
+//! - `--collector.arp.netlink` (the default): an `RTM_GETNEIGH` dump of the IPv4 neighbours
+//!   without `NUD_NOARP` (the set the kernel prints in `/proc/net/arp`), named through an
+//!   `RTM_GETLINK` dump; like upstream it asks the exporter's own network namespace and
+//!   ignores `--path.procfs`;
+//! - `--no-collector.arp.netlink`: `<procfs>/net/arp`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,6 +15,7 @@ use octo_exporter_kit::{FlagSet, MetricFamily};
 use crate::collector::{Builder, Collector, CollectorError};
 use crate::device_filter::DeviceFilter;
 use crate::read::read_string;
+use crate::{netlink, rtnl};
 
 pub fn declare(set: &mut FlagSet) -> Builder {
     let include = set.optional(
@@ -23,8 +26,7 @@ pub fn declare(set: &mut FlagSet) -> Builder {
         "collector.arp.device-exclude",
         "Regexp of arp devices to exclude (mutually exclusive to device-include).",
     );
-    // Both modes read /proc/net/arp (see above); declared so upstream command lines parse.
-    set.bool(
+    let netlink = set.bool(
         "collector.arp.netlink",
         true,
         "Use netlink to gather stats instead of /proc/net/arp.",
@@ -33,6 +35,7 @@ pub fn declare(set: &mut FlagSet) -> Builder {
         Ok(Box::new(Arp {
             path: context.paths.proc("net/arp"),
             filter: DeviceFilter::from_flags(context.flags, exclude, include)?,
+            netlink: context.flags.get(netlink),
         }))
     })
 }
@@ -40,6 +43,19 @@ pub fn declare(set: &mut FlagSet) -> Builder {
 struct Arp {
     path: PathBuf,
     filter: DeviceFilter,
+    netlink: bool,
+}
+
+/// Neighbour entries per interface name; an index without a link (removed between the two
+/// dumps) is left out.
+fn count_by_index(indexes: &[u32], links: &[netlink::Link]) -> BTreeMap<String, u32> {
+    let mut counts = BTreeMap::new();
+    for index in indexes {
+        if let Some(link) = links.iter().find(|link| link.index == *index) {
+            *counts.entry(link.name.clone()).or_insert(0) += 1;
+        }
+    }
+    counts
 }
 
 /// Entries per device in `/proc/net/arp`: a header line, then
@@ -62,12 +78,28 @@ fn count_by_device(text: &str) -> BTreeMap<&str, u32> {
 
 impl Collector for Arp {
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
-        let text = read_string(&self.path)
-            .map_err(|err| CollectorError::Other(format!("could not get ARP entries: {err}")))?;
+        let failed = |err: &dyn std::fmt::Display| {
+            CollectorError::Other(format!("could not get ARP entries: {err}"))
+        };
         let mut family = MetricFamily::gauge("node_arp_entries", "ARP entries by device");
-        for (device, count) in count_by_device(&text) {
-            if !self.filter.ignored(device) {
-                family.push(&[("device", device)], f64::from(count));
+        if self.netlink {
+            let indexes = rtnl::dump_ipv4_neighbour_indexes().map_err(|err| failed(&err))?;
+            let links = if indexes.is_empty() {
+                Vec::new()
+            } else {
+                netlink::dump_links().map_err(|err| failed(&err))?
+            };
+            for (device, count) in count_by_index(&indexes, &links) {
+                if !self.filter.ignored(&device) {
+                    family.push(&[("device", &device)], f64::from(count));
+                }
+            }
+        } else {
+            let text = read_string(&self.path).map_err(|err| failed(&err))?;
+            for (device, count) in count_by_device(&text) {
+                if !self.filter.ignored(device) {
+                    family.push(&[("device", device)], f64::from(count));
+                }
             }
         }
         out.push(family);
@@ -94,6 +126,34 @@ garbage
         assert_eq!(counts.get("eth1"), Some(&1));
         assert_eq!(counts.len(), 2);
         assert!(count_by_device("").is_empty());
+    }
+
+    #[test]
+    fn counts_neighbours_per_link_name() {
+        let link = |index, name: &str| netlink::Link {
+            index,
+            name: name.into(),
+            stats: None,
+        };
+        let links = [link(1, "lo"), link(2, "eth0")];
+        let counts = count_by_index(&[2, 2, 9], &links);
+        assert_eq!(counts.get("eth0"), Some(&2));
+        assert_eq!(counts.len(), 1, "an index without a link is left out");
+    }
+
+    #[test]
+    fn live_netlink_and_proc_agree() {
+        let build = |netlink| Arp {
+            path: PathBuf::from("/proc/net/arp"),
+            filter: DeviceFilter::new(None, None).unwrap(),
+            netlink,
+        };
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        build(true).update(&mut a).unwrap();
+        build(false).update(&mut b).unwrap();
+        // The tables may change between the two reads; the devices seen rarely do.
+        let devices = |families: &[MetricFamily]| families[0].samples.len();
+        assert!(devices(&a).abs_diff(devices(&b)) <= 1);
     }
 
     proptest::proptest! {

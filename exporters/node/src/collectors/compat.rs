@@ -5,7 +5,6 @@
 use octo_exporter_kit::FlagSet;
 
 const BOOLS: &[&str] = &[
-    "collector.netclass_rtnl.with-stats",
     "collector.ntp.server-is-local",
     "collector.perf.disable-cache-profilers",
     "collector.perf.disable-hardware-profilers",

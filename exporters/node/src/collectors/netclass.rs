@@ -2,15 +2,24 @@
 //! `node_network_up`, and one `node_network_<property>` per numeric attribute (mtu, speed,
 //! carrier changes, flags, ...).
 //!
-//! `--collector.netclass.netlink` is accepted; we read sysfs in both modes (the series and values
-//! are those of upstream's default sysfs mode). An attribute the kernel refuses to give
-//! (`EINVAL` for `speed` on a down link, `EOPNOTSUPP`, missing, permission denied) is left out,
-//! as upstream does; an unparsable number is left out too.
+//! Two sources, as upstream:
+//! - sysfs (the default): about twenty attribute files per interface. An attribute the kernel
+//!   refuses to give (`EINVAL` for `speed` on a down link, `EOPNOTSUPP`, missing, permission
+//!   denied) is left out, as upstream does; an unparsable number is left out too.
+//! - `--collector.netclass.netlink` (upstream's `netclass_rtnl`): one `RTM_GETLINK` dump for
+//!   the link attributes, one ethtool `LINKMODES_GET` dump for speed and duplex, and only the
+//!   three attributes netlink lacks (`addr_assign_type`, `dev_id`, `name_assign_type`) from
+//!   sysfs. The families are upstream's netlink-mode ones: `node_network_info` without
+//!   `adminstate`, `node_network_altnames_info`, and `node_network_dormant` carrying the link
+//!   mode as upstream's does. `--collector.netclass_rtnl.with-stats` adds the link counters.
+//!   Like netdev's netlink mode it asks the exporter's own network namespace.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{ErrorKind, Read};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -22,6 +31,7 @@ use regex_lite::Regex;
 use crate::collector::{Builder, Collector, CollectorError};
 use crate::device_filter::compile_regex;
 use crate::read::dir_names;
+use crate::rtnl;
 
 pub fn declare(set: &mut FlagSet) -> Builder {
     let ignored_devices = set.string(
@@ -34,11 +44,15 @@ pub fn declare(set: &mut FlagSet) -> Builder {
         false,
         "Ignore devices where the speed is invalid. This will be the default behavior in 2.x.",
     );
-    // Both modes read sysfs; declared so upstream command lines parse.
-    set.bool(
+    let netlink = set.bool(
         "collector.netclass.netlink",
         false,
         "Use netlink to gather stats instead of /proc/net/dev.",
+    );
+    let with_stats = set.bool(
+        "collector.netclass_rtnl.with-stats",
+        false,
+        "Expose the statistics for each network device, replacing netdev collector.",
     );
     Box::new(move |context| {
         let flags = context.flags;
@@ -46,6 +60,9 @@ pub fn declare(set: &mut FlagSet) -> Builder {
             root: context.paths.sys("class/net"),
             ignored: compile_regex(flags.name(ignored_devices), flags.get(ignored_devices))?,
             ignore_invalid_speed: flags.get(ignore_invalid_speed),
+            netlink: flags.get(netlink),
+            with_stats: flags.get(with_stats),
+            fixed: Mutex::new(HashMap::new()),
         }))
     })
 }
@@ -54,6 +71,10 @@ struct NetClass {
     root: PathBuf,
     ignored: Regex,
     ignore_invalid_speed: bool,
+    netlink: bool,
+    with_stats: bool,
+    /// Per interface name, its attributes that cannot change while the device exists.
+    fixed: Mutex<HashMap<String, Fixed>>,
 }
 
 /// The numeric properties, in upstream's order: exported name, sysfs attribute, counter or not.
@@ -175,8 +196,26 @@ fn parse_go_int(text: &str) -> Option<i64> {
     i64::try_from(value).ok()
 }
 
+/// The positions in `PROPERTIES` of the attributes fixed for a device's lifetime:
+/// `dev_id`, `ifindex`, `name_assign_type` and `type`. A renamed device has a new name and a
+/// recreated one a new sysfs directory, and either misses the cache.
+const FIXED: [usize; 4] = [5, 8, 12, 15];
+
+/// The fixed attributes of an interface, with the identity of the sysfs directory they were
+/// read from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Fixed {
+    directory: (u64, u64, i64, i64),
+    values: [Option<i64>; 4],
+}
+
 /// An interface's attributes; on an error worth failing for, the attribute and the error.
-fn read_interface(dir: BorrowedFd<'_>, name: &str) -> Result<Interface, (String, std::io::Error)> {
+/// `fixed` holds the fixed attributes read at an earlier scrape, not read again.
+fn read_interface(
+    dir: BorrowedFd<'_>,
+    name: &str,
+    fixed: Option<&[Option<i64>; 4]>,
+) -> Result<Interface, (String, std::io::Error)> {
     let fail = |attribute: &str, err| (attribute.to_owned(), err);
     let text = |attribute: &str| -> Result<String, (String, std::io::Error)> {
         Ok(read_attribute(dir, attribute)
@@ -198,8 +237,20 @@ fn read_interface(dir: BorrowedFd<'_>, name: &str) -> Result<Interface, (String,
         speed: number("speed")?,
         ..Interface::default()
     };
-    for (slot, (_, attribute, _)) in interface.numbers.iter_mut().zip(PROPERTIES.iter()) {
-        *slot = number(attribute)?;
+    for (position, (slot, (_, attribute, _))) in interface
+        .numbers
+        .iter_mut()
+        .zip(PROPERTIES.iter())
+        .enumerate()
+    {
+        let known = FIXED
+            .iter()
+            .position(|&p| p == position)
+            .and_then(|i| fixed.map(|values| values[i]));
+        *slot = match known {
+            Some(value) => value,
+            None => number(attribute)?,
+        };
     }
     Ok(interface)
 }
@@ -215,6 +266,229 @@ fn admin_state(flags: Option<i64>) -> &'static str {
 
 impl Collector for NetClass {
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
+        if self.netlink {
+            self.update_netlink(out)
+        } else {
+            self.update_sysfs(out)
+        }
+    }
+}
+
+/// `rtnl_link_stats64`'s fields under the names upstream's netlink mode exports them.
+const LINK_STATISTICS: [&str; 24] = [
+    "receive_packets_total",
+    "transmit_packets_total",
+    "receive_bytes_total",
+    "transmit_bytes_total",
+    "receive_errors_total",
+    "transmit_errors_total",
+    "receive_dropped_total",
+    "transmit_dropped_total",
+    "multicast_total",
+    "collisions_total",
+    "receive_length_errors_total",
+    "receive_over_errors_total",
+    "receive_crc_errors_total",
+    "receive_frame_errors_total",
+    "receive_fifo_errors_total",
+    "receive_missed_errors_total",
+    "transmit_aborted_errors_total",
+    "transmit_carrier_errors_total",
+    "transmit_fifo_errors_total",
+    "transmit_heartbeat_errors_total",
+    "transmit_window_errors_total",
+    "receive_compressed_total",
+    "transmit_compressed_total",
+    "receive_nohandler_total",
+];
+
+/// RFC 2863 operational states, indexed by `IFLA_OPERSTATE`.
+const OPERSTATES: [&str; 7] = [
+    "unknown",
+    "notpresent",
+    "down",
+    "lowerlayerdown",
+    "testing",
+    "dormant",
+    "up",
+];
+
+/// A hardware address as Go's `net.HardwareAddr` prints it: lower-case hex pairs, colons.
+fn hardware_address(bytes: &[u8]) -> String {
+    let pairs: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    pairs.join(":")
+}
+
+/// ethtool's `DUPLEX_*` as the Go ethtool package names them.
+fn duplex_name(duplex: u8) -> String {
+    match duplex {
+        0 => "half".into(),
+        1 => "full".into(),
+        0xff => "unknown".into(),
+        other => format!("Duplex({other})"),
+    }
+}
+
+fn property(name: &str, kind: MetricType) -> MetricFamily {
+    MetricFamily::new(
+        format!("node_network_{name}"),
+        format!("Network device property: {name}"),
+        kind,
+    )
+}
+
+impl NetClass {
+    /// upstream's netclass_rtnl: links from `RTM_GETLINK`, speed and duplex from ethtool.
+    fn update_netlink(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
+        let failed = |what: &str, err: crate::netlink::NetlinkError| {
+            CollectorError::Other(format!("could not get {what}: {err}"))
+        };
+        let mut speed = property("speed_bytes", MetricType::Gauge);
+        let mut duplexes = HashMap::new();
+        match rtnl::dump_link_modes().map_err(|err| failed("link modes", err))? {
+            None => tracing::info!(
+                "ETHTOOL netlink interface unavailable, duplex and linkspeed are not scraped."
+            ),
+            Some(modes) => {
+                for mode in modes {
+                    if self.ignored.is_match(&mode.name) {
+                        continue;
+                    }
+                    if let Some(mbits) = mode.speed_megabits {
+                        let bytes = u64::from(mbits) * 1_000_000 / 8;
+                        speed.push(&[("device", &mode.name)], bytes as f64);
+                    }
+                    if let Some(duplex) = mode.duplex {
+                        duplexes.insert(mode.name, duplex_name(duplex));
+                    }
+                }
+            }
+        }
+        let mut links = rtnl::dump_link_details().map_err(|err| failed("net class info", err))?;
+        links.retain(|link| !self.ignored.is_match(&link.name));
+
+        let mut up = MetricFamily::gauge(
+            "node_network_up",
+            "Value is 1 if operstate is 'up', 0 otherwise.",
+        );
+        let mut info = MetricFamily::gauge(
+            "node_network_info",
+            "Non-numeric data of <iface>, value is always 1.",
+        );
+        let mut altnames = MetricFamily::gauge(
+            "node_network_altnames_info",
+            "Non-numeric data of <iface> altname, value is always 1.",
+        );
+        let gauge = |name| property(name, MetricType::Gauge);
+        let counter = |name| property(name, MetricType::Counter);
+        let mut numbers = [
+            gauge("address_assign_type"),
+            gauge("carrier"),
+            counter("carrier_changes_total"),
+            counter("carrier_up_changes_total"),
+            counter("carrier_down_changes_total"),
+            gauge("device_id"),
+            gauge("flags"),
+            gauge("iface_id"),
+            gauge("iface_link_mode"),
+            gauge("dormant"),
+            gauge("iface_link"),
+            gauge("mtu_bytes"),
+            gauge("name_assign_type"),
+            gauge("net_dev_group"),
+            gauge("transmit_queue_length"),
+            gauge("protocol_type"),
+        ];
+        let mut statistics: Vec<MetricFamily> = if self.with_stats {
+            LINK_STATISTICS.iter().map(|name| gauge(name)).collect()
+        } else {
+            Vec::new()
+        };
+        for link in &links {
+            // The three attributes netlink lacks; they take a per-device lock, not the RTNL
+            // lock the others would, which is why upstream still reads them from sysfs.
+            let dir = self.root.join(&link.name);
+            let handle = match nix::fcntl::open(
+                &dir,
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            ) {
+                Ok(handle) => Some(handle),
+                Err(Errno::ENOENT | Errno::ENOTDIR) => None,
+                Err(err) => return Err(CollectorError::io(&dir, err.into())),
+            };
+            let sysfs = |attribute: &str| -> Result<Option<i64>, CollectorError> {
+                let Some(handle) = &handle else {
+                    return Ok(None);
+                };
+                Ok(read_attribute(handle.as_fd(), attribute)
+                    .map_err(|err| CollectorError::io(&dir.join(attribute), err))?
+                    .and_then(|text| parse_go_int(&text)))
+            };
+            let device = [("device", link.name.as_str())];
+            up.push(&device, if link.operstate == 6 { 1.0 } else { 0.0 });
+            let duplex = duplexes.get(&link.name).map_or("", String::as_str);
+            info.push(
+                &[
+                    ("device", &link.name),
+                    ("address", &hardware_address(&link.address)),
+                    ("broadcast", &hardware_address(&link.broadcast)),
+                    ("duplex", duplex),
+                    (
+                        "operstate",
+                        OPERSTATES
+                            .get(usize::from(link.operstate))
+                            .unwrap_or(&"unknown"),
+                    ),
+                    ("ifalias", link.alias.as_deref().unwrap_or("")),
+                ],
+                1.0,
+            );
+            for altname in link.alt_names.iter().filter(|name| !name.is_empty()) {
+                altnames.push(&[("altname", altname), ("device", &link.name)], 1.0);
+            }
+            let iface_link = if link.link > 0 { link.link } else { link.index };
+            let values = [
+                sysfs("addr_assign_type")?,
+                Some(i64::from(link.carrier)),
+                Some(i64::from(link.carrier_changes)),
+                Some(i64::from(link.carrier_up_count)),
+                Some(i64::from(link.carrier_down_count)),
+                sysfs("dev_id")?,
+                Some(i64::from(link.flags)),
+                Some(i64::from(link.index)),
+                Some(i64::from(link.link_mode)),
+                // upstream's netlink mode reports the link mode as `dormant`; kept so both
+                // exporters give the same series.
+                Some(i64::from(link.link_mode)),
+                Some(i64::from(iface_link)),
+                Some(i64::from(link.mtu)),
+                sysfs("name_assign_type")?,
+                Some(i64::from(link.group)),
+                Some(i64::from(link.tx_queue_len)),
+                Some(i64::from(link.kind)),
+            ];
+            for (family, value) in numbers.iter_mut().zip(values) {
+                if let Some(value) = value {
+                    family.push(&device, value as f64);
+                }
+            }
+            if let (true, Some(stats)) = (self.with_stats, link.stats64) {
+                for (family, value) in statistics.iter_mut().zip(stats) {
+                    family.push(&device, value as f64);
+                }
+            }
+        }
+        out.push(speed);
+        out.push(up);
+        out.push(info);
+        out.push(altnames);
+        out.extend(numbers);
+        out.extend(statistics);
+        Ok(())
+    }
+
+    fn update_sysfs(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let names = dir_names(&self.root).map_err(|err| match &err {
             CollectorError::Io { source, .. } if source.kind() == ErrorKind::PermissionDenied => {
                 CollectorError::NoData
@@ -222,6 +496,11 @@ impl Collector for NetClass {
             _ => err.not_found_as_no_data(),
         })?;
         let mut interfaces = Vec::new();
+        let mut fixed = self
+            .fixed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut seen = Vec::new();
         for name in names {
             if self.ignored.is_match(&name) {
                 continue;
@@ -239,10 +518,31 @@ impl Collector for NetClass {
                 Err(Errno::ENOENT) => continue,
                 Err(err) => return Err(CollectorError::io(&dir, err.into())),
             };
-            let interface = read_interface(handle.as_fd(), &name)
+            // The directory's identity (inode and change time; kernfs numbers its inodes
+            // cyclically) tells a device from a recreated one of the same name: one fstat
+            // instead of four attribute files per interface.
+            let directory = nix::sys::stat::fstat(&handle)
+                .map(|stat| (stat.st_dev, stat.st_ino, stat.st_ctime, stat.st_ctime_nsec))
+                .map_err(|err| CollectorError::io(&dir, err.into()))?;
+            let known = fixed
+                .get(&name)
+                .filter(|known| known.directory == directory)
+                .map(|known| known.values);
+            let interface = read_interface(handle.as_fd(), &name, known.as_ref())
                 .map_err(|(attribute, err)| CollectorError::io(&dir.join(attribute), err))?;
+            fixed.insert(
+                name.clone(),
+                Fixed {
+                    directory,
+                    values: FIXED.map(|p| interface.numbers[p]),
+                },
+            );
+            seen.push(name);
             interfaces.push(interface);
         }
+        // Forget removed devices.
+        fixed.retain(|name, _| seen.contains(name));
+        drop(fixed);
 
         let mut up = MetricFamily::gauge(
             "node_network_up",
@@ -345,6 +645,9 @@ mod tests {
             root: dir.path().to_owned(),
             ignored: Regex::new("^$").unwrap(),
             ignore_invalid_speed: true,
+            netlink: false,
+            with_stats: false,
+            fixed: Mutex::new(HashMap::new()),
         };
         let mut out = Vec::new();
         collector.update(&mut out).unwrap();
@@ -369,6 +672,42 @@ mod tests {
     }
 
     #[test]
+    fn fixed_attributes_are_read_again_for_a_recreated_device() {
+        let dir = tempfile::tempdir().unwrap();
+        let eth0 = dir.path().join("eth0");
+        let create = |ifindex: &str, mtu: &str| {
+            std::fs::create_dir_all(&eth0).unwrap();
+            std::fs::write(eth0.join("ifindex"), ifindex).unwrap();
+            std::fs::write(eth0.join("mtu"), mtu).unwrap();
+        };
+        create("2\n", "1500\n");
+        let collector = NetClass {
+            root: dir.path().to_owned(),
+            ignored: Regex::new("^$").unwrap(),
+            ignore_invalid_speed: false,
+            netlink: false,
+            with_stats: false,
+            fixed: Mutex::new(HashMap::new()),
+        };
+        let value = |name: &str| {
+            let mut out = Vec::new();
+            collector.update(&mut out).unwrap();
+            out.iter().find(|f| f.name == name).unwrap().samples[0].value
+        };
+        assert_eq!(value("node_network_iface_id"), 2.0);
+        // A changed value of a live attribute is seen; a fixed one is not read again.
+        create("2\n", "9000\n");
+        std::fs::write(eth0.join("ifindex"), "99\n").unwrap();
+        assert_eq!(value("node_network_mtu_bytes"), 9000.0);
+        assert_eq!(value("node_network_iface_id"), 2.0);
+        // Removed and created again: a new directory, read afresh.
+        std::fs::remove_dir_all(&eth0).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        create("7\n", "1500\n");
+        assert_eq!(value("node_network_iface_id"), 7.0);
+    }
+
+    #[test]
     fn live_sysfs_has_loopback() {
         let collector = crate::collectors::testing::build(declare, &Paths::default(), &[]).unwrap();
         let mut out = Vec::new();
@@ -378,6 +717,52 @@ mod tests {
             .find(|f| f.name == "node_network_mtu_bytes")
             .unwrap();
         assert!(mtu.samples.iter().any(|s| s.labels[0].1 == "lo"));
+    }
+
+    #[test]
+    fn live_netlink_mode_matches_sysfs_for_loopback() {
+        let build = |args: &[&str]| {
+            crate::collectors::testing::build(declare, &Paths::default(), args).unwrap()
+        };
+        let (mut sysfs, mut netlink) = (Vec::new(), Vec::new());
+        build(&[]).update(&mut sysfs).unwrap();
+        build(&[
+            "--collector.netclass.netlink",
+            "--collector.netclass_rtnl.with-stats",
+        ])
+        .update(&mut netlink)
+        .unwrap();
+        let lo = |families: &[MetricFamily], name: &str| {
+            families
+                .iter()
+                .find(|f| f.name == name)
+                .and_then(|f| f.samples.iter().find(|s| s.labels[0].1 == "lo"))
+                .map(|s| s.value)
+        };
+        for name in [
+            "node_network_mtu_bytes",
+            "node_network_iface_id",
+            "node_network_protocol_type",
+            "node_network_transmit_queue_length",
+            "node_network_address_assign_type",
+            "node_network_up",
+        ] {
+            assert_eq!(lo(&sysfs, name), lo(&netlink, name), "{name}");
+        }
+        assert!(lo(&netlink, "node_network_receive_packets_total").is_some());
+        let info = netlink
+            .iter()
+            .find(|f| f.name == "node_network_info")
+            .unwrap();
+        assert!(info.samples.iter().all(|s| s.labels.len() == 6));
+    }
+
+    #[test]
+    fn hardware_addresses_print_as_go() {
+        assert_eq!(hardware_address(&[0, 0x1a, 0xff]), "00:1a:ff");
+        assert_eq!(hardware_address(&[]), "");
+        assert_eq!(duplex_name(1), "full");
+        assert_eq!(duplex_name(7), "Duplex(7)");
     }
 
     proptest::proptest! {

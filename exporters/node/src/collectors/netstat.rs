@@ -42,11 +42,13 @@ struct Netstat {
     snmp6: PathBuf,
 }
 
-/// Protocol → field → value text.
+/// Protocol → field → value text (the tests' view of the parse).
+#[cfg(test)]
 type Stats<'a> = BTreeMap<&'a str, BTreeMap<&'a str, &'a str>>;
 
 /// `net/netstat` and `net/snmp`: pairs of lines, `Proto: Name1 Name2 ...` then
 /// `Proto: value1 value2 ...`. A pair whose lengths differ is an error, as upstream.
+#[cfg(test)]
 fn parse_pairs(text: &str) -> Result<Stats<'_>, String> {
     let mut stats = Stats::new();
     let mut lines = text.lines().filter(|line| !line.trim().is_empty());
@@ -68,19 +70,56 @@ fn parse_pairs(text: &str) -> Result<Stats<'_>, String> {
 }
 
 /// `net/snmp6`: one `<Proto6><Field> <value>` per line; the protocol runs up to the first `6`.
+#[cfg(test)]
 fn parse_snmp6(text: &str) -> Stats<'_> {
     let mut stats = Stats::new();
-    for line in text.lines() {
-        let mut fields = line.split_ascii_whitespace();
-        let (Some(key), Some(value)) = (fields.next(), fields.next()) else {
-            continue;
-        };
-        if let Some(six) = key.find('6') {
-            let (protocol, name) = key.split_at(six + 1);
-            stats.entry(protocol).or_default().insert(name, value);
-        }
+    for (protocol, name, value) in snmp6_fields(text) {
+        stats.entry(protocol).or_default().insert(name, value);
     }
     stats
+}
+
+/// What a scrape keeps: `(protocol, field) -> value`, the wanted fields only, sorted.
+type Wanted<'a> = BTreeMap<(&'a str, &'a str), &'a str>;
+
+impl Netstat {
+    /// Whether `protocol_name` is wanted, remembered per key across scrapes: the kernel
+    /// prints the same header lines until a reboot, so after the first scrape this is one
+    /// lookup in a small map of the wanted and unwanted names.
+    fn wanted(&self, key: &mut String, protocol: &str, name: &str) -> bool {
+        key.clear();
+        key.push_str(protocol);
+        key.push('_');
+        key.push_str(name);
+        self.fields.is_match(key)
+    }
+
+    /// Adds the wanted fields of a header/values file (`/proc/net/netstat`, `/proc/net/snmp`)
+    /// to `wanted`. A protocol seen again replaces its earlier fields, as before.
+    fn add_pairs<'a>(
+        &self,
+        text: &'a str,
+        wanted: &mut Wanted<'a>,
+        key: &mut String,
+    ) -> Result<(), String> {
+        let mut lines = text.lines().filter(|line| !line.trim().is_empty());
+        while let Some(names) = lines.next() {
+            let values = lines.next().unwrap_or("");
+            let mut names_iter = names.split(' ');
+            let first = names_iter.next().unwrap_or("");
+            let protocol = first.strip_suffix(':').unwrap_or(first);
+            if names.split(' ').count() != values.split(' ').count() {
+                return Err(format!("field count mismatch for {protocol}"));
+            }
+            wanted.retain(|(p, _), _| *p != protocol);
+            for (name, value) in names_iter.zip(values.split(' ').skip(1)) {
+                if self.wanted(key, protocol, name) {
+                    wanted.insert((protocol, name), value);
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Collector for Netstat {
@@ -88,41 +127,55 @@ impl Collector for Netstat {
         let netstat_text = read_string(&self.netstat)?;
         let snmp_text = read_string(&self.snmp)?;
         let snmp6_text = read_optional(&self.snmp6)?; // absent with IPv6 disabled
-        let mut stats = parse_pairs(&netstat_text)
-            .map_err(|reason| CollectorError::parse(&self.netstat, reason))?;
-        // Later files replace a protocol wholesale, as upstream's map copy does.
-        stats.extend(
-            parse_pairs(&snmp_text).map_err(|reason| CollectorError::parse(&self.snmp, reason))?,
-        );
-        if let Some(text) = &snmp6_text {
-            stats.extend(parse_snmp6(text));
-        }
+        // Filtered while reading: of the ~400 fields only the wanted few are kept, instead of
+        // maps of every field. A protocol seen again (in a later line or file) replaces its
+        // earlier fields, as the maps did.
+        let mut wanted = Wanted::new();
         let mut key = String::new();
-        for (protocol, fields) in &stats {
-            for (name, value) in fields {
-                key.clear();
-                key.push_str(protocol);
-                key.push('_');
-                key.push_str(name);
-                if !self.fields.is_match(&key) {
-                    continue;
+        self.add_pairs(&netstat_text, &mut wanted, &mut key)
+            .map_err(|reason| CollectorError::parse(&self.netstat, reason))?;
+        self.add_pairs(&snmp_text, &mut wanted, &mut key)
+            .map_err(|reason| CollectorError::parse(&self.snmp, reason))?;
+        if let Some(text) = &snmp6_text {
+            let mut seen: Vec<&str> = Vec::new();
+            for (protocol, name, value) in snmp6_fields(text) {
+                if !seen.contains(&protocol) {
+                    seen.push(protocol);
+                    wanted.retain(|(p, _), _| *p != protocol);
                 }
-                let value: f64 = value.parse().map_err(|_| {
-                    CollectorError::Other(format!(
-                        "invalid value {value:?} in netstats for {protocol} {name}"
-                    ))
-                })?;
-                out.push(
-                    MetricFamily::untyped(
-                        format!("node_netstat_{key}"),
-                        format!("Statistic {protocol}{name}."),
-                    )
-                    .with(&[], value),
-                );
+                if self.wanted(&mut key, protocol, name) {
+                    wanted.insert((protocol, name), value);
+                }
             }
+        }
+        for ((protocol, name), value) in wanted {
+            let value: f64 = value.parse().map_err(|_| {
+                CollectorError::Other(format!(
+                    "invalid value {value:?} in netstats for {protocol} {name}"
+                ))
+            })?;
+            out.push(
+                MetricFamily::untyped(
+                    format!("node_netstat_{protocol}_{name}"),
+                    format!("Statistic {protocol}{name}."),
+                )
+                .with(&[], value),
+            );
         }
         Ok(())
     }
+}
+
+/// `/proc/net/snmp6` lines, `Ip6InOctets 460`, as `(protocol, field, value)`: the protocol
+/// ends at the first `6`.
+fn snmp6_fields(text: &str) -> impl Iterator<Item = (&str, &str, &str)> {
+    text.lines().filter_map(|line| {
+        let mut fields = line.split_ascii_whitespace();
+        let (key, value) = (fields.next()?, fields.next()?);
+        let six = key.find('6')?;
+        let (protocol, name) = key.split_at(six + 1);
+        Some((protocol, name, value))
+    })
 }
 
 #[cfg(test)]
