@@ -9,7 +9,16 @@
 use octo_exporter_kit::{Flag, FlagSet, Flags};
 
 use crate::collector::{BuildContext, BuildError, Builder};
-use crate::collectors::{arp, bcache, bcachefs, bonding, btrfs, buddyinfo, cgroups, compat, conntrack, cpu, cpu_vulnerabilities, cpufreq, diskstats, dmi, dmmultipath, drbd, drm, edac, entropy, ethtool, fibrechannel, filefd, filesystem, hwmon, infiniband, interrupts, ipvs, kernel_hung, ksmd, lnstat, loadavg, logind, mdadm, meminfo, meminfo_numa, mountstats, netclass, netdev, netstat, network_route, nfs, nfsd, nvme, nvmesubsystem, os, pcidevice, powersupplyclass, pressure, processes, qdisc, rapl, schedstat, selinux, slabinfo, sockstat, softirqs, softnet, stat, swap, sysctl, systemd, tapestats, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat, watchdog, wifi, xfrm, xfs, zfs, zoneinfo};
+use crate::collectors::{
+    arp, bcache, bcachefs, bonding, btrfs, buddyinfo, cgroups, compat, conntrack, cpu,
+    cpu_vulnerabilities, cpufreq, diskstats, dmi, dmmultipath, drbd, drm, edac, entropy, ethtool,
+    fibrechannel, filefd, filesystem, hwmon, infiniband, interrupts, ipvs, kernel_hung, ksmd,
+    lnstat, loadavg, logind, mdadm, meminfo, meminfo_numa, mountstats, netclass, netdev, netstat,
+    network_route, nfs, nfsd, nvme, nvmesubsystem, os, pcidevice, powersupplyclass, pressure,
+    processes, qdisc, rapl, schedstat, selinux, slabinfo, sockstat, softirqs, softnet, stat, swap,
+    sysctl, systemd, tapestats, tcpstat, textfile, thermal_zone, time, timex, udp_queues, uname,
+    vmstat, watchdog, wifi, xfrm, xfs, zfs, zoneinfo,
+};
 use crate::paths::Paths;
 use crate::scrape::Enabled;
 
