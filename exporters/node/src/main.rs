@@ -11,6 +11,7 @@ mod cpulist;
 mod dbus;
 mod device_filter;
 mod ethtool_ioctl;
+mod family_set;
 mod field_filter;
 mod gopath;
 mod mountstats_parse;

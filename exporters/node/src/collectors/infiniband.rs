@@ -12,6 +12,7 @@ use octo_exporter_kit::{FlagSet, MetricFamily, MetricType};
 
 use crate::collector::{Builder, Collector, CollectorError};
 use crate::device_filter::DeviceFilter;
+use crate::family_set::FamilySet;
 use crate::read::dir_names;
 use crate::sysfs::{go_trim_space, sys_read_file, to_valid_utf8};
 
@@ -477,30 +478,8 @@ fn counter_value(path: &Path) -> Result<Option<u64>, CollectorError> {
     }
 }
 
-/// The families of one scrape, created on first use.
-struct Families(Vec<MetricFamily>);
-
-impl Families {
-    fn push(
-        &mut self,
-        name: &str,
-        help: &str,
-        kind: MetricType,
-        labels: &[(&str, &str)],
-        value: f64,
-    ) {
-        let full = format!("node_infiniband_{name}");
-        match self.0.iter_mut().find(|family| family.name == full) {
-            Some(family) => family.push(labels, value),
-            None => self
-                .0
-                .push(MetricFamily::new(full, help, kind).with(labels, value)),
-        }
-    }
-}
-
 impl InfiniBand {
-    fn device(&self, name: &str, out: &mut Families) -> Result<(), CollectorError> {
+    fn device(&self, name: &str, out: &mut FamilySet) -> Result<(), CollectorError> {
         let dir = self.class.join(name);
         let firmware = attribute(&dir.join("fw_ver"))?;
         let optional = |file: &str| match attribute(&dir.join(file)) {
@@ -532,7 +511,7 @@ impl InfiniBand {
         device: &str,
         dir: &Path,
         port: &str,
-        out: &mut Families,
+        out: &mut FamilySet,
     ) -> Result<(), CollectorError> {
         let number: u32 = port
             .parse()
@@ -591,12 +570,12 @@ impl Collector for InfiniBand {
                 err
             }
         })?;
-        let mut families = Families(Vec::new());
+        let mut families = FamilySet::new("node_infiniband_");
         // Upstream reads every device before exporting any: one bad device fails the scrape.
         for device in devices.iter().filter(|device| !self.filter.ignored(device)) {
             self.device(device, &mut families)?;
         }
-        out.extend(families.0);
+        out.extend(families.families);
         Ok(())
     }
 }

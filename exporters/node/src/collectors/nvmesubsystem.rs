@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use octo_exporter_kit::{FlagSet, MetricFamily};
 
 use crate::collector::{Builder, Collector, CollectorError};
+use crate::read::dir_names;
 use crate::sysfs::{go_trim_space, sys_read_file, to_valid_utf8};
 
 pub fn declare(_set: &mut FlagSet) -> Builder {
@@ -82,26 +83,20 @@ fn read_attribute(path: &Path) -> Result<String, CollectorError> {
     }
 }
 
+/// The entries of `dir`, sorted; a directory that is absent or unreadable is no data.
 fn sorted_names(dir: &Path) -> Result<Vec<String>, CollectorError> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(err)
+    dir_names(dir).map_err(|err| match &err {
+        CollectorError::Io { source, .. }
             if matches!(
-                err.kind(),
+                source.kind(),
                 ErrorKind::NotFound | ErrorKind::PermissionDenied
             ) =>
         {
             tracing::debug!(dir = %dir.display(), error = %err, "Could not read NVMe subsystem info");
-            return Err(CollectorError::NoData);
+            CollectorError::NoData
         }
-        Err(err) => return Err(CollectorError::io(dir, err)),
-    };
-    let mut names: Vec<String> = entries
-        .filter_map(Result::ok)
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    Ok(names)
+        _ => err,
+    })
 }
 
 /// `nvme<digits>`: a controller.

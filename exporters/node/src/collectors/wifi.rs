@@ -17,6 +17,7 @@ use octo_exporter_kit::{FlagSet, MetricFamily, MetricType};
 use serde_json::{Map, Value};
 
 use crate::collector::{Builder, Collector, CollectorError};
+use crate::family_set::FamilySet;
 use crate::netlink;
 use crate::nl80211::{self, Bss, Interface, Station};
 
@@ -102,29 +103,6 @@ fn read_json(path: &Path) -> Result<Option<Value>, CollectorError> {
             .map_err(|err| CollectorError::parse(path, err.to_string())),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(err) => Err(CollectorError::io(path, err)),
-    }
-}
-
-/// The families, created on first use.
-#[derive(Default)]
-struct Families(Vec<MetricFamily>);
-
-impl Families {
-    fn push(
-        &mut self,
-        name: &str,
-        help: &str,
-        kind: MetricType,
-        labels: &[(&str, &str)],
-        value: f64,
-    ) {
-        let full = format!("node_wifi_{name}");
-        match self.0.iter_mut().find(|family| family.name == full) {
-            Some(family) => family.push(labels, value),
-            None => self
-                .0
-                .push(MetricFamily::new(full, help, kind).with(labels, value)),
-        }
     }
 }
 
@@ -250,7 +228,7 @@ fn bad(path: &Path) -> impl Fn(String) -> CollectorError + '_ {
     move |reason| CollectorError::parse(path, reason)
 }
 
-fn from_fixtures(dir: &Path, out: &mut Families) -> Result<(), CollectorError> {
+fn from_fixtures(dir: &Path, out: &mut FamilySet) -> Result<(), CollectorError> {
     let path = dir.join("interfaces.json");
     let Some(interfaces) = read_json(&path)? else {
         tracing::debug!("wifi collector metrics are not available for this system");
@@ -338,7 +316,7 @@ fn station_values(station: &Station) -> [f64; 12] {
 
 /// One interface's series from what the kernel said about it.
 fn push_interface(
-    out: &mut Families,
+    out: &mut FamilySet,
     interface: &Interface,
     bss: Option<&Bss>,
     stations: Option<&[Station]>,
@@ -380,7 +358,7 @@ fn push_interface(
 }
 
 /// The real host, through nl80211.
-fn from_kernel(out: &mut Families) -> Result<(), CollectorError> {
+fn from_kernel(out: &mut FamilySet) -> Result<(), CollectorError> {
     let family = match netlink::generic_family_id("nl80211") {
         Ok(Some(family)) => family,
         Ok(None) => {
@@ -420,13 +398,13 @@ fn from_kernel(out: &mut Families) -> Result<(), CollectorError> {
 
 impl Collector for Wifi {
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
-        let mut families = Families::default();
+        let mut families = FamilySet::new("node_wifi_");
         // Series gathered before a failure are still exported, as upstream's channel does.
         let result = match &self.fixtures {
             Some(dir) => from_fixtures(dir, &mut families),
             None => from_kernel(&mut families),
         };
-        out.extend(families.0);
+        out.extend(families.families);
         result
     }
 }
@@ -531,9 +509,9 @@ mod tests {
             receive_bitrate: 54_000_000,
             transmit_bitrate: 144_500_000,
         };
-        let mut families = Families::default();
+        let mut families = FamilySet::new("node_wifi_");
         push_interface(&mut families, &interface, Some(&bss), Some(&[station]));
-        let got = crate::collectors::testing::lines(&families.0, "/nonexistent");
+        let got = crate::collectors::testing::lines(&families.families, "/nonexistent");
         let station = "device=wlan0,mac_address=aa:bb:cc:dd:ee:ff";
         let mut expected = vec![
             "node_wifi_interface_frequency_hertz device=wlan0 2412000000".to_owned(),
@@ -558,9 +536,9 @@ mod tests {
         expected.sort();
         assert_eq!(got, expected);
         // Without BSS and stations: only the frequency.
-        let mut families = Families::default();
+        let mut families = FamilySet::new("node_wifi_");
         push_interface(&mut families, &interface, None, None);
-        assert_eq!(families.0.len(), 1);
+        assert_eq!(families.families.len(), 1);
     }
 
     #[test]
@@ -582,9 +560,9 @@ mod tests {
             write(dir.path(), "interfaces.json", &text);
             write(dir.path(), "wlan0/stationinfo.json", &text);
             write(dir.path(), "wlan0/bss.json", &text);
-            let _ = from_fixtures(dir.path(), &mut Families::default());
+            let _ = from_fixtures(dir.path(), &mut FamilySet::new("node_wifi_"));
             write(dir.path(), "interfaces.json", r#"[{"name":"wlan0"}]"#);
-            let _ = from_fixtures(dir.path(), &mut Families::default());
+            let _ = from_fixtures(dir.path(), &mut FamilySet::new("node_wifi_"));
         }
     }
 }
