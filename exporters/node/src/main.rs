@@ -18,6 +18,7 @@ mod mountstats_parse;
 mod netlink;
 mod nl80211;
 mod paths;
+mod perf_event;
 mod procstat;
 mod read;
 mod registry;

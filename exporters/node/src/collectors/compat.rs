@@ -4,12 +4,7 @@
 
 use octo_exporter_kit::FlagSet;
 
-const BOOLS: &[&str] = &[
-    "collector.ntp.server-is-local",
-    "collector.perf.disable-cache-profilers",
-    "collector.perf.disable-hardware-profilers",
-    "collector.perf.disable-software-profilers",
-];
+const BOOLS: &[&str] = &["collector.ntp.server-is-local"];
 
 const VALUES: &[&str] = &[
     "collector.ntp.ip-ttl",
@@ -18,17 +13,9 @@ const VALUES: &[&str] = &[
     "collector.ntp.protocol-version",
     "collector.ntp.server",
     "collector.ntp.server-port",
-    "collector.perf.cpus",
     "collector.runit.servicedir",
     "collector.supervisord.url",
     "runtime.gomaxprocs",
-];
-
-const REPEATABLE: &[&str] = &[
-    "collector.perf.cache-profilers",
-    "collector.perf.hardware-profilers",
-    "collector.perf.software-profilers",
-    "collector.perf.tracepoint",
 ];
 
 const HELP: &str = "Accepted for compatibility.";
@@ -41,10 +28,6 @@ pub fn declare(set: &mut FlagSet) {
     }
     for name in VALUES {
         let flag = set.optional(*name, HELP);
-        set.customize(flag, |arg| arg.hide(true));
-    }
-    for name in REPEATABLE {
-        let flag = set.repeatable(*name, &[], HELP);
         set.customize(flag, |arg| arg.hide(true));
     }
 }
