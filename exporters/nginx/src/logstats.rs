@@ -616,8 +616,18 @@ mod tests {
         // The configured address, then 500 distinct ones (some after a retry), then odd text.
         let mut lines = vec![line("200", "h", "/", "10.0.0.1:80")];
         for i in 0..500 {
-            lines.push(line("200", "h", "/", &format!("10.1.{}.{}:80", i / 250, i % 250)));
-            lines.push(line("502", "h", "/", &format!("10.2.0.{}:80, 10.0.0.1:80", i % 250)));
+            lines.push(line(
+                "200",
+                "h",
+                "/",
+                &format!("10.1.{}.{}:80", i / 250, i % 250),
+            ));
+            lines.push(line(
+                "502",
+                "h",
+                "/",
+                &format!("10.2.0.{}:80, 10.0.0.1:80", i % 250),
+            ));
         }
         for odd in ["a b", "x\\u0022y", "-"] {
             lines.push(line("200", "h", "/", odd));
@@ -641,7 +651,12 @@ mod tests {
 
     #[test]
     fn only_address_text_is_learned() {
-        for good in ["10.0.0.1:80", "[::1]:8080", "unix:/run/app.sock", "app_1.local:5000"] {
+        for good in [
+            "10.0.0.1:80",
+            "[::1]:8080",
+            "unix:/run/app.sock",
+            "app_1.local:5000",
+        ] {
             assert!(plausible_address(good), "{good}");
         }
         for bad in ["", "a b", "x\\u0022y", "<script>", &"1".repeat(256)] {
