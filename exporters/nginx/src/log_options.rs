@@ -20,6 +20,7 @@ pub struct LogFlags {
     buckets: Flag<String>,
     hosts: Flag<Vec<String>>,
     upstreams: Flag<Vec<String>>,
+    upstream_auto: Flag<u32>,
     routes: Flag<Vec<String>>,
 }
 
@@ -72,6 +73,13 @@ pub fn declare(set: &mut FlagSet) -> LogFlags {
             &[],
             "An upstream server address (as $upstream_addr writes it) to count under its own \
              upstream_addr label (others: \"other\"). Repeatable; without it there is no such label.",
+        ),
+        upstream_auto: set.number(
+            "nginxlog.upstream-auto",
+            0u32,
+            "The first N upstream addresses seen that --nginxlog.upstream does not list get an \
+             upstream_addr label of their own (others: \"other\"), for backends whose addresses \
+             change (containers, pods). At most 1000; 0: none.",
         ),
         routes: set.repeatable(
             "nginxlog.route",
@@ -131,6 +139,7 @@ impl LogOptions {
         let labels = LabelSets {
             hosts: owned(handles.hosts),
             upstreams: owned(handles.upstreams),
+            upstream_auto: flags.get(handles.upstream_auto) as usize,
             routes,
         };
         labels.validate()?;
@@ -165,11 +174,13 @@ mod tests {
             "--nginxlog.socket=/run/octo/nginx-log.sock",
             "--nginxlog.route=/api/=api",
             "--nginxlog.buckets=0.1,1",
+            "--nginxlog.upstream-auto=8",
         ])
         .unwrap()
         .unwrap();
         assert_eq!(options.socket_mode, 0o660);
         assert_eq!(options.buckets, vec![0.1, 1.0]);
+        assert_eq!(options.labels.upstream_auto, 8);
         assert_eq!(options.labels.routes, vec![("/api/".into(), "api".into())]);
     }
 
@@ -181,6 +192,7 @@ mod tests {
             ["--nginxlog.file=/x", "--nginxlog.namespace=a-b"],
             ["--nginxlog.file=/x", "--nginxlog.route=/api"],
             ["--nginxlog.file=/x", "--nginxlog.host=a\"b"],
+            ["--nginxlog.file=/x", "--nginxlog.upstream-auto=1001"],
         ] {
             assert!(read(&bad).is_err(), "{bad:?}");
         }

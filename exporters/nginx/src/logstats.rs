@@ -3,8 +3,9 @@
 //! Every label value comes from a bounded set, so hostile traffic (random URIs, Host headers,
 //! methods) cannot grow the number of series: `method` is one of the nine HTTP methods or
 //! `other` (as upstream's whitelist), `status` is a number from 100 to 599, `host` one of
-//! `--nginxlog.host` or `other`, `upstream_addr` one of `--nginxlog.upstream` or `other`, and
-//! `route` the name of the longest `--nginxlog.route` prefix or `other`. A series is keyed by
+//! `--nginxlog.host` or `other`, `upstream_addr` one of `--nginxlog.upstream`, one of the first
+//! `--nginxlog.upstream-auto` addresses seen, or `other`, and `route` the name of the longest
+//! `--nginxlog.route` prefix or `other`. A series is keyed by
 //! small indices, so counting a line allocates nothing once its series exists.
 
 use std::collections::HashMap;
@@ -23,9 +24,16 @@ const OTHER: &str = "other";
 pub struct LabelSets {
     pub hosts: Vec<String>,
     pub upstreams: Vec<String>,
+    /// How many addresses not in `upstreams` get a label of their own, first seen first served:
+    /// where backends' addresses change (containers, pods), they cannot be listed in advance.
+    pub upstream_auto: usize,
     /// `(path prefix, route name)`.
     pub routes: Vec<(String, String)>,
 }
+
+/// The most `--nginxlog.upstream-auto` may ask for: far more backends than one nginx balances,
+/// and far fewer series than hurt Prometheus.
+pub const MAX_UPSTREAM_AUTO: usize = 1000;
 
 /// Why a configured label value is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,6 +65,13 @@ impl LabelSets {
         for upstream in &self.upstreams {
             plain("--nginxlog.upstream", upstream)?;
         }
+        if self.upstream_auto > MAX_UPSTREAM_AUTO {
+            return Err(LabelSetError {
+                what: "--nginxlog.upstream-auto",
+                value: self.upstream_auto.to_string(),
+                reason: "must be at most 1000",
+            });
+        }
         for (prefix, name) in &self.routes {
             plain("--nginxlog.route prefix", prefix)?;
             plain("--nginxlog.route name", name)?;
@@ -69,6 +84,11 @@ impl LabelSets {
             }
         }
         Ok(())
+    }
+
+    /// Whether series carry an `upstream_addr` label.
+    fn has_upstream_label(&self) -> bool {
+        !self.upstreams.is_empty() || self.upstream_auto > 0
     }
 
     /// The index of `value` in `list`, or `list.len()` for `other`.
@@ -141,8 +161,12 @@ pub struct LogStats {
     labels: LabelSets,
     bounds: Vec<f64>,
     series: HashMap<Key, Series>,
-    /// Attempts nginx gave up on and passed to the next server, by the server given up on.
+    /// Addresses learned under `upstream_auto` (appended to `labels.upstreams`).
+    learned: usize,
+    /// Attempts nginx gave up on and passed to the next server, by the server given up on
+    /// (parallel to `labels.upstreams`); `other_retries` for the rest, or all without the label.
     retries: Vec<u64>,
+    other_retries: u64,
     parse_errors: u64,
     lines: u64,
 }
@@ -153,12 +177,14 @@ impl LogStats {
         bounds.retain(|b| b.is_finite());
         bounds.sort_by(f64::total_cmp);
         bounds.dedup();
-        let retries = vec![0; labels.upstreams.len() + 1];
+        let retries = vec![0; labels.upstreams.len()];
         LogStats {
             labels,
             bounds,
             series: HashMap::new(),
+            learned: 0,
             retries,
+            other_retries: 0,
             parse_errors: 0,
             lines: 0,
         }
@@ -187,28 +213,33 @@ impl LogStats {
             .unwrap_or(METHODS.len()) as u8;
         // With retries nginx writes every server tried, "a, b"; the last one answered.
         let answered = last_server(record.upstream_addr);
+        let attempts = servers(record.upstream_addr).count();
+        for failed in servers(record.upstream_addr).take(attempts.saturating_sub(1)) {
+            match self.upstream_index(failed) {
+                UPSTREAM_OTHER => self.other_retries += 1,
+                i => {
+                    if let Some(r) = self.retries.get_mut(i as usize) {
+                        *r += 1;
+                    }
+                }
+            }
+        }
+        let upstream = match answered {
+            _ if !self.labels.has_upstream_label() => 0,
+            Some(addr) => self.upstream_index(addr),
+            None => NO_UPSTREAM,
+        };
         let key = Key {
             method,
             status,
             host: optional_index(&self.labels.hosts, record.host),
-            upstream: match answered {
-                _ if self.labels.upstreams.is_empty() => 0,
-                Some(addr) => LabelSets::index(&self.labels.upstreams, addr),
-                None => NO_UPSTREAM,
-            },
+            upstream,
             route: if self.labels.routes.is_empty() {
                 0
             } else {
                 self.labels.route(record.uri)
             },
         };
-        let attempts = servers(record.upstream_addr).count();
-        for failed in servers(record.upstream_addr).take(attempts.saturating_sub(1)) {
-            let i = LabelSets::index(&self.labels.upstreams, failed) as usize;
-            if let Some(r) = self.retries.get_mut(i) {
-                *r += 1;
-            }
-        }
         let bounds = &self.bounds;
         let series = self.series.entry(key).or_insert_with(|| Series {
             responses: 0,
@@ -231,6 +262,30 @@ impl LogStats {
             series.upstream_connect_time.observe(bounds, seconds);
         }
         true
+    }
+
+    /// The label index of an upstream server: a configured or learned address, a newly seen one
+    /// while fewer than `upstream_auto` have been learned, else [`UPSTREAM_OTHER`].
+    fn upstream_index(&mut self, addr: &str) -> u16 {
+        if !self.labels.has_upstream_label() {
+            return UPSTREAM_OTHER;
+        }
+        let upstreams = &mut self.labels.upstreams;
+        if let Some(i) = upstreams.iter().position(|v| v.eq_ignore_ascii_case(addr)) {
+            return i as u16;
+        }
+        if self.learned < self.labels.upstream_auto && plausible_address(addr) {
+            upstreams.push(addr.to_owned());
+            self.retries.push(0);
+            self.learned += 1;
+            tracing::info!(
+                upstream_addr = addr,
+                learned = self.learned,
+                "upstream server gets a label of its own (--nginxlog.upstream-auto)"
+            );
+            return (upstreams.len() - 1) as u16;
+        }
+        UPSTREAM_OTHER
     }
 
     /// Requests counted so far (parse errors excluded).
@@ -327,18 +382,16 @@ impl LogStats {
             name("http_upstream_retries_total"),
             "Upstream attempts nginx passed to the next server (proxy_next_upstream)",
         );
-        if !self.labels.upstreams.is_empty() {
-            for (i, value) in self.retries.iter().enumerate() {
+        if self.labels.has_upstream_label() {
+            let named = self.labels.upstreams.iter().map(String::as_str);
+            let values = self.retries.iter().chain([&self.other_retries]);
+            for (addr, value) in named.chain([OTHER]).zip(values) {
                 let mut labels = const_labels.to_vec();
-                let addr = self.labels.upstreams.get(i).map_or(OTHER, String::as_str);
                 labels.push(("upstream_addr".into(), addr.into()));
                 retries.push_owned(labels, *value as f64);
             }
         } else {
-            retries.push_owned(
-                const_labels.to_vec(),
-                self.retries.iter().sum::<u64>() as f64,
-            );
+            retries.push_owned(const_labels.to_vec(), self.other_retries as f64);
         }
         let mut errors = MetricFamily::counter(
             name("parse_errors_total"),
@@ -364,11 +417,11 @@ impl LogStats {
         if !self.labels.hosts.is_empty() {
             labels.push(("host".into(), named(&self.labels.hosts, key.host)));
         }
-        if !self.labels.upstreams.is_empty() {
-            let value = if key.upstream == NO_UPSTREAM {
-                String::new()
-            } else {
-                named(&self.labels.upstreams, key.upstream)
+        if self.labels.has_upstream_label() {
+            let value = match key.upstream {
+                NO_UPSTREAM => String::new(),
+                UPSTREAM_OTHER => OTHER.to_owned(),
+                i => named(&self.labels.upstreams, i),
             };
             labels.push(("upstream_addr".into(), value));
         }
@@ -386,6 +439,19 @@ impl LogStats {
 
 /// The key's upstream when nginx passed the request to none (it answered itself).
 const NO_UPSTREAM: u16 = u16::MAX;
+/// The key's upstream when the server has no label of its own. A value of its own (not the
+/// list's length, as for hosts and routes) because learned addresses lengthen the list.
+const UPSTREAM_OTHER: u16 = u16::MAX - 1;
+
+/// Whether a learned `$upstream_addr` looks like what nginx writes (`10.0.0.1:80`,
+/// `[::1]:80`, `unix:/path`): anything else is `other`, so a forged or odd line cannot use up a
+/// learned slot with text no backend has.
+fn plausible_address(addr: &str) -> bool {
+    (1..=255).contains(&addr.len())
+        && addr
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".:[]_-/".contains(&b))
+}
 
 fn optional_index(list: &[String], value: &str) -> u16 {
     if list.is_empty() {
@@ -440,6 +506,7 @@ mod tests {
         let mut s = stats(LabelSets {
             hosts: vec!["shop.example".into()],
             upstreams: vec!["10.0.0.1:80".into(), "10.0.0.2:80".into()],
+            upstream_auto: 0,
             routes: vec![
                 ("/api/".into(), "api".into()),
                 ("/api/admin".into(), "admin".into()),
@@ -526,6 +593,77 @@ mod tests {
         assert_eq!(s.series.len(), 3);
     }
 
+    fn upstream_values(s: &LogStats, family: &str) -> std::collections::BTreeSet<String> {
+        s.families("nginx", &[])
+            .iter()
+            .filter(|f| f.name == family)
+            .flat_map(|f| &f.samples)
+            .filter_map(|sample| {
+                let (_, v) = sample.labels.iter().find(|(k, _)| k == "upstream_addr")?;
+                Some(v.clone())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn learned_upstreams_stay_bounded() {
+        const N: usize = 3;
+        let mut s = stats(LabelSets {
+            upstreams: vec!["10.0.0.1:80".into()],
+            upstream_auto: N,
+            ..Default::default()
+        });
+        // The configured address, then 500 distinct ones (some after a retry), then odd text.
+        let mut lines = vec![line("200", "h", "/", "10.0.0.1:80")];
+        for i in 0..500 {
+            lines.push(line(
+                "200",
+                "h",
+                "/",
+                &format!("10.1.{}.{}:80", i / 250, i % 250),
+            ));
+            lines.push(line(
+                "502",
+                "h",
+                "/",
+                &format!("10.2.0.{}:80, 10.0.0.1:80", i % 250),
+            ));
+        }
+        for odd in ["a b", "x\\u0022y", "-"] {
+            lines.push(line("200", "h", "/", odd));
+        }
+        for l in &lines {
+            assert!(s.record(&parse(l.as_bytes()).unwrap()));
+        }
+        // 10.2.0.0:80 was learned when nginx gave up on it (a retry), before 10.1.0.1:80.
+        let learned = ["10.1.0.0:80", "10.2.0.0:80", "10.1.0.1:80"];
+        let mut all = upstream_values(&s, "nginx_http_response_count_total");
+        all.extend(upstream_values(&s, "nginx_http_upstream_retries_total"));
+        let mut expected: std::collections::BTreeSet<String> =
+            ["10.0.0.1:80", "other", ""].map(String::from).into();
+        expected.extend(learned.map(String::from));
+        // The configured address, "" (nginx answered itself), and N + 1 more: at most N learned.
+        assert_eq!(all, expected);
+        assert_eq!(all.len(), 2 + N + 1);
+        let total: u64 = s.series.values().map(|x| x.responses).sum();
+        assert_eq!(total, lines.len() as u64, "nothing lost to other");
+    }
+
+    #[test]
+    fn only_address_text_is_learned() {
+        for good in [
+            "10.0.0.1:80",
+            "[::1]:8080",
+            "unix:/run/app.sock",
+            "app_1.local:5000",
+        ] {
+            assert!(plausible_address(good), "{good}");
+        }
+        for bad in ["", "a b", "x\\u0022y", "<script>", &"1".repeat(256)] {
+            assert!(!plausible_address(bad), "{bad}");
+        }
+    }
+
     #[test]
     fn configured_values_that_cannot_match_are_refused() {
         for bad in [
@@ -535,6 +673,10 @@ mod tests {
             },
             LabelSets {
                 routes: vec![("api".into(), "api".into())],
+                ..Default::default()
+            },
+            LabelSets {
+                upstream_auto: MAX_UPSTREAM_AUTO + 1,
                 ..Default::default()
             },
         ] {

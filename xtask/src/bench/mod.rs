@@ -12,6 +12,7 @@ pub mod container;
 mod floor;
 pub mod mysql;
 pub mod nginx;
+pub mod nginx_log;
 pub mod node;
 mod process;
 mod scrape;
