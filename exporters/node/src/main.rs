@@ -14,6 +14,7 @@ mod ethtool_ioctl;
 mod family_set;
 mod field_filter;
 mod gopath;
+mod mountinfo;
 mod mountstats_parse;
 mod netlink;
 mod nl80211;

@@ -249,10 +249,7 @@ mod tests {
 
     fn attribute(kind: u16, value: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        out.extend_from_slice(&((4 + value.len()) as u16).to_ne_bytes());
-        out.extend_from_slice(&kind.to_ne_bytes());
-        out.extend_from_slice(value);
-        out.resize(align(out.len()), 0);
+        netlink::push_attribute(&mut out, kind, value);
         out
     }
 

@@ -91,9 +91,7 @@ mod tests {
     use super::*;
 
     fn write(root: &Path, rel: &str, text: &str) {
-        let path = root.join(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
+        crate::collectors::testing::write(&root.join(rel), text);
     }
 
     #[test]

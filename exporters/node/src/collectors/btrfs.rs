@@ -21,6 +21,7 @@ use octo_exporter_kit::{FlagSet, MetricFamily};
 
 use crate::btrfs_ioctl;
 use crate::collector::{Builder, Collector, CollectorError};
+use crate::mountinfo;
 use crate::paths::Paths;
 use crate::sysfs::{go_trim_space, sys_read_file, to_valid_utf8};
 
@@ -221,36 +222,19 @@ struct BtrfsMount {
     mount_point: String,
 }
 
-/// The btrfs mounts of a mountinfo file. Hand-written rather than shared with the filesystem
-/// collector (a collector never imports another): upstream reads the same file for both, but
-/// only the source, type and mount point matter here. A malformed line fails the whole list, as
-/// upstream's parser does (then every filesystem keeps its sysfs devices).
-fn btrfs_mounts(mountinfo: &str) -> Result<Vec<BtrfsMount>, String> {
+/// The btrfs mounts of a mountinfo file. A malformed line fails the whole list, as upstream's
+/// parser does (then every filesystem keeps its sysfs devices).
+fn btrfs_mounts(text: &str) -> Result<Vec<BtrfsMount>, String> {
     let mut mounts = Vec::new();
-    for line in mountinfo.lines().filter(|line| !line.trim().is_empty()) {
-        let fields: Vec<&str> = line.split(' ').collect();
-        let separator = fields.iter().skip(6).position(|f| *f == "-").map(|i| i + 6);
-        let (Some(separator), true) = (separator, fields.len() >= 10) else {
-            return Err(format!("malformed mountinfo line {line:?}"));
-        };
-        let (Some(fs_type), Some(source)) = (fields.get(separator + 1), fields.get(separator + 2))
-        else {
-            return Err(format!("malformed mountinfo line {line:?}"));
-        };
-        let major_minor = fields[2].split_once(':');
-        if !major_minor.is_some_and(|(major, minor)| {
-            major.parse::<i64>().is_ok() && minor.parse::<i64>().is_ok()
-        }) {
-            return Err(format!("malformed major:minor in {line:?}"));
+    for line in text.lines().filter(|line| !line.trim().is_empty()) {
+        let parsed = mountinfo::parse_line(line)
+            .ok_or_else(|| format!("malformed mountinfo line {line:?}"))?;
+        if parsed.fs_type == "btrfs" {
+            mounts.push(BtrfsMount {
+                device: parsed.source.to_owned(),
+                mount_point: parsed.mount_point,
+            });
         }
-        if *fs_type != "btrfs" {
-            continue;
-        }
-        mounts.push(BtrfsMount {
-            device: (*source).to_owned(),
-            // fstab(5) escapes for space and tab, the two upstream translates.
-            mount_point: fields[4].replace("\\040", " ").replace("\\011", "\t"),
-        });
     }
     Ok(mounts)
 }

@@ -27,6 +27,7 @@ use octo_exporter_kit::{FlagSet, MetricFamily};
 
 use crate::collector::{Builder, Collector, CollectorError};
 use crate::device_filter::DeviceFilter;
+use crate::mountinfo;
 use crate::paths::Paths;
 use crate::read::read_string;
 
@@ -114,10 +115,7 @@ struct Mount {
     read_only: bool,
 }
 
-/// Parses `mountinfo`. Hand-written: procfs-core's `MountInfos` turns the source `none` into
-/// "no source" (upstream labels it `device="none"`) and rejects the whole file on one odd line;
-/// here an odd line is skipped with a log line. Fields are split on single spaces, the `-`
-/// separator is the 4th field from the end, as upstream's procfs library reads it.
+/// Parses `mountinfo` (see [`mountinfo::parse_line`]); an odd line is skipped with a log line.
 fn parse_mountinfo(text: &str, paths: &Paths) -> Vec<Mount> {
     let mut mounts = Vec::new();
     for line in text.lines().filter(|line| !line.trim().is_empty()) {
@@ -130,29 +128,17 @@ fn parse_mountinfo(text: &str, paths: &Paths) -> Vec<Mount> {
 }
 
 fn parse_mount_line(line: &str, paths: &Paths) -> Option<Mount> {
-    let fields: Vec<&str> = line.split(' ').collect();
-    let n = fields.len();
-    if n < 10 || fields[n - 4] != "-" {
-        return None;
-    }
-    fields[0].parse::<i64>().ok()?;
-    fields[1].parse::<i64>().ok()?;
-    let (major, minor) = fields[2].split_once(':')?;
-    let major: i64 = major.parse().ok()?;
-    let minor: i64 = minor.parse().ok()?;
-    // fstab(5) escapes for space and tab, the two upstream translates.
-    let mount_point = fields[4].replace("\\040", " ").replace("\\011", "\t");
+    let line = mountinfo::parse_line(line)?;
     let is_ro = |options: &str| options.split(',').any(|o| o == "ro");
-    let super_options = fields[n - 1];
     Some(Mount {
-        device: fields[n - 2].to_owned(),
-        mount_point: paths.strip_rootfs(&mount_point),
-        fs_type: fields[n - 3].to_owned(),
-        major: major.to_string(),
-        minor: minor.to_string(),
-        read_only: is_ro(fields[5])
-            || is_ro(super_options)
-            || super_options.split(',').any(|o| o == "emergency_ro"),
+        device: line.source.to_owned(),
+        mount_point: paths.strip_rootfs(&line.mount_point),
+        fs_type: line.fs_type.to_owned(),
+        major: line.major.to_string(),
+        minor: line.minor.to_string(),
+        read_only: is_ro(line.mount_options)
+            || is_ro(line.super_options)
+            || line.super_options.split(',').any(|o| o == "emergency_ro"),
     })
 }
 
