@@ -6,7 +6,12 @@
 //!    path of a line in the shipped binary: receiving the datagram, parsing, counting.
 //! 2. CPU per 10,000 requests through a real nginx (Debian's) whose access log goes to the
 //!    exporter's socket, at 10,000 requests per second from a paced client, and from it the
-//!    share of one core (the issue's goal: under 1 %); then the same under a `wrk` flood.
+//!    share of one core (the issue's goal: under 1 %); then the same under a `wrk` flood;
+//! 3. the paced run again with nginx writing a file (`buffer=64k flush=1s`) that the exporter
+//!    follows: lines arrive by the block instead of a datagram each.
+//!
+//! CPU is the scheduler's count for the exporter's threads (`/proc/<pid>/task/*/sched`), with
+//! their context switches: at a steady rate most of a datagram reader's cost is waking up.
 //!
 //! Figures, not assertions. Blocking sends on a unix datagram socket wait while the receiver's
 //! queue is full, so part 1 loses nothing; nginx sends without blocking, so part 2 reports the
@@ -22,7 +27,7 @@ use octo_testbed::metrics::parse;
 use octo_testbed::{ExporterProcess, Nginx, free_port, http_get, require_program, temp_dir};
 
 use super::binary::{Profile, build};
-use super::process::CpuTime;
+use super::process::{CpuTime, SchedTime};
 
 /// The documented format (docs/nginx-exporter.md).
 const LOG_FORMAT: &str = r#"log_format octo_metrics escape=json '{"host":"$host","method":"$request_method","uri":"$uri","status":"$status","request_length":"$request_length","body_bytes_sent":"$body_bytes_sent","request_time":"$request_time","upstream_addr":"$upstream_addr","upstream_status":"$upstream_status","upstream_connect_time":"$upstream_connect_time","upstream_response_time":"$upstream_response_time"}';"#;
@@ -52,26 +57,44 @@ pub async fn run() -> anyhow::Result<()> {
     let wrk = require_program("wrk", "wrk")?;
     let dir = temp_dir("octo-bench-nginxlog-")?;
     let parsed = lines_per_cpu_second(&binary, dir.path()).await?;
-    let [paced, flood] = through_nginx(&binary, dir.path(), Path::new(&wrk)).await?;
+    let [paced, flood] = through_nginx(&binary, dir.path(), Some(Path::new(&wrk)), LogPath::Socket)
+        .await?
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("two socket measurements expected"))?;
+    let [from_file] = through_nginx(&binary, dir.path(), None, LogPath::File)
+        .await?
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("one file measurement expected"))?;
 
     println!();
     println!("octo-nginx-exporter access log (profile small, static)");
     println!(
-        "1. socket, {} corpus lines: {:.0} lines per CPU second ({:.2} µs each; {:.3} s CPU, {} counted)",
+        "1. socket, {} corpus lines: {:.0} lines per CPU second ({:.2} µs each; {:.3} s CPU, {} counted, {} wake-ups)",
         CORPUS_SENDS,
         parsed.counted as f64 / parsed.cpu_seconds,
         parsed.cpu_seconds / parsed.counted as f64 * 1e6,
         parsed.cpu_seconds,
         parsed.counted,
+        parsed.switches,
     );
     for (title, m) in [
         (
-            format!("2. nginx, paced client at {PACED_RATE} requests/s for {LOAD_SECONDS} s"),
+            format!(
+                "2. nginx to the socket, paced client at {PACED_RATE} requests/s for {LOAD_SECONDS} s"
+            ),
             paced,
         ),
         (
-            format!("3. nginx, wrk flood ({WRK_CONNECTIONS} connections, {LOAD_SECONDS} s)"),
+            format!(
+                "3. nginx to the socket, wrk flood ({WRK_CONNECTIONS} connections, {LOAD_SECONDS} s)"
+            ),
             flood,
+        ),
+        (
+            format!(
+                "4. nginx to a file (buffer=64k flush=1s), paced client at {PACED_RATE} requests/s for {LOAD_SECONDS} s"
+            ),
+            from_file,
         ),
     ] {
         let per_10k_ms = m.cpu_seconds / m.counted as f64 * 10_000.0 * 1000.0;
@@ -83,7 +106,10 @@ pub async fn run() -> anyhow::Result<()> {
             m.requests.saturating_sub(m.counted),
             m.cpu_seconds,
         );
-        println!("   CPU per 10,000 requests: {per_10k_ms:.1} ms");
+        println!(
+            "   CPU per 10,000 requests: {per_10k_ms:.1} ms; {:.0} wake-ups per 10,000 requests",
+            m.switches as f64 / m.counted.max(1) as f64 * 10_000.0
+        );
         // At the rate measured, CPU per second over 10,000 requests per second.
         let share =
             m.cpu_seconds / f64::from(LOAD_SECONDS) / (m.requests as f64 / f64::from(LOAD_SECONDS))
@@ -100,19 +126,19 @@ pub async fn run() -> anyhow::Result<()> {
 struct Measured {
     counted: u64,
     cpu_seconds: f64,
+    /// Times the exporter's threads were switched in: at a steady rate, its wake-ups.
+    switches: u64,
     /// Requests wrk completed (part 2 only).
     requests: u64,
 }
 
+/// `source` is the exporter's `--nginxlog.socket=` or `--nginxlog.file=` argument.
 async fn start_exporter(
     binary: &Path,
-    socket: &Path,
+    source: String,
     scrape_uri: String,
 ) -> anyhow::Result<ExporterProcess> {
-    let mut args = vec![
-        format!("--nginx.scrape-uri={scrape_uri}"),
-        format!("--nginxlog.socket={}", socket.display()),
-    ];
+    let mut args = vec![format!("--nginx.scrape-uri={scrape_uri}"), source];
     args.extend(label_args());
     ExporterProcess::start(
         "octo-nginx-exporter",
@@ -158,22 +184,35 @@ async fn settle(exporter: &ExporterProcess, want: u64) -> anyhow::Result<u64> {
     }
 }
 
-fn cpu_seconds(exporter: &ExporterProcess) -> anyhow::Result<f64> {
+/// The exporter's CPU time so far, as the scheduler counts it (see [`SchedTime`]); the tick
+/// figures of `/proc/<pid>/stat` are printed beside it.
+fn cpu_seconds(exporter: &ExporterProcess) -> anyhow::Result<SchedTime> {
     let pid = exporter.pid().context("the exporter is not running")?;
-    let cpu = CpuTime::of(pid)?;
+    let ticks = CpuTime::of(pid)?;
+    let sched = SchedTime::of(pid)?;
     println!(
-        "bench: exporter CPU so far: user {:.3} s, system {:.3} s",
-        cpu.user_seconds(),
-        cpu.system_seconds()
+        "bench: exporter CPU so far: {:.3} s, {} context switches (ticks: user {:.3} s, system {:.3} s)",
+        sched.seconds,
+        sched.switches,
+        ticks.user_seconds(),
+        ticks.system_seconds()
     );
-    Ok(cpu.seconds())
+    Ok(sched)
+}
+
+/// CPU and wake-ups between two readings.
+fn spent(before: SchedTime, after: SchedTime) -> (f64, u64) {
+    (
+        after.seconds - before.seconds,
+        after.switches.saturating_sub(before.switches),
+    )
 }
 
 async fn lines_per_cpu_second(binary: &Path, dir: &Path) -> anyhow::Result<Measured> {
     let socket = dir.join("corpus.sock");
     let exporter = start_exporter(
         binary,
-        &socket,
+        format!("--nginxlog.socket={}", socket.display()),
         format!("http://127.0.0.1:{}/stub_status", free_port()),
     )
     .await?;
@@ -192,13 +231,14 @@ async fn lines_per_cpu_second(binary: &Path, dir: &Path) -> anyhow::Result<Measu
     })
     .await??;
     let counted = settle(&exporter, CORPUS_SENDS as u64).await?;
-    let cpu_seconds = cpu_seconds(&exporter)? - before;
+    let (cpu_seconds, switches) = spent(before, cpu_seconds(&exporter)?);
     if counted < CORPUS_SENDS as u64 {
         bail!("the exporter counted {counted} of {CORPUS_SENDS} lines");
     }
     Ok(Measured {
         counted,
         cpu_seconds,
+        switches,
         requests: 0,
     })
 }
@@ -272,53 +312,82 @@ fn corpus() -> Vec<String> {
         .collect()
 }
 
-async fn through_nginx(binary: &Path, dir: &Path, wrk: &Path) -> anyhow::Result<[Measured; 2]> {
+/// Where nginx writes its access log in a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LogPath {
+    /// `syslog:server=unix:...`, the exporter's `--nginxlog.socket`.
+    Socket,
+    /// A file nginx writes in 64 KiB blocks at least once a second, `--nginxlog.file`.
+    File,
+}
+
+/// A paced run, then a flood when `wrk` is given, through one nginx and one exporter.
+async fn through_nginx(
+    binary: &Path,
+    dir: &Path,
+    wrk: Option<&Path>,
+    path: LogPath,
+) -> anyhow::Result<Vec<Measured>> {
     let socket = dir.join("nginx-log.sock");
+    let file = dir.join("access.log");
     let (port, backend) = (free_port(), free_port());
     let stub = format!("http://127.0.0.1:{port}/stub_status");
-    let exporter = start_exporter(binary, &socket, stub).await?;
+    let (access_log, source) = match path {
+        LogPath::Socket => (
+            format!(
+                "syslog:server=unix:{},nohostname octo_metrics",
+                socket.display()
+            ),
+            format!("--nginxlog.socket={}", socket.display()),
+        ),
+        LogPath::File => (
+            format!("{} octo_metrics buffer=64k flush=1s", file.display()),
+            format!("--nginxlog.file={}", file.display()),
+        ),
+    };
+    let exporter = start_exporter(binary, source, stub).await?;
     let _nginx = Nginx::start_with(port, |_| {
         format!(
             "{LOG_FORMAT}\n\
              upstream app {{ server 127.0.0.1:{backend}; keepalive 16; }}\n\
              server {{\n  listen 127.0.0.1:{port};\n  \
-               access_log syslog:server=unix:{socket},nohostname octo_metrics;\n  \
+               access_log {access_log};\n  \
                location = /stub_status {{ stub_status; access_log off; }}\n  \
                location / {{ proxy_pass http://app; proxy_http_version 1.1; \
                  proxy_set_header Connection \"\"; }}\n\
              }}\n\
              server {{ listen 127.0.0.1:{backend}; access_log off; \
-               location / {{ return 200 \"ok\\n\"; }} }}\n",
-            socket = socket.display()
+               location / {{ return 200 \"ok\\n\"; }} }}\n"
         )
     })
     .await
     .context("starting nginx")?;
     let url = format!("http://127.0.0.1:{port}/api/orders/1");
     let mut measured = Vec::new();
-    for flood in [false, true] {
+    for flood in [None].into_iter().chain(wrk.map(Some)) {
         let start = counted(&exporter).await?;
         let before = cpu_seconds(&exporter)?;
-        let requests = if flood {
+        let requests = if let Some(wrk) = flood {
             println!(
                 "bench: wrk, {WRK_CONNECTIONS} connections for {LOAD_SECONDS} s through nginx..."
             );
             run_wrk(wrk, &url).await?
         } else {
-            println!("bench: {PACED_RATE} requests/s for {LOAD_SECONDS} s through nginx...");
+            println!(
+                "bench: {PACED_RATE} requests/s for {LOAD_SECONDS} s through nginx, log to the {path:?}..."
+            );
             paced(&url).await?
         };
         let end = settle(&exporter, start + requests).await?;
+        let (cpu_seconds, switches) = spent(before, cpu_seconds(&exporter)?);
         measured.push(Measured {
             counted: end - start,
-            cpu_seconds: cpu_seconds(&exporter)? - before,
+            cpu_seconds,
+            switches,
             requests,
         });
     }
-    let [paced, flood]: [Measured; 2] = measured
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("two measurements expected"))?;
-    Ok([paced, flood])
+    Ok(measured)
 }
 
 async fn run_wrk(wrk: &Path, url: &str) -> anyhow::Result<u64> {
