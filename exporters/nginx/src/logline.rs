@@ -153,19 +153,22 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Result<&'a str, LineError> {
         self.expect(b'"')?;
         let start = self.at;
-        while let Some(&b) = self.bytes.get(self.at) {
-            match b {
-                b'"' => {
-                    let value = &self.text[start..self.at];
-                    self.at += 1;
-                    return Ok(value);
-                }
-                // The escaped character is skipped whatever it is; `\u1234` is plain text after.
-                b'\\' => self.at += 2,
-                _ => self.at += 1,
+        loop {
+            // Values such as the URI are the long part of a line: jump to the next quote or
+            // backslash instead of stepping through every byte.
+            let rest = self.bytes.get(self.at..).unwrap_or_default();
+            let Some(offset) = memchr::memchr2(b'"', b'\\', rest) else {
+                return Err(LineError::Malformed(self.bytes.len()));
+            };
+            self.at += offset;
+            if self.bytes[self.at] == b'"' {
+                let value = &self.text[start..self.at];
+                self.at += 1;
+                return Ok(value);
             }
+            // The escaped character is skipped whatever it is; `\u1234` is plain text after.
+            self.at += 2;
         }
-        Err(LineError::Malformed(self.bytes.len()))
     }
 
     /// A string, or a bare number / literal (`"status":200` when a format leaves quotes out).

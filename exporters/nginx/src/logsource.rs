@@ -7,9 +7,14 @@ use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use std::io::IoSliceMut;
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixDatagram;
+
+use nix::errno::Errno;
+use nix::sys::socket::{MsgFlags, MultiHeaders, recvmmsg};
 
 use crate::logline::{self, LineError};
 use crate::logstats::LogStats;
@@ -37,13 +42,12 @@ pub enum SourceError {
     },
 }
 
-/// Counts one line (syslog header, if any, and trailing newline removed here).
-pub fn ingest(stats: &Mutex<LogStats>, raw: &[u8]) {
+/// Counts one line (syslog header, if any, and trailing newline removed here); the caller
+/// holds the lock over a batch of lines.
+fn count_line(stats: &mut LogStats, raw: &[u8]) {
     let line = logline::strip_syslog_header(raw);
     let line = line.strip_suffix(b"\n").unwrap_or(line);
-    let parsed = logline::parse(line);
-    let mut stats = stats.lock().unwrap_or_else(PoisonError::into_inner);
-    match parsed {
+    match logline::parse(line) {
         Ok(record) => {
             if !stats.record(&record) {
                 log_bad_line(LineError::NoStatus, line, stats.lines());
@@ -91,23 +95,88 @@ pub fn bind_socket(path: &Path, mode: u32) -> Result<UnixDatagram, SourceError> 
     Ok(socket)
 }
 
-/// Receives datagrams until the process ends; one buffer, reused. A thread of its own rather
-/// than a task: nginx sends without blocking, and once the kernel's queue for the socket is
-/// full (net.unix.max_dgram_qlen datagrams) further lines are lost, so the reader must not
-/// wait behind a scrape on the exporter's single-threaded runtime.
-pub fn receive(socket: UnixDatagram, stats: SharedStats) {
-    // nginx sends at most 2 KiB per syslog message (longer lines are cut, and then fail to
-    // parse and are counted as errors); a larger buffer costs nothing.
-    let mut buffer = vec![0u8; 64 * 1024];
+/// Datagrams taken from the socket per system call.
+const BATCH: usize = 64;
+/// Room for one datagram: nginx sends at most 2 KiB per syslog message (longer lines are cut,
+/// then fail to parse and are counted as errors); a datagram longer than this is cut too.
+const DATAGRAM_ROOM: usize = 4096;
+/// The lines the reader lets gather before it wakes: at a steady rate it waits about as long
+/// as this many take to arrive (never longer than `--nginxlog.batch-wait`), so its wake-ups,
+/// most of its cost at 10,000 lines per second, fall tenfold or more while what waits in
+/// nginx's socket buffers stays a fraction of the ~150 lines each holds.
+const GATHER_LINES: f64 = 32.0;
+
+/// Receives datagrams until the process ends, a batch per system call (`recvmmsg`). A thread
+/// of its own rather than a task: nginx sends without blocking, and once the kernel's queue
+/// for the socket is full further lines are lost, so the reader must not wait behind a scrape
+/// on the exporter's single-threaded runtime.
+pub fn receive(socket: UnixDatagram, stats: SharedStats, batch_wait: Duration) {
+    let mut buffers = vec![[0u8; DATAGRAM_ROOM]; BATCH];
+    let mut headers = MultiHeaders::<()>::preallocate(BATCH, None);
+    let mut lengths = [0usize; BATCH];
+    let mut last_batch = Instant::now();
     loop {
-        match socket.recv(&mut buffer) {
-            Ok(n) => ingest(&stats, &buffer[..n]),
+        let received = receive_batch(&socket, &mut headers, &mut buffers, &mut lengths);
+        let count = match received {
+            Ok(count) => count,
+            Err(Errno::EINTR) => continue,
             Err(err) => {
                 tracing::warn!(error = %err, "receiving from the log socket");
                 std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+        };
+        {
+            let mut stats = stats.lock().unwrap_or_else(PoisonError::into_inner);
+            for (buffer, &length) in buffers.iter().zip(&lengths[..count]) {
+                count_line(&mut stats, &buffer[..length.min(DATAGRAM_ROOM)]);
             }
         }
+        let now = Instant::now();
+        let pause = gathering_pause(count, now - last_batch, batch_wait);
+        last_batch = now;
+        if !pause.is_zero() {
+            std::thread::sleep(pause);
+        }
     }
+}
+
+/// How long to let lines gather after a batch of `count` lines that arrived over `since_last`:
+/// about the time [`GATHER_LINES`] take at that rate, at most `limit`; none once a batch comes
+/// half full, so a flood is read as fast as it comes.
+fn gathering_pause(count: usize, since_last: Duration, limit: Duration) -> Duration {
+    if count >= BATCH / 2 || limit.is_zero() {
+        return Duration::ZERO;
+    }
+    let per_line = since_last.as_secs_f64() / count.max(1) as f64;
+    Duration::from_secs_f64(per_line * GATHER_LINES).min(limit)
+}
+
+/// Waits for one datagram, then takes those already queued behind it, up to [`BATCH`]; their
+/// lengths go to `lengths`. Returns how many were taken.
+fn receive_batch(
+    socket: &UnixDatagram,
+    headers: &mut MultiHeaders<()>,
+    buffers: &mut [[u8; DATAGRAM_ROOM]],
+    lengths: &mut [usize; BATCH],
+) -> Result<usize, Errno> {
+    let mut slices: Vec<[IoSliceMut<'_>; 1]> = buffers
+        .iter_mut()
+        .map(|buffer| [IoSliceMut::new(buffer)])
+        .collect();
+    let results = recvmmsg(
+        socket.as_raw_fd(),
+        headers,
+        slices.iter_mut(),
+        MsgFlags::MSG_WAITFORONE,
+        None,
+    )?;
+    let mut count = 0;
+    for (slot, message) in lengths.iter_mut().zip(results) {
+        *slot = message.bytes;
+        count += 1;
+    }
+    Ok(count)
 }
 
 /// Follows a log file: lines appended are counted; a file moved away (rotation) is read to its
@@ -208,12 +277,13 @@ impl Tail {
             };
             self.position += n as u64;
             let mut chunk = &self.buffer[..n];
-            while let Some(end) = chunk.iter().position(|b| *b == b'\n') {
+            let mut stats = stats.lock().unwrap_or_else(PoisonError::into_inner);
+            while let Some(end) = memchr::memchr(b'\n', chunk) {
                 if self.pending.is_empty() {
-                    ingest(stats, &chunk[..end]);
+                    count_line(&mut stats, &chunk[..end]);
                 } else {
                     self.pending.extend_from_slice(&chunk[..end]);
-                    ingest(stats, &self.pending);
+                    count_line(&mut stats, &self.pending);
                     self.pending.clear();
                 }
                 chunk = &chunk[end + 1..];
@@ -221,10 +291,7 @@ impl Tail {
             // A line nginx is still writing; bounded so a file without newlines cannot grow it.
             if self.pending.len() + chunk.len() > 1024 * 1024 {
                 self.pending.clear();
-                stats
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .parse_error();
+                stats.parse_error();
             } else {
                 self.pending.extend_from_slice(chunk);
             }
@@ -241,6 +308,10 @@ mod tests {
 
     fn stats() -> SharedStats {
         Arc::new(Mutex::new(LogStats::new(LabelSets::default(), vec![1.0])))
+    }
+
+    fn ingest(stats: &SharedStats, raw: &[u8]) {
+        count_line(&mut stats.lock().unwrap(), raw);
     }
 
     fn counted(stats: &SharedStats) -> u64 {
@@ -282,6 +353,68 @@ mod tests {
         std::fs::write(&path, LINE).unwrap();
         tail.poll(&stats);
         assert_eq!(counted(&stats), 6);
+    }
+
+    #[test]
+    fn lines_gather_longer_when_they_come_slower() {
+        let limit = Duration::from_millis(2);
+        let ms = Duration::from_millis;
+        // 10,000 lines per second: 32 take 3.2 ms, more than the limit.
+        assert_eq!(gathering_pause(10, ms(1), limit), limit);
+        // 50,000 per second: 32 take 0.64 ms.
+        let fast = gathering_pause(25, Duration::from_micros(500), limit);
+        assert!(
+            fast > Duration::from_micros(600) && fast < Duration::from_micros(700),
+            "{fast:?}"
+        );
+        assert_eq!(
+            gathering_pause(BATCH, ms(1), limit),
+            Duration::ZERO,
+            "a flood"
+        );
+        assert_eq!(gathering_pause(1, ms(1), Duration::ZERO), Duration::ZERO);
+    }
+
+    #[test]
+    fn datagrams_are_read_in_batches_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.sock");
+        let socket = bind_socket(&path, 0o600).unwrap();
+        let stats = stats();
+        let shared = stats.clone();
+        std::thread::spawn(move || receive(socket, shared, Duration::from_millis(2)));
+        let sender = UnixDatagram::unbound().unwrap();
+        // Cut at DATAGRAM_ROOM, inside the URI: a parse error, not a line.
+        let oversized = format!(
+            "{{\"status\":\"200\",\"uri\":\"/{}\"}}",
+            "a".repeat(DATAGRAM_ROOM)
+        );
+        for _ in 0..1000 {
+            sender.send_to(LINE.as_bytes(), &path).unwrap();
+        }
+        sender.send_to(b"garbage", &path).unwrap();
+        sender.send_to(oversized.as_bytes(), &path).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let errors = |s: &LogStats| {
+            s.families("nginx", &[])
+                .into_iter()
+                .find(|f| f.name == "nginx_parse_errors_total")
+                .map(|f| f.samples[0].value)
+        };
+        loop {
+            let (lines, errors) = {
+                let s = stats.lock().unwrap();
+                (s.lines(), errors(&s))
+            };
+            if lines == 1000 && errors == Some(2.0) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "counted {lines} lines, {errors:?} errors"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     #[test]

@@ -211,11 +211,12 @@ fn start_log_sources(options: LogOptions) -> anyhow::Result<SharedStats> {
     let stats: SharedStats = Arc::new(Mutex::new(LogStats::new(options.labels, options.buckets)));
     if let Some(path) = &options.socket {
         let socket = logsource::bind_socket(path, options.socket_mode)?;
+        let batch_wait = options.batch_wait;
         tracing::info!(socket = %path.display(), "receiving nginx's access log");
         let shared = stats.clone();
         std::thread::Builder::new()
             .name("nginxlog-socket".into())
-            .spawn(move || logsource::receive(socket, shared))?;
+            .spawn(move || logsource::receive(socket, shared, batch_wait))?;
     }
     if let Some(path) = options.file {
         tracing::info!(file = %path.display(), "following nginx's access log");
