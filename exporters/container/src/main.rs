@@ -11,6 +11,8 @@
 //!   ([`series`], [`families`], [`labels`]).
 
 mod cgroup;
+mod cgroup_files;
+mod cgroup_kind;
 mod classify;
 mod collector;
 mod config;
@@ -18,9 +20,12 @@ mod cri;
 mod devices;
 mod discovery;
 mod docker;
+mod extras;
 mod families;
 mod fd_limit;
+mod hugetlb;
 mod labels;
+mod lines;
 mod machine;
 mod metadata;
 mod options;

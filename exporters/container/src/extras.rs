@@ -1,0 +1,58 @@
+//! The opt-in kinds beyond the default ones, each in a file of its own: the registry that
+//! builds the enabled ones and runs them on every reported cgroup. A kind that cannot read or
+//! understand a cgroup's files produces nothing for that cgroup (logged at debug level, as
+//! cAdvisor logs at `-v=4`); the other kinds and cgroups are not affected.
+
+use octo_exporter_kit::MetricFamily;
+
+use crate::cgroup::Layout;
+use crate::cgroup_files::CgroupFiles;
+use crate::cgroup_kind::{Cgroup, CgroupKind};
+use crate::hugetlb::Hugetlb;
+use crate::options::{ExtraKinds, Options};
+
+#[derive(Debug)]
+pub struct Extras {
+    files: CgroupFiles,
+    kinds: Vec<Box<dyn CgroupKind>>,
+    /// Whether a kind reads the network namespace of the container's process.
+    wants_netns: bool,
+}
+
+impl Extras {
+    pub fn new(layout: Layout, opts: &Options) -> Extras {
+        let enabled: ExtraKinds = opts.kinds.extra;
+        let files = CgroupFiles::new(layout, opts.procfs.clone(), opts.sysfs.clone());
+        let mut kinds: Vec<Box<dyn CgroupKind>> = Vec::new();
+        if enabled.hugetlb {
+            kinds.push(Box::new(Hugetlb::new(&files)));
+        }
+        Extras {
+            files,
+            kinds,
+            wants_netns: enabled.tcp || enabled.udp || enabled.advtcp,
+        }
+    }
+
+    /// Whether the container's network namespace must be found even without the network
+    /// kind.
+    pub fn wants_netns(&self) -> bool {
+        self.wants_netns
+    }
+
+    /// Runs every enabled kind on one cgroup.
+    pub fn collect(&mut self, cgroup: &Cgroup<'_>) {
+        for kind in &mut self.kinds {
+            if let Err(err) = kind.collect(cgroup, &mut self.files) {
+                tracing::debug!(kind = kind.name(), cgroup = cgroup.path, error = %err, "kind skipped for this cgroup");
+            }
+        }
+    }
+
+    /// Hands over the families of the scrape.
+    pub fn finish(&mut self, out: &mut Vec<MetricFamily>) {
+        for kind in &mut self.kinds {
+            kind.finish(out);
+        }
+    }
+}

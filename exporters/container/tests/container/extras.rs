@@ -1,0 +1,218 @@
+//! The opt-in kinds of `src/extras.rs` (hugetlb, cpuset, memory_numa, tcp, udp, advtcp, sched,
+//! referenced_memory, cpu_topology) on fixture trees of a cgroup v1, v2 and hybrid host, each
+//! scrape held to cAdvisor's golden file; and the ones whose kernel files exist here on this
+//! machine's real cgroups.
+
+use std::path::{Path, PathBuf};
+
+use tempfile::TempDir;
+
+use crate::golden;
+use crate::support::{container_id, scrape, start, value};
+
+pub fn write(dir: &Path, file: &str, content: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join(file), content).unwrap();
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    V1,
+    V2,
+    Hybrid,
+}
+
+/// A host tree: procfs, sysfs and a cgroup root with `/` and one container cgroup.
+pub struct Fixture {
+    pub dir: TempDir,
+    pub mode: Mode,
+    /// The container's cgroup path.
+    pub container: String,
+}
+
+impl Fixture {
+    pub fn new(mode: Mode) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let id = container_id("extras");
+        let container = match mode {
+            Mode::V2 => format!("/system.slice/docker-{id}.scope"),
+            Mode::V1 | Mode::Hybrid => format!("/docker/{id}"),
+        };
+        let fixture = Fixture {
+            dir,
+            mode,
+            container,
+        };
+        let proc = fixture.proc();
+        write(&proc, "cpuinfo", "processor\t: 0\nprocessor\t: 1\n");
+        write(&proc, "meminfo", "MemTotal: 4194304 kB\nSwapTotal: 0 kB\n");
+        write(&proc, "stat", "cpu  1 2 3 4\nbtime 1700000000\n");
+        let sys = fixture.sys();
+        for size in ["hugepages-2048kB", "hugepages-1048576kB"] {
+            write(
+                &sys.join("kernel/mm/hugepages").join(size),
+                "nr_hugepages",
+                "0\n",
+            );
+        }
+        let root = fixture.cgroup();
+        match mode {
+            Mode::V2 => {
+                write(
+                    &root,
+                    "cgroup.controllers",
+                    "cpuset cpu io memory hugetlb pids\n",
+                );
+                write(&fixture.v2(&fixture.container), "cgroup.procs", "");
+            }
+            Mode::V1 | Mode::Hybrid => {
+                for controller in ["cpu", "cpuacct", "memory", "blkio"] {
+                    write(&fixture.v1(controller, "/"), "cgroup.procs", "");
+                    write(
+                        &fixture.v1(controller, &fixture.container),
+                        "cgroup.procs",
+                        "",
+                    );
+                }
+                if mode == Mode::Hybrid {
+                    write(&root.join("unified"), "cgroup.controllers", "hugetlb\n");
+                }
+            }
+        }
+        fixture
+    }
+
+    pub fn proc(&self) -> PathBuf {
+        self.dir.path().join("proc")
+    }
+
+    pub fn sys(&self) -> PathBuf {
+        self.dir.path().join("sys")
+    }
+
+    pub fn cgroup(&self) -> PathBuf {
+        self.dir.path().join("cgroup")
+    }
+
+    /// The directory of cgroup `path` in a v1 controller's mount.
+    pub fn v1(&self, controller: &str, path: &str) -> PathBuf {
+        self.cgroup()
+            .join(controller)
+            .join(path.trim_start_matches('/'))
+    }
+
+    /// The directory of cgroup `path` in the unified tree (the root on v2).
+    pub fn v2(&self, path: &str) -> PathBuf {
+        let unified = match self.mode {
+            Mode::V2 => self.cgroup(),
+            Mode::V1 | Mode::Hybrid => self.cgroup().join("unified"),
+        };
+        unified.join(path.trim_start_matches('/'))
+    }
+
+    pub fn args(&self, kinds: &str) -> Vec<String> {
+        vec![
+            format!("--path.cgroupfs={}", self.cgroup().display()),
+            format!("--path.procfs={}", self.proc().display()),
+            format!("--path.sysfs={}", self.sys().display()),
+            format!(
+                "-docker=unix://{}/no-docker.sock",
+                self.dir.path().display()
+            ),
+            "-podman=".into(),
+            "--path.containerd-state=".into(),
+            "--path.crio-storage=".into(),
+            format!("-enable_metrics={kinds}"),
+        ]
+    }
+}
+
+fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::V1 => "v1",
+        Mode::V2 => "v2",
+        Mode::Hybrid => "hybrid",
+    }
+}
+
+#[tokio::test]
+async fn hugetlb_on_v1_v2_and_hybrid_fixtures() {
+    for mode in [Mode::V1, Mode::V2, Mode::Hybrid] {
+        let f = Fixture::new(mode);
+        let c = f.container.clone();
+        match mode {
+            Mode::V1 => {
+                // runc reads the `.rsvd` files where they exist; a cgroup without them
+                // (an older kernel) is read from the plain ones.
+                for (path, rsvd) in [("/", ".rsvd"), (c.as_str(), "")] {
+                    let dir = f.v1("hugetlb", path);
+                    write(&dir, "cgroup.procs", "");
+                    for (size, usage) in [("2MB", 4_194_304), ("1GB", 0)] {
+                        let prefix = format!("hugetlb.{size}{rsvd}");
+                        write(
+                            &dir,
+                            &format!("{prefix}.usage_in_bytes"),
+                            &format!("{usage}\n"),
+                        );
+                        write(&dir, &format!("{prefix}.max_usage_in_bytes"), "6291456\n");
+                        write(&dir, &format!("{prefix}.failcnt"), "2\n");
+                    }
+                }
+            }
+            Mode::V2 | Mode::Hybrid => {
+                let dir = f.v2(&c);
+                for size in ["2MB", "1GB"] {
+                    write(&dir, &format!("hugetlb.{size}.current"), "4194304\n");
+                    write(&dir, &format!("hugetlb.{size}.events"), "max 3\n");
+                }
+            }
+        }
+        let exporter = start(f.args("hugetlb")).await;
+        let (_, m) = scrape(&exporter).await;
+        let context = format!("hugetlb, {} fixture", mode_name(mode));
+        golden::check(&m, &context);
+        let id = [("id", c.as_str()), ("pagesize", "2MB")];
+        assert_eq!(
+            value(&m, "container_hugetlb_usage_bytes", &id),
+            Some(4_194_304.0),
+            "{context}"
+        );
+        let gib = [("id", c.as_str()), ("pagesize", "1GB")];
+        match mode {
+            Mode::V1 => {
+                assert_eq!(value(&m, "container_hugetlb_usage_bytes", &gib), Some(0.0));
+                assert_eq!(
+                    value(&m, "container_hugetlb_max_usage_bytes", &id),
+                    Some(6_291_456.0)
+                );
+                assert_eq!(value(&m, "container_hugetlb_failcnt", &id), Some(2.0));
+                let root = [("id", "/"), ("pagesize", "2MB")];
+                assert_eq!(
+                    value(&m, "container_hugetlb_usage_bytes", &root),
+                    Some(4_194_304.0)
+                );
+            }
+            Mode::V2 | Mode::Hybrid => {
+                assert_eq!(value(&m, "container_hugetlb_failcnt", &gib), Some(3.0));
+                // v2 keeps no maximum: not invented.
+                assert!(m.family("container_hugetlb_max_usage_bytes").is_none());
+                // The root has no hugetlb files on v2.
+                assert!(value(&m, "container_hugetlb_usage_bytes", &[("id", "/")]).is_none());
+            }
+        }
+        // Garbage in one cgroup's file: that cgroup has no hugetlb series, the others do.
+        match mode {
+            Mode::V1 => write(&f.v1("hugetlb", &c), "hugetlb.2MB.usage_in_bytes", "x\n"),
+            Mode::V2 | Mode::Hybrid => write(&f.v2(&c), "hugetlb.2MB.current", "\u{1}\n"),
+        }
+        let (_, m) = scrape(&exporter).await;
+        assert!(
+            value(&m, "container_hugetlb_usage_bytes", &id).is_none(),
+            "{context}"
+        );
+        assert!(value(&m, "container_last_seen", &[("id", c.as_str())]).is_some());
+        if mode == Mode::V1 {
+            assert!(value(&m, "container_hugetlb_usage_bytes", &[("id", "/")]).is_some());
+        }
+    }
+}
