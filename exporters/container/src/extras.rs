@@ -8,6 +8,7 @@ use octo_exporter_kit::MetricFamily;
 use crate::cgroup::Layout;
 use crate::cgroup_files::CgroupFiles;
 use crate::cgroup_kind::{Cgroup, CgroupKind};
+use crate::cpuset::Cpuset;
 use crate::hugetlb::Hugetlb;
 use crate::options::{ExtraKinds, Options};
 
@@ -26,6 +27,9 @@ impl Extras {
         let mut kinds: Vec<Box<dyn CgroupKind>> = Vec::new();
         if enabled.hugetlb {
             kinds.push(Box::new(Hugetlb::new(&files)));
+        }
+        if enabled.cpuset {
+            kinds.push(Box::new(Cpuset::new(&files)));
         }
         Extras {
             files,

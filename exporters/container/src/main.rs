@@ -16,6 +16,7 @@ mod cgroup_kind;
 mod classify;
 mod collector;
 mod config;
+mod cpuset;
 mod cri;
 mod devices;
 mod discovery;

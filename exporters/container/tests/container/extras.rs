@@ -216,3 +216,36 @@ async fn hugetlb_on_v1_v2_and_hybrid_fixtures() {
         }
     }
 }
+
+#[tokio::test]
+async fn cpuset_memory_migrate_on_v1_and_hybrid_fixtures_not_v2() {
+    for mode in [Mode::V1, Mode::Hybrid, Mode::V2] {
+        let f = Fixture::new(mode);
+        let c = f.container.clone();
+        if mode == Mode::V2 {
+            // v2's cpuset has no memory_migrate: nothing to read.
+            write(&f.v2(&c), "cpuset.cpus.effective", "0-1\n");
+        } else {
+            write(&f.v1("cpuset", "/"), "cgroup.procs", "");
+            write(&f.v1("cpuset", "/"), "cpuset.memory_migrate", "0\n");
+            write(&f.v1("cpuset", &c), "cpuset.memory_migrate", "1\n");
+        }
+        let exporter = start(f.args("cpuset")).await;
+        let (_, m) = scrape(&exporter).await;
+        let context = format!("cpuset, {} fixture", mode_name(mode));
+        golden::check(&m, &context);
+        let migrate = |m: &octo_testbed::metrics::Exposition, id: &str| {
+            value(m, "container_memory_migrate", &[("id", id)])
+        };
+        if mode == Mode::V2 {
+            assert!(m.family("container_memory_migrate").is_none(), "{context}");
+            continue;
+        }
+        assert_eq!(migrate(&m, &c), Some(1.0), "{context}");
+        assert_eq!(migrate(&m, "/"), Some(0.0), "{context}");
+        write(&f.v1("cpuset", &c), "cpuset.memory_migrate", "yes\n");
+        let (_, m) = scrape(&exporter).await;
+        assert_eq!(migrate(&m, &c), None, "garbage: no series ({context})");
+        assert_eq!(migrate(&m, "/"), Some(0.0), "{context}");
+    }
+}
