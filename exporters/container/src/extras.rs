@@ -10,6 +10,7 @@ use crate::cgroup_files::CgroupFiles;
 use crate::cgroup_kind::{Cgroup, CgroupKind};
 use crate::cpuset::Cpuset;
 use crate::hugetlb::Hugetlb;
+use crate::memory_numa::MemoryNuma;
 use crate::options::{ExtraKinds, Options};
 
 #[derive(Debug)]
@@ -30,6 +31,9 @@ impl Extras {
         }
         if enabled.cpuset {
             kinds.push(Box::new(Cpuset::new(&files)));
+        }
+        if enabled.memory_numa {
+            kinds.push(Box::new(MemoryNuma::new(&files)));
         }
         Extras {
             files,

@@ -28,6 +28,7 @@ mod hugetlb;
 mod labels;
 mod lines;
 mod machine;
+mod memory_numa;
 mod metadata;
 mod options;
 mod parse;

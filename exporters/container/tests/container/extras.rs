@@ -249,3 +249,56 @@ async fn cpuset_memory_migrate_on_v1_and_hybrid_fixtures_not_v2() {
         assert_eq!(migrate(&m, "/"), Some(0.0), "{context}");
     }
 }
+
+#[tokio::test]
+async fn memory_numa_on_v1_v2_and_hybrid_fixtures() {
+    for mode in [Mode::V1, Mode::Hybrid, Mode::V2] {
+        let f = Fixture::new(mode);
+        let c = f.container.clone();
+        let (dir, text) = match mode {
+            Mode::V2 => (
+                f.v2(&c),
+                "anon N0=409600 N1=4096\nfile N0=8192 N1=0\nkernel N0=4096\nunevictable N0=0 N1=0\n",
+            ),
+            Mode::V1 | Mode::Hybrid => (
+                f.v1("memory", &c),
+                "total=103 N0=102 N1=1\nfile=2 N0=2 N1=0\nanon=101 N0=100 N1=1\nunevictable=0 N0=0 N1=0\nhierarchical_total=203 N0=202 N1=1\nhierarchical_file=2 N0=2 N1=0\nhierarchical_anon=201 N0=200 N1=1\nhierarchical_unevictable=0 N0=0 N1=0\n",
+            ),
+        };
+        write(&dir, "memory.numa_stat", text);
+        let exporter = start(f.args("memory_numa")).await;
+        let (_, m) = scrape(&exporter).await;
+        let context = format!("memory_numa, {} fixture", mode_name(mode));
+        golden::check(&m, &context);
+        let pages = |m: &octo_testbed::metrics::Exposition, scope: &str, node: &str| {
+            value(
+                m,
+                "container_memory_numa_pages",
+                &[
+                    ("id", c.as_str()),
+                    ("type", "anon"),
+                    ("scope", scope),
+                    ("node", node),
+                ],
+            )
+        };
+        if mode == Mode::V2 {
+            assert_eq!(pages(&m, "hierarchy", "0"), Some(100.0), "{context}");
+            assert_eq!(pages(&m, "hierarchy", "1"), Some(1.0), "{context}");
+            assert_eq!(pages(&m, "container", "0"), None, "{context}");
+        } else {
+            assert_eq!(pages(&m, "container", "0"), Some(100.0), "{context}");
+            assert_eq!(pages(&m, "hierarchy", "0"), Some(200.0), "{context}");
+        }
+        write(
+            &dir,
+            "memory.numa_stat",
+            "anon=1 N0=1 N1=\u{1}\nanon N0=x\n",
+        );
+        let (_, m) = scrape(&exporter).await;
+        assert!(
+            m.family("container_memory_numa_pages").is_none(),
+            "{context}"
+        );
+    }
+}
