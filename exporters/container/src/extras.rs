@@ -11,6 +11,7 @@ use crate::cgroup_kind::{Cgroup, CgroupKind};
 use crate::cpuset::Cpuset;
 use crate::hugetlb::Hugetlb;
 use crate::memory_numa::MemoryNuma;
+use crate::net_sockets::{Tcp, Udp};
 use crate::options::{ExtraKinds, Options};
 
 #[derive(Debug)]
@@ -34,6 +35,12 @@ impl Extras {
         }
         if enabled.memory_numa {
             kinds.push(Box::new(MemoryNuma::new(&files)));
+        }
+        if enabled.tcp {
+            kinds.push(Box::new(Tcp::default()));
+        }
+        if enabled.udp {
+            kinds.push(Box::new(Udp::default()));
         }
         Extras {
             files,

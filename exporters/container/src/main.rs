@@ -30,6 +30,7 @@ mod lines;
 mod machine;
 mod memory_numa;
 mod metadata;
+mod net_sockets;
 mod options;
 mod parse;
 mod process;

@@ -302,3 +302,110 @@ async fn memory_numa_on_v1_v2_and_hybrid_fixtures() {
         );
     }
 }
+
+const TCP_HEADER: &str = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
+const UDP_HEADER: &str = "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n";
+
+/// `/proc/<pid>/net/{tcp,tcp6,udp,udp6}` with `listen` TCP listeners, `established`
+/// connections, and one UDP socket with queues and drops; and the `ns/net` link.
+fn sockets(proc: &Path, pid: u32, listen: usize, established: usize, netns: &str) {
+    let net = proc.join(pid.to_string()).join("net");
+    let mut tcp = TCP_HEADER.to_owned();
+    for (i, state) in std::iter::repeat_n("0A", listen)
+        .chain(std::iter::repeat_n("01", established))
+        .enumerate()
+    {
+        tcp.push_str(&format!(
+            "{i:4}: 0100007F:1F90 00000000:0000 {state} 00000000:00000000 00:00000000 00000000     0        0 {} 1 0000000000000000 100 0 0 10 0\n",
+            1000 + i
+        ));
+    }
+    write(&net, "tcp", &tcp);
+    write(&net, "tcp6", TCP_HEADER);
+    write(
+        &net,
+        "udp",
+        &format!(
+            "{UDP_HEADER}  123: 00000000:0044 00000000:0000 07 00000010:00000200 00:00000000 00000000     0        0 1234 2 0000000000000000 3\n"
+        ),
+    );
+    write(&net, "udp6", UDP_HEADER);
+    let ns = proc.join(pid.to_string()).join("ns");
+    std::fs::create_dir_all(&ns).unwrap();
+    std::os::unix::fs::symlink(format!("net:[{netns}]"), ns.join("net")).unwrap();
+}
+
+#[tokio::test]
+async fn tcp_and_udp_per_network_namespace_on_fixtures() {
+    for mode in [Mode::V2, Mode::V1, Mode::Hybrid] {
+        let f = Fixture::new(mode);
+        let c = f.container.clone();
+        sockets(&f.proc(), 1, 2, 5, "4026531992");
+        sockets(&f.proc(), 4242, 1, 3, "4026532100");
+        let procs = match mode {
+            Mode::V2 => f.v2(&c),
+            Mode::V1 | Mode::Hybrid => f.v1("cpu", &c),
+        };
+        write(&procs, "cgroup.procs", "4242\n");
+        let exporter = start(f.args("tcp,udp")).await;
+        let (_, m) = scrape(&exporter).await;
+        let context = format!("tcp and udp, {} fixture", mode_name(mode));
+        golden::check(&m, &context);
+        let tcp = |m: &octo_testbed::metrics::Exposition, id: &str, state: &str| {
+            value(
+                m,
+                "container_network_tcp_usage_total",
+                &[("id", id), ("tcp_state", state)],
+            )
+        };
+        assert_eq!(tcp(&m, "/", "listen"), Some(2.0), "{context}");
+        assert_eq!(tcp(&m, "/", "established"), Some(5.0), "{context}");
+        assert_eq!(tcp(&m, "/", "timewait"), Some(0.0), "{context}");
+        let tcp6 = [("id", "/"), ("tcp_state", "listen")];
+        assert_eq!(
+            value(&m, "container_network_tcp6_usage_total", &tcp6),
+            Some(0.0)
+        );
+        let udp = |state: &str| {
+            value(
+                &m,
+                "container_network_udp_usage_total",
+                &[("id", "/"), ("udp_state", state)],
+            )
+        };
+        assert_eq!(
+            [
+                udp("listen"),
+                udp("dropped"),
+                udp("rxqueued"),
+                udp("txqueued")
+            ],
+            [Some(1.0), Some(3.0), Some(512.0), Some(16.0)],
+            "{context}"
+        );
+        // A runtime container reports its own namespace (Docker's path scheme; the engine is
+        // not there, so only on v2, where the path names the runtime).
+        if mode == Mode::V2 {
+            assert_eq!(tcp(&m, &c, "established"), Some(3.0), "{context}");
+        }
+        // A garbage line fails that file for that container only.
+        let net = f.proc().join("1/net");
+        let mut text = std::fs::read_to_string(net.join("tcp")).unwrap();
+        text.push_str("   9: 0100007F:1F90 00000000:0000 ZZ 0\n");
+        write(&net, "tcp", &text);
+        let (_, m) = scrape(&exporter).await;
+        assert_eq!(tcp(&m, "/", "listen"), None, "{context}");
+        assert_eq!(
+            value(&m, "container_network_tcp6_usage_total", &tcp6),
+            Some(0.0)
+        );
+        assert!(
+            value(
+                &m,
+                "container_network_udp_usage_total",
+                &[("id", "/"), ("udp_state", "listen")]
+            )
+            .is_some()
+        );
+    }
+}
