@@ -5,6 +5,7 @@
 
 use octo_exporter_kit::MetricFamily;
 
+use crate::advtcp::AdvTcp;
 use crate::cgroup::Layout;
 use crate::cgroup_files::CgroupFiles;
 use crate::cgroup_kind::{Cgroup, CgroupKind};
@@ -41,6 +42,9 @@ impl Extras {
         }
         if enabled.udp {
             kinds.push(Box::new(Udp::default()));
+        }
+        if enabled.advtcp {
+            kinds.push(Box::new(AdvTcp::default()));
         }
         Extras {
             files,

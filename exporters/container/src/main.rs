@@ -10,6 +10,7 @@
 //!   metadata ([`metadata`], [`docker`], [`cri`]) to the readings ([`stats`]) and the families
 //!   ([`series`], [`families`], [`labels`]).
 
+mod advtcp;
 mod cgroup;
 mod cgroup_files;
 mod cgroup_kind;

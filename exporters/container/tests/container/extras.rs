@@ -409,3 +409,48 @@ async fn tcp_and_udp_per_network_namespace_on_fixtures() {
         );
     }
 }
+
+#[tokio::test]
+async fn advtcp_counters_on_fixtures() {
+    for mode in [Mode::V1, Mode::V2] {
+        let f = Fixture::new(mode);
+        let net = f.proc().join("1/net");
+        write(
+            &net,
+            "snmp",
+            "Ip: Forwarding\nIp: 1\nTcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens CurrEstab\nTcp: 1 200 120000 -1 17 3\n",
+        );
+        write(
+            &net,
+            "netstat",
+            "TcpExt: SyncookiesSent TW ListenDrops TCPBacklogDrop\nTcpExt: 2 40 6 1\nIpExt: InNoRoutes\nIpExt: 0\n",
+        );
+        let exporter = start(f.args("advtcp")).await;
+        let (_, m) = scrape(&exporter).await;
+        let context = format!("advtcp, {} fixture", mode_name(mode));
+        golden::check(&m, &context);
+        let counter = |m: &octo_testbed::metrics::Exposition, state: &str| {
+            value(
+                m,
+                "container_network_advance_tcp_stats_total",
+                &[("id", "/"), ("tcp_state", state)],
+            )
+        };
+        assert_eq!(counter(&m, "maxconn"), Some(-1.0), "{context}");
+        assert_eq!(counter(&m, "listendrops"), Some(6.0), "{context}");
+        assert_eq!(counter(&m, "tcpbacklogdrop"), Some(1.0), "{context}");
+        assert_eq!(counter(&m, "pawsestab"), Some(0.0), "{context}");
+        let series = m
+            .series()
+            .filter(|s| s.name == "container_network_advance_tcp_stats_total")
+            .count();
+        assert_eq!(series, 99, "every counter cAdvisor writes ({context})");
+        write(&net, "snmp", "Tcp: RtoAlgorithm RtoMin\nTcp: 1\n");
+        let (_, m) = scrape(&exporter).await;
+        assert_eq!(
+            counter(&m, "maxconn"),
+            None,
+            "mismatched columns ({context})"
+        );
+    }
+}
