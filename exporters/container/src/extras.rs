@@ -14,6 +14,7 @@ use crate::hugetlb::Hugetlb;
 use crate::memory_numa::MemoryNuma;
 use crate::net_sockets::{Tcp, Udp};
 use crate::options::{ExtraKinds, Options};
+use crate::sched::Sched;
 
 #[derive(Debug)]
 pub struct Extras {
@@ -45,6 +46,9 @@ impl Extras {
         }
         if enabled.advtcp {
             kinds.push(Box::new(AdvTcp::default()));
+        }
+        if enabled.sched {
+            kinds.push(Box::new(Sched::default()));
         }
         Extras {
             files,

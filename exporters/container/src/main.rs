@@ -36,6 +36,7 @@ mod options;
 mod parse;
 mod process;
 mod reader;
+mod sched;
 mod series;
 mod stats;
 

@@ -454,3 +454,61 @@ async fn advtcp_counters_on_fixtures() {
         );
     }
 }
+
+#[tokio::test]
+async fn sched_sums_processes_of_the_cgroup_and_its_children_on_fixtures() {
+    for mode in [Mode::V1, Mode::V2, Mode::Hybrid] {
+        let f = Fixture::new(mode);
+        let c = f.container.clone();
+        let dir = |path: &str| match mode {
+            Mode::V2 => f.v2(path),
+            Mode::V1 | Mode::Hybrid => f.v1("cpu", path),
+        };
+        write(&dir(&c), "cgroup.procs", "4242\n");
+        write(&dir(&format!("{c}/child")), "cgroup.procs", "4243\n4244\n");
+        let proc = f.proc();
+        write(&proc.join("4242"), "schedstat", "2000000000 500000000 10\n");
+        write(&proc.join("4243"), "schedstat", "1000000000 0 5\n");
+        // 4244 exited between the listing and the read: not counted, no error.
+        let exporter = start(f.args("sched")).await;
+        let (_, m) = scrape(&exporter).await;
+        let context = format!("sched, {} fixture", mode_name(mode));
+        golden::check(&m, &context);
+        let run = |m: &octo_testbed::metrics::Exposition| {
+            value(
+                m,
+                "container_cpu_schedstat_run_seconds_total",
+                &[("id", c.as_str())],
+            )
+        };
+        assert_eq!(run(&m), Some(3.0), "{context}");
+        assert_eq!(
+            value(
+                &m,
+                "container_cpu_schedstat_run_periods_total",
+                &[("id", c.as_str())]
+            ),
+            Some(15.0)
+        );
+        assert_eq!(
+            value(
+                &m,
+                "container_cpu_schedstat_runqueue_seconds_total",
+                &[("id", c.as_str())]
+            ),
+            Some(0.5)
+        );
+        // 4243 exits: what it ran stays counted; 4242 runs on.
+        write(&dir(&format!("{c}/child")), "cgroup.procs", "");
+        write(&proc.join("4242"), "schedstat", "2500000000 500000000 11\n");
+        let (_, m) = scrape(&exporter).await;
+        assert_eq!(run(&m), Some(3.5), "{context}");
+        // Garbage: no series for that cgroup this scrape; the sums come back after.
+        write(&proc.join("4242"), "schedstat", "2500000000 x\n");
+        let (_, m) = scrape(&exporter).await;
+        assert_eq!(run(&m), None, "{context}");
+        write(&proc.join("4242"), "schedstat", "2600000000 500000000 12\n");
+        let (_, m) = scrape(&exporter).await;
+        assert_eq!(run(&m), Some(3.6), "{context}");
+    }
+}
