@@ -317,6 +317,7 @@ impl Collector {
             .is_none_or(|at| at.elapsed() >= self.opts.machine_refresh);
         if stale {
             self.machine_read = Some(Instant::now());
+            self.extras.refresh_machine();
             match MachineInfo::read(&self.opts.machine) {
                 Ok(info) => self.machine = Some(info),
                 Err(err) => {
@@ -504,6 +505,7 @@ impl Collector {
         ] {
             out.push(MetricFamily::gauge(name, help).with(&labels, value as f64));
         }
+        self.extras.machine_families(&labels, &mut out);
         out
     }
 }

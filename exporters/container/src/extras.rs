@@ -10,11 +10,13 @@ use crate::cgroup::Layout;
 use crate::cgroup_files::CgroupFiles;
 use crate::cgroup_kind::{Cgroup, CgroupKind};
 use crate::cpuset::Cpuset;
+use crate::dimm::Dimms;
 use crate::hugetlb::Hugetlb;
 use crate::memory_numa::MemoryNuma;
 use crate::net_sockets::{Tcp, Udp};
 use crate::options::{ExtraKinds, Options};
 use crate::sched::Sched;
+use crate::topology::Topology;
 
 #[derive(Debug)]
 pub struct Extras {
@@ -22,6 +24,10 @@ pub struct Extras {
     kinds: Vec<Box<dyn CgroupKind>>,
     /// Whether a kind reads the network namespace of the container's process.
     wants_netns: bool,
+    /// `cpu_topology`, when enabled (static: re-read with the machine facts).
+    topology: Option<Topology>,
+    /// The EDAC DIMMs (cAdvisor writes them whatever the kinds).
+    dimms: Dimms,
 }
 
 impl Extras {
@@ -51,10 +57,29 @@ impl Extras {
             kinds.push(Box::new(Sched::default()));
         }
         Extras {
+            // Both read by the first scrape's machine refresh.
+            topology: enabled.cpu_topology.then(Topology::default),
+            dimms: Dimms::default(),
             files,
             kinds,
             wants_netns: enabled.tcp || enabled.udp || enabled.advtcp,
         }
+    }
+
+    /// Re-reads the static machine facts (with the other machine facts, not per scrape).
+    pub fn refresh_machine(&mut self) {
+        if self.topology.is_some() {
+            self.topology = Some(Topology::read(&self.files.sysfs));
+        }
+        self.dimms = Dimms::read(&self.files.sysfs);
+    }
+
+    /// The machine families: `cpu_topology`'s and the DIMMs, with the machine labels.
+    pub fn machine_families(&self, machine: &[(&str, &str)], out: &mut Vec<MetricFamily>) {
+        if let Some(topology) = &self.topology {
+            topology.families(machine, out);
+        }
+        self.dimms.families(machine, out);
     }
 
     /// Whether the container's network namespace must be found even without the network

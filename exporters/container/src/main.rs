@@ -20,6 +20,7 @@ mod config;
 mod cpuset;
 mod cri;
 mod devices;
+mod dimm;
 mod discovery;
 mod docker;
 mod extras;
@@ -39,6 +40,7 @@ mod reader;
 mod sched;
 mod series;
 mod stats;
+mod topology;
 
 use std::sync::Arc;
 

@@ -512,3 +512,124 @@ async fn sched_sums_processes_of_the_cgroup_and_its_children_on_fixtures() {
         assert_eq!(run(&m), Some(3.6), "{context}");
     }
 }
+
+/// One NUMA node with two single-thread cores: L1d and L2 per core, L3 for the node.
+fn topology(sys: &Path) {
+    let system = sys.join("devices/system");
+    write(&system.join("cpu"), "online", "0-1\n");
+    let node = system.join("node/node0");
+    write(&node, "meminfo", "Node 0 MemTotal:       4194304 kB\n");
+    write(&node, "distance", "10\n");
+    write(
+        &node.join("hugepages/hugepages-2048kB"),
+        "nr_hugepages",
+        "3\n",
+    );
+    for cpu in 0..2 {
+        let dir = system.join(format!("cpu/cpu{cpu}"));
+        write(&dir.join("topology"), "core_id", &format!("{cpu}\n"));
+        write(&dir.join("topology"), "physical_package_id", "0\n");
+        for (index, level, kind, size, shared) in [
+            (0, 1, "Data", "48K", if cpu == 0 { "1" } else { "2" }),
+            (1, 2, "Unified", "2048K", if cpu == 0 { "1" } else { "2" }),
+            (2, 3, "Unified", "32768K", "3"),
+        ] {
+            let cache = dir.join(format!("cache/index{index}"));
+            write(&cache, "id", "0\n");
+            write(&cache, "level", &format!("{level}\n"));
+            write(&cache, "type", &format!("{kind}\n"));
+            write(&cache, "size", &format!("{size}\n"));
+            write(&cache, "shared_cpu_map", &format!("{shared}\n"));
+        }
+        std::os::unix::fs::symlink(&dir, node.join(format!("cpu{cpu}"))).unwrap();
+    }
+    let dimm = system.join("edac/mc/mc0/dimm0");
+    write(&dimm, "dimm_mem_type", "Unbuffered-DDR4\n");
+    write(&dimm, "size", "4096\n");
+}
+
+#[tokio::test]
+async fn cpu_topology_and_dimms_on_a_fixture() {
+    let f = Fixture::new(Mode::V2);
+    topology(&f.sys());
+    let mut args = f.args("cpu_topology");
+    args.push(format!(
+        "-machine_id_file={}",
+        f.dir.path().join("machine-id").display()
+    ));
+    write(f.dir.path(), "machine-id", "m-1\n");
+    let exporter = start(args).await;
+    let (_, m) = scrape(&exporter).await;
+    golden::check(&m, "cpu_topology, v2 fixture");
+    let machine = ("machine_id", "m-1");
+    let cache = |core: &str, level: &str, kind: &str| {
+        value(
+            &m,
+            "machine_cpu_cache_capacity_bytes",
+            &[
+                machine,
+                ("node_id", "0"),
+                ("core_id", core),
+                ("level", level),
+                ("type", kind),
+            ],
+        )
+    };
+    assert_eq!(cache("1", "1", "Data"), Some(49152.0));
+    assert_eq!(cache("0", "2", "Unified"), Some(2097152.0));
+    assert_eq!(cache("", "3", "Unified"), Some(33554432.0));
+    assert_eq!(
+        value(
+            &m,
+            "machine_thread_siblings_count",
+            &[("core_id", "1"), ("thread_id", "1")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "machine_node_memory_capacity_bytes",
+            &[("node_id", "0")]
+        ),
+        Some(4294967296.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "machine_node_hugepages_count",
+            &[("node_id", "0"), ("page_size", "2048")]
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "machine_node_distance",
+            &[("node_id", "0"), ("target_node_id", "0")]
+        ),
+        Some(10.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "machine_dimm_capacity_bytes",
+            &[("type", "Unbuffered-DDR4")]
+        ),
+        Some(4294967296.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "machine_dimm_count",
+            &[machine, ("type", "Unbuffered-DDR4")]
+        ),
+        Some(1.0)
+    );
+    // Without the kind: no topology, but the DIMMs (cAdvisor writes them whatever the kinds).
+    drop(exporter);
+    let exporter = start(f.args("cpu")).await;
+    let (_, m) = scrape(&exporter).await;
+    assert!(m.family("machine_cpu_cache_capacity_bytes").is_none());
+    assert!(m.family("machine_dimm_count").is_some());
+}
