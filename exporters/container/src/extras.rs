@@ -15,6 +15,7 @@ use crate::hugetlb::Hugetlb;
 use crate::memory_numa::MemoryNuma;
 use crate::net_sockets::{Tcp, Udp};
 use crate::options::{ExtraKinds, Options};
+use crate::referenced::Referenced;
 use crate::sched::Sched;
 use crate::topology::Topology;
 
@@ -55,6 +56,9 @@ impl Extras {
         }
         if enabled.sched {
             kinds.push(Box::new(Sched::default()));
+        }
+        if enabled.referenced_memory {
+            kinds.push(Box::new(Referenced::default()));
         }
         Extras {
             // Both read by the first scrape's machine refresh.

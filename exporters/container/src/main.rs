@@ -37,6 +37,7 @@ mod options;
 mod parse;
 mod process;
 mod reader;
+mod referenced;
 mod sched;
 mod series;
 mod stats;

@@ -633,3 +633,53 @@ async fn cpu_topology_and_dimms_on_a_fixture() {
     assert!(m.family("machine_cpu_cache_capacity_bytes").is_none());
     assert!(m.family("machine_dimm_count").is_some());
 }
+
+#[tokio::test]
+async fn referenced_memory_on_fixtures_reads_and_never_writes() {
+    for mode in [Mode::V1, Mode::V2] {
+        let f = Fixture::new(mode);
+        let c = f.container.clone();
+        let procs = match mode {
+            Mode::V2 => f.v2(&c),
+            Mode::V1 | Mode::Hybrid => f.v1("cpu", &c),
+        };
+        write(&procs, "cgroup.procs", "4242\n4243\n4244\n");
+        let proc = f.proc();
+        write(
+            &proc.join("4242"),
+            "smaps_rollup",
+            "00400000-ffffffffff601000 ---p 00000000 00:00 0   [rollup]\nRss:  900 kB\nReferenced:  800 kB\nAnonymous: 1 kB\n",
+        );
+        // An older kernel's smaps: one Referenced line per mapping.
+        write(
+            &proc.join("4243"),
+            "smaps",
+            "00400000-00452000 r-xp 00000000 08:02 173521 /bin/x\nReferenced:  100 kB\n00651000-00652000 rw-p 00051000 08:02 173521 /bin/x\nReferenced:  4 kB\n",
+        );
+        // 4244 exited.
+        for pid in ["4242", "4243"] {
+            write(&proc.join(pid), "clear_refs", "");
+        }
+        let exporter = start(f.args("referenced_memory")).await;
+        let (_, m) = scrape(&exporter).await;
+        let context = format!("referenced_memory, {} fixture", mode_name(mode));
+        golden::check(&m, &context);
+        assert_eq!(
+            value(&m, "container_referenced_bytes", &[("id", c.as_str())]),
+            Some(904.0 * 1024.0),
+            "{context}"
+        );
+        for pid in ["4242", "4243"] {
+            assert_eq!(
+                std::fs::read_to_string(proc.join(pid).join("clear_refs")).unwrap(),
+                ""
+            );
+        }
+        write(&proc.join("4243"), "smaps", "Referenced: lots\n");
+        let (_, m) = scrape(&exporter).await;
+        assert_eq!(
+            value(&m, "container_referenced_bytes", &[("id", c.as_str())]),
+            None
+        );
+    }
+}
