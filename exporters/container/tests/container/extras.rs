@@ -683,3 +683,209 @@ async fn referenced_memory_on_fixtures_reads_and_never_writes() {
         );
     }
 }
+
+/// mkdir `path` in each of these v1 hierarchies of this machine; returns the `cgroup.procs`
+/// files to join.
+fn create_real(
+    cgroups: &mut crate::real_cgroups::Cgroups,
+    path: &str,
+    controllers: &[&str],
+) -> Vec<PathBuf> {
+    let mut procs = Vec::new();
+    for controller in controllers {
+        let dir = Path::new(crate::real_cgroups::ROOT)
+            .join(controller)
+            .join(path.trim_start_matches('/'));
+        std::fs::create_dir(&dir).unwrap_or_else(|err| panic!("mkdir {}: {err}", dir.display()));
+        cgroups.dirs.push(dir.clone());
+        procs.push(dir.join("cgroup.procs"));
+    }
+    procs
+}
+
+/// Scrapes until `done` holds, or fails with `what` after a generous deadline.
+async fn until(
+    exporter: &octo_testbed::ExporterProcess,
+    what: &str,
+    done: impl Fn(&octo_testbed::metrics::Exposition) -> bool,
+) -> octo_testbed::metrics::Exposition {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (_, m) = scrape(exporter).await;
+        if done(&m) {
+            return m;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not seen within 60 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+}
+
+/// On this machine's cgroups (v1 controllers, hybrid): a Docker-named container in a network
+/// namespace of its own holding TCP and UDP sockets and 50 MiB, a busy loop, a cpuset cgroup;
+/// every opt-in kind on, every family held to cAdvisor's golden file.
+#[tokio::test]
+async fn opt_in_kinds_on_this_machine() {
+    use crate::real_cgroups::{Cgroups, ROOT, run_in};
+    assert!(
+        octo_testbed::running_as_root(),
+        "this test creates cgroups and network namespaces and must run as root"
+    );
+    let python = octo_testbed::require_program("python3", "python3").unwrap();
+    let unshare = octo_testbed::require_program("unshare", "util-linux").unwrap();
+    let ip = octo_testbed::require_program("ip", "iproute2").unwrap();
+    let v1 = ["cpu", "cpuacct", "memory"];
+    for controller in v1.iter().chain(&["cpuset"]) {
+        assert!(
+            Path::new(ROOT)
+                .join(controller)
+                .join("cgroup.procs")
+                .is_file(),
+            "this test needs the v1 {controller} hierarchy under {ROOT}"
+        );
+    }
+    let work = tempfile::tempdir().unwrap();
+    let exporter = start(vec![
+        format!("--path.cgroupfs={ROOT}"),
+        format!("-docker=unix://{}/no-docker.sock", work.path().display()),
+        "-podman=".into(),
+        "-enable_metrics=cpu,percpu,memory,diskIO,network,pressure,oom_event,process,hugetlb,cpuset,memory_numa,tcp,udp,advtcp,sched,referenced_memory,cpu_topology".into(),
+    ])
+    .await;
+    let mut cgroups = Cgroups {
+        dirs: Vec::new(),
+        services: Vec::new(),
+        _logs: tempfile::tempdir().unwrap(),
+    };
+    // Docker's systemd-driver name: a runtime container, whose network namespace is reported.
+    let net = format!("/docker-{}.scope", container_id("net"));
+    let busy = format!("/docker-{}.scope", container_id("busy"));
+    let procs = create_real(&mut cgroups, &net, &v1);
+    let cpuset = create_real(&mut cgroups, &net, &["cpuset"]);
+    let migrate = cpuset[0].with_file_name("cpuset.memory_migrate");
+    std::fs::write(&migrate, "1").unwrap();
+    let script = "import socket, time\n\
+                  listeners = [socket.socket() for _ in range(3)]\n\
+                  for s in listeners: s.bind(('127.0.0.1', 0)); s.listen()\n\
+                  clients = [socket.create_connection(listeners[0].getsockname()) for _ in range(2)]\n\
+                  accepted = [listeners[0].accept()[0] for _ in range(2)]\n\
+                  udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+                  udp.bind(('127.0.0.1', 0))\n\
+                  memory = bytearray(b'x') * (50 * 1024 * 1024)\n\
+                  print('ready', flush=True)\n\
+                  time.sleep(600)\n";
+    std::fs::write(work.path().join("net.py"), script).unwrap();
+    run_in(
+        &mut cgroups,
+        "net",
+        &procs,
+        &format!(
+            "exec {} -n sh -c '{} link set lo up && exec {} {}'",
+            unshare.display(),
+            ip.display(),
+            python.display(),
+            work.path().join("net.py").display()
+        ),
+    );
+    let procs = create_real(&mut cgroups, &busy, &v1);
+    run_in(&mut cgroups, "busy", &procs, "while :; do :; done");
+
+    let of =
+        |m: &octo_testbed::metrics::Exposition, name: &str, path: &str, extra: &[(&str, &str)]| {
+            let mut labels: Vec<(&str, &str)> = vec![("id", path)];
+            labels.extend_from_slice(extra);
+            value(m, name, &labels)
+        };
+    let m = until(&exporter, "the container's sockets and memory", |m| {
+        of(
+            m,
+            "container_network_tcp_usage_total",
+            &net,
+            &[("tcp_state", "established")],
+        ) == Some(4.0)
+            && of(m, "container_referenced_bytes", &net, &[]).unwrap_or(0.0) >= 45.0 * 1048576.0
+    })
+    .await;
+    golden::check(&m, "this machine's cgroups, every produced kind on");
+    assert_eq!(
+        of(
+            &m,
+            "container_network_tcp_usage_total",
+            &net,
+            &[("tcp_state", "listen")]
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        of(
+            &m,
+            "container_network_udp_usage_total",
+            &net,
+            &[("udp_state", "listen")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        of(
+            &m,
+            "container_network_advance_tcp_stats_total",
+            &net,
+            &[("tcp_state", "activeopens")]
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        of(
+            &m,
+            "container_network_advance_tcp_stats_total",
+            &net,
+            &[("tcp_state", "currestab")]
+        ),
+        Some(4.0)
+    );
+    // The host's namespace is reported on `/`, apart.
+    assert!(
+        of(
+            &m,
+            "container_network_tcp_usage_total",
+            "/",
+            &[("tcp_state", "listen")]
+        )
+        .is_some()
+    );
+    assert_eq!(of(&m, "container_memory_migrate", &net, &[]), Some(1.0));
+    let anon = of(
+        &m,
+        "container_memory_numa_pages",
+        &net,
+        &[("type", "anon"), ("scope", "container"), ("node", "0")],
+    )
+    .unwrap();
+    assert!(anon >= 45.0 * 256.0, "{anon} anon pages on node 0");
+    assert!(m.family("machine_cpu_cache_capacity_bytes").is_some());
+    assert!(m.family("machine_thread_siblings_count").is_some());
+    assert!(m.family("machine_node_memory_capacity_bytes").is_some());
+
+    // The busy loop's run time rises.
+    let run = |m: &octo_testbed::metrics::Exposition| {
+        of(m, "container_cpu_schedstat_run_seconds_total", &busy, &[]).unwrap_or(0.0)
+    };
+    let first = run(&until(&exporter, "schedstat of the busy loop", |m| run(m) > 0.0).await);
+    let later = until(&exporter, "schedstat run time rising", |m| {
+        run(m) > first + 0.3
+    })
+    .await;
+    assert!(
+        of(
+            &later,
+            "container_cpu_schedstat_run_periods_total",
+            &busy,
+            &[]
+        )
+        .unwrap()
+            >= 1.0
+    );
+    cgroups.remove_all();
+}
