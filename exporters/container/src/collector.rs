@@ -11,11 +11,13 @@ use std::time::{Duration, Instant, SystemTime};
 use octo_exporter_kit::{MetricFamily, SharedLabels, shared_labels};
 
 use crate::cgroup::{Layout, Mode};
+use crate::cgroup_kind::Cgroup;
 use crate::classify::{Kind, Runtime, classify, under_kubepods};
 use crate::cri::CriBundles;
 use crate::devices::DeviceNames;
 use crate::discovery::{CgroupData, CgroupTree, Dirs};
 use crate::docker::Metadata;
+use crate::extras::Extras;
 use crate::families::{F, Families};
 use crate::labels::container_labels;
 use crate::machine::MachineInfo;
@@ -80,6 +82,7 @@ pub struct Collector {
     tracked: Vec<Tracked>,
     tracked_key: Option<(u64, Vec<u64>, u64)>,
     cpu_names: Vec<String>,
+    extras: Extras,
 }
 
 impl std::fmt::Debug for Collector {
@@ -93,6 +96,7 @@ impl std::fmt::Debug for Collector {
 
 impl Collector {
     pub fn new(layout: Layout, opts: Options, engines: Vec<Engine>, cri: CriBundles) -> Collector {
+        let extras = Extras::new(layout.clone(), &opts);
         let reader = CgroupReader::new(layout, opts.procfs.clone());
         let (trees, reported) = reader.trees();
         let tree = CgroupTree::new(trees, reported, opts.watch, opts.dir_fd_budget);
@@ -111,6 +115,7 @@ impl Collector {
             tracked: Vec::new(),
             tracked_key: None,
             cpu_names: Vec::new(),
+            extras,
         }
     }
 
@@ -162,6 +167,7 @@ impl Collector {
         }
         self.tracked = tracked;
         out.extend(families.into_vec());
+        self.extras.finish(&mut out);
         // The root cgroup must be readable; without it nothing was listed.
         let listing_failed = self.tree.paths().next().is_none();
         out.push(
@@ -311,6 +317,7 @@ impl Collector {
             .is_none_or(|at| at.elapsed() >= self.opts.machine_refresh);
         if stale {
             self.machine_read = Some(Instant::now());
+            self.extras.refresh_machine();
             match MachineInfo::read(&self.opts.machine) {
                 Ok(info) => self.machine = Some(info),
                 Err(err) => {
@@ -368,11 +375,24 @@ impl Collector {
                 .and_then(|_| container.meta.as_ref().and_then(|m| m.pid).or(entry.pid));
             reader.read_process(&dirs, root_pid, &mut stats);
         }
-        if kinds.network {
-            entry.pid = read_network(
-                reader, container, &dirs, entry.pid, is_root, seen_netns, &mut stats,
-            );
+        let mut netns_pid = None;
+        if kinds.network || self.extras.wants_netns() {
+            let (remembered, reported) =
+                network_pid(reader, container, &dirs, entry.pid, is_root, seen_netns);
+            entry.pid = remembered;
+            netns_pid = reported;
+            if kinds.network
+                && let Some(pid) = reported
+            {
+                reader.network(pid, &mut stats);
+            }
         }
+        self.extras.collect(&Cgroup {
+            path,
+            dirs: &dirs,
+            base,
+            netns_pid,
+        });
         families.push(F::LastSeen, base, &[], now);
         if let Some(health) = self.health_state(container) {
             families.push(F::HealthState, base, &[], health);
@@ -485,6 +505,7 @@ impl Collector {
         ] {
             out.push(MetricFamily::gauge(name, help).with(&labels, value as f64));
         }
+        self.extras.machine_families(&labels, &mut out);
         out
     }
 }
@@ -557,24 +578,24 @@ fn with_label_union(seeds: Vec<(Tracked, Vec<(String, String)>)>) -> Vec<Tracked
     tracked
 }
 
-/// Reads the container's interfaces; returns the pid to remember for the next scrape
-/// (a container's first process rarely changes, so `cgroup.procs` is read only when the
-/// remembered one is gone).
-fn read_network(
+/// The process whose network namespace the container reports: returns the pid to remember
+/// for the next scrape (a container's first process rarely changes, so `cgroup.procs` is read
+/// only when the remembered one is gone) and the pid to read the namespace's files through,
+/// when this container reports it.
+fn network_pid(
     reader: &mut CgroupReader,
     container: &Tracked,
     dirs: &Dirs<'_>,
     cached_pid: Option<u32>,
     is_root: bool,
     seen_netns: &mut HashSet<PathBuf>,
-    stats: &mut Stats,
-) -> Option<u32> {
+) -> (Option<u32>, Option<u32>) {
     let meta = container.meta.as_ref();
     if !is_root
         && (container.runtime.is_none()
             || meta.is_some_and(|m| m.network_mode.starts_with("container:")))
     {
-        return None;
+        return (None, None);
     }
     let fixed = if is_root {
         Some(1)
@@ -587,14 +608,14 @@ fn read_network(
         pid = reader.first_pid(dirs);
         netns = pid.and_then(|p| reader.netns(p));
     }
-    let pid = pid?;
+    let Some(pid) = pid else {
+        return (None, None);
+    };
     // One namespace is reported once: pods share the sandbox's, and host-network
     // containers the machine's (reported on `/`).
     let first_sighting = netns.is_some_and(|n| seen_netns.insert(n));
-    if first_sighting || is_root {
-        reader.network(pid, stats);
-    }
-    Some(pid)
+    let reported = (first_sighting || is_root).then_some(pid);
+    (Some(pid), reported)
 }
 
 /// Boot time (unix seconds, truncated to the minute as cAdvisor does), from `btime` in

@@ -19,7 +19,7 @@ use crate::docker::EngineClient;
 use crate::fd_limit::raise_open_file_limit;
 use crate::machine::MachineSources;
 use crate::metadata::Engine;
-use crate::options::{Kinds, Options};
+use crate::options::{ExtraKinds, Kinds, Options};
 
 const ABOUT: &str =
     "Exports container metrics from cgroups, as cAdvisor's Prometheus endpoint does.";
@@ -234,7 +234,7 @@ fn declare(set: &mut ExporterFlagSet) -> (ConfigFlags, Accepted) {
         disable: set.string(
             "disable_metrics",
             DEFAULT_DISABLED,
-            "comma-separated list of metrics to be disabled (cpu, percpu, memory, diskIO, network, pressure, oom_event, process are produced; the other cAdvisor kinds are accepted)",
+            "comma-separated list of metrics to be disabled (cpu, percpu, memory, diskIO, network, pressure, oom_event, process, hugetlb, cpuset, memory_numa, tcp, udp, advtcp, sched, referenced_memory, cpu_topology are produced; the other cAdvisor kinds are accepted)",
         ),
         enable: set.string(
             "enable_metrics",
@@ -491,7 +491,7 @@ fn kinds(flags: &Flags, handles: &KindFlags) -> anyhow::Result<Kinds> {
     let ignored: Vec<&str> = on
         .iter()
         .copied()
-        .filter(|k| !PRODUCED_KINDS.contains(k))
+        .filter(|k| !PRODUCED_KINDS.contains(k) && !ExtraKinds::NAMES.contains(k))
         .filter(|k| !QUIETLY_ACCEPTED_KINDS.contains(k))
         .collect();
     if !ignored.is_empty() {
@@ -507,6 +507,7 @@ fn kinds(flags: &Flags, handles: &KindFlags) -> anyhow::Result<Kinds> {
         pressure: has("pressure"),
         oom_event: has("oom_event"),
         process: has("process"),
+        extra: ExtraKinds::from_names(has),
     })
 }
 
@@ -783,6 +784,7 @@ mod tests {
                 pressure: true,
                 oom_event: true,
                 process: false,
+                extra: ExtraKinds::default(),
             }
         );
         let replaced = kinds_of(&["-disable_metrics=percpu,network"]).unwrap();
@@ -792,6 +794,9 @@ mod tests {
         assert!(kinds_of(&["-disable_metrics=nope"]).is_err());
         let process = kinds_of(&["-enable_metrics=process,oom_event"]).unwrap();
         assert!(process.process && process.oom_event && !process.memory);
+        let extra = kinds_of(&["-enable_metrics=hugetlb,tcp,cpu_topology"]).unwrap();
+        assert!(extra.extra.hugetlb && extra.extra.tcp && extra.extra.cpu_topology);
+        assert!(!extra.extra.udp && !extra.cpu);
     }
 
     #[test]

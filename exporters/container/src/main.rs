@@ -10,25 +10,38 @@
 //!   metadata ([`metadata`], [`docker`], [`cri`]) to the readings ([`stats`]) and the families
 //!   ([`series`], [`families`], [`labels`]).
 
+mod advtcp;
 mod cgroup;
+mod cgroup_files;
+mod cgroup_kind;
 mod classify;
 mod collector;
 mod config;
+mod cpuset;
 mod cri;
 mod devices;
+mod dimm;
 mod discovery;
 mod docker;
+mod extras;
 mod families;
 mod fd_limit;
+mod hugetlb;
 mod labels;
+mod lines;
 mod machine;
+mod memory_numa;
 mod metadata;
+mod net_sockets;
 mod options;
 mod parse;
 mod process;
 mod reader;
+mod referenced;
+mod sched;
 mod series;
 mod stats;
+mod topology;
 
 use std::sync::Arc;
 

@@ -18,6 +18,52 @@ pub struct Kinds {
     pub oom_event: bool,
     /// `process`: processes, threads, descriptors and sockets of each cgroup.
     pub process: bool,
+    /// The other opt-in kinds (each in a file of its own, run by `extras`).
+    pub extra: ExtraKinds,
+}
+
+/// cAdvisor's opt-in kinds read by `extras` (all off by default, as in cAdvisor).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExtraKinds {
+    pub hugetlb: bool,
+    pub cpuset: bool,
+    pub memory_numa: bool,
+    pub tcp: bool,
+    pub udp: bool,
+    pub advtcp: bool,
+    pub sched: bool,
+    pub referenced_memory: bool,
+    pub cpu_topology: bool,
+}
+
+impl ExtraKinds {
+    /// cAdvisor's names of these kinds, as `-enable_metrics` takes them.
+    pub const NAMES: [&'static str; 9] = [
+        "hugetlb",
+        "cpuset",
+        "memory_numa",
+        "tcp",
+        "udp",
+        "advtcp",
+        "sched",
+        "referenced_memory",
+        "cpu_topology",
+    ];
+
+    /// The kinds whose names `enabled` says are on.
+    pub fn from_names(enabled: impl Fn(&str) -> bool) -> ExtraKinds {
+        ExtraKinds {
+            hugetlb: enabled("hugetlb"),
+            cpuset: enabled("cpuset"),
+            memory_numa: enabled("memory_numa"),
+            tcp: enabled("tcp"),
+            udp: enabled("udp"),
+            advtcp: enabled("advtcp"),
+            sched: enabled("sched"),
+            referenced_memory: enabled("referenced_memory"),
+            cpu_topology: enabled("cpu_topology"),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -7,6 +7,8 @@
 
 #[path = "container/engine.rs"]
 mod engine;
+#[path = "container/extras.rs"]
+mod extras;
 #[path = "container/fixtures.rs"]
 mod fixtures;
 #[path = "container/flags.rs"]
