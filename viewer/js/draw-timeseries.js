@@ -90,7 +90,7 @@ export function drawTimeseries(body, frames, field, options, range, state) {
       legend: { show: false },
       scales: { x: { time: true, range: () => [range.start, range.end] } },
       axes: [
-        { stroke: "#9fa7b3", grid: { stroke: "#2c3235", width: 1 }, ticks: { stroke: "#2c3235" } },
+        { stroke: "#9fa7b3", space: 90, grid: { stroke: "#2c3235", width: 1 }, ticks: { stroke: "#2c3235" } },
         {
           stroke: "#9fa7b3",
           grid: { stroke: "#2c3235", width: 1 },
