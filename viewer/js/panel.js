@@ -38,6 +38,7 @@ export class PanelView {
     if ((this.def.fieldConfig?.overrides ?? []).length) notes.push("field overrides not applied");
     if (this.type === "table") notes.push(...unsupportedTableFeatures(this.def));
     else if ((this.def.transformations ?? []).length) notes.push("transformations not applied");
+    if (this.def.repeat) notes.push(`repeat by $${this.def.repeat} not applied`);
     if (this.def.options?.reduceOptions?.values === true) notes.push("'all values' not supported, last value shown");
     return notes;
   }
