@@ -26,6 +26,9 @@ use super::support::{repo, seed, target_dir};
 
 const SHIPPED: &str = "sistema-monitoreo";
 const SEED: &str = "system_monitoring";
+const HOSTILE: &str = "hostile";
+/// A label value Prometheus really returns (label_replace), made to run script if parsed as HTML.
+const EVIL: &str = "<img src=x onerror=\"window.pwned=1\">";
 const ERROR_RATE: &str = "Tasa de Error HTTP";
 const RED: &str = "#F2495C";
 const YELLOW: &str = "#FADE2A";
@@ -327,6 +330,110 @@ fn requests_are_bounded(now: &Value, range_seconds: f64) {
     }
 }
 
+/// A dashboard file of the test's own whose titles, legends and colours, and the label values
+/// Prometheus answers for it, are made to inject markup and styles; and a panel type the viewer
+/// does not draw.
+fn hostile() -> Value {
+    let expr = format!(
+        "label_replace(vector(42), \"evil\", \"{}\", \"\", \"\")",
+        EVIL.replace('"', "\\\"")
+    );
+    let target =
+        serde_json::json!({"expr": expr, "legendFormat": "{{evil}} <b>bold</b>", "refId": "A"});
+    let panel = |id: u32, kind: &str, x: u32| {
+        serde_json::json!({
+            "id": id, "type": kind, "title": format!("<script>window.pwned=1</script> {kind}"),
+            "gridPos": {"x": x, "y": 0, "w": 6, "h": 8},
+            "targets": [target],
+            "fieldConfig": {"defaults": {
+                "unit": "<i>units</i>",
+                "thresholds": {"mode": "absolute", "steps": [
+                    {"color": "red; background-image: url(/x)", "value": null}
+                ]}
+            }},
+            "options": {"colorMode": "background"}
+        })
+    };
+    serde_json::json!({
+        "title": "<img src=x onerror=\"window.pwned=1\">",
+        "panels": [panel(1, "stat", 0), panel(2, "timeseries", 6), panel(3, "table", 12), panel(4, "piechart", 18)],
+    })
+}
+
+/// The hostile dashboard: every text shown as text, no element made from data, the bogus colour
+/// replaced, and the panel type it cannot draw said on the panel.
+async fn hostile_text_stays_text(page: &Page, stack: &Stack) {
+    page.goto(stack.viewer_url(&format!("/?dashboard={HOSTILE}&from=now-5m&refresh=2s")))
+        .await
+        .expect("the hostile dashboard opens");
+    let now = eventually(
+        "the hostile dashboard drawn",
+        Duration::from_secs(60),
+        || async {
+            let now = snapshot(page).await;
+            let states: Vec<String> = now["panels"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| {
+                    let (kind, state) = (p["type"].as_str(), p["state"].as_str());
+                    format!("{}={}", kind.unwrap_or(""), state.unwrap_or(""))
+                })
+                .collect();
+            let wanted = [
+                "stat=ok",
+                "timeseries=ok",
+                "table=ok",
+                "piechart=unsupported",
+            ];
+            if states == wanted && now["refreshes"].as_u64().unwrap_or(0) >= 1 {
+                Ok(now)
+            } else {
+                Err(format!("{states:?}"))
+            }
+        },
+    )
+    .await;
+    let piechart = panel(&now, "<script>window.pwned=1</script> piechart");
+    assert!(
+        piechart["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"piechart\" is not supported")
+    );
+    let check: Value = serde_json::from_str(
+        &page
+            .evaluate(
+                "JSON.stringify({pwned: window.pwned === undefined ? null : window.pwned, \
+                 made: document.querySelectorAll('main img, main script, main b, main i').length, \
+                 text: document.body.innerText, \
+                 colour: document.querySelector('.stat-tile').dataset.colour, \
+                 background: getComputedStyle(document.querySelector('.stat-tile')).backgroundImage})",
+            )
+            .await
+            .unwrap()
+            .into_value::<String>()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(check["pwned"], Value::Null, "script ran: {check}");
+    assert_eq!(check["made"], 0, "elements made from data: {check}");
+    let text = check["text"].as_str().unwrap();
+    for shown in [
+        EVIL,
+        "<script>window.pwned=1</script> stat",
+        "<b>bold</b>",
+        "<i>units</i>",
+    ] {
+        assert!(
+            text.contains(shown),
+            "{shown:?} not shown as text in:\n{text}"
+        );
+    }
+    assert_eq!(check["colour"], "#808080", "{check}");
+    assert_eq!(check["background"], "none", "{check}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_viewer_in_chromium() {
     let seed_dashboard = seed().join("grafana/provisioning/dashboards/system_monitoring.json");
@@ -335,6 +442,9 @@ async fn dashboard_viewer_in_chromium() {
         "the seed's dashboard is expected at {}",
         seed_dashboard.display()
     );
+    let hostile_dir = tempfile::tempdir().unwrap();
+    let hostile_dashboard = hostile_dir.path().join(format!("{HOSTILE}.json"));
+    std::fs::write(&hostile_dashboard, hostile().to_string()).unwrap();
     let mut stack = Stack::start(StackOptions {
         repo: repo(),
         bin_dir: target_dir().join("debug"),
@@ -344,7 +454,11 @@ async fn dashboard_viewer_in_chromium() {
         mariadb_data: None,
         progress: false,
         cgroup_root: format!("octo-viewer-{}", std::process::id()),
-        dashboards: vec![repo().join("grafana/dashboards"), seed_dashboard],
+        dashboards: vec![
+            repo().join("grafana/dashboards"),
+            seed_dashboard,
+            hostile_dashboard,
+        ],
     })
     .await
     .expect("the native stack starts");
@@ -515,6 +629,8 @@ async fn dashboard_viewer_in_chromium() {
     if let Some(copy) = std::env::var_os("OCTO_VIEWER_SEED_SCREENSHOT") {
         std::fs::write(copy, &seed_png).unwrap();
     }
+
+    hostile_text_stays_text(&page, &stack).await;
 
     keep_going.store(false, Ordering::Relaxed);
     steady.await.unwrap();
