@@ -105,8 +105,15 @@ export class PanelView {
       this.setState("empty", "No data");
       return;
     }
+    // Visible before drawing: the chart takes the size of its box.
     this.setState("ok", "");
-    this.snapshot.series = this.draw(frames, { start, end: view.end });
+    try {
+      this.snapshot.series = this.draw(frames, { start, end: view.end });
+    } catch (err) {
+      // A dashboard shape this viewer did not foresee: said on the panel, never a blank one.
+      this.body.replaceChildren();
+      this.setState("error", `This panel could not be drawn: ${err.message}`);
+    }
   }
 
   draw(frames, range) {
