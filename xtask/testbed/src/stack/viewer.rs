@@ -181,3 +181,34 @@ pub(super) fn nginx_server(
         port = ports.viewer,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nginx_is_never_given_a_path_it_would_read_as_syntax() {
+        assert_eq!(
+            nginx_path(Path::new("/work/octo/viewer")).unwrap(),
+            "\"/work/octo/viewer\""
+        );
+        for bad in ["/a\"b", "/a$uri", "/a;b", "/a{b", "/a\nb", "/a'b", "/a\\b"] {
+            assert!(nginx_path(Path::new(bad)).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn dashboards_are_files_or_the_json_files_of_directories_in_name_order() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["b.json", "a.json", "notes.txt"] {
+            std::fs::write(dir.path().join(name), "{}").unwrap();
+        }
+        let single = dir.path().join("a.json");
+        let files = dashboard_files(&[dir.path().to_owned(), single.clone()]).unwrap();
+        assert_eq!(
+            files,
+            vec![dir.path().join("a.json"), dir.path().join("b.json"), single]
+        );
+        assert!(dashboard_files(&[dir.path().join("missing.json")]).is_err());
+    }
+}
