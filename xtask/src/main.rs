@@ -2,7 +2,8 @@
 //!
 //! - `setup`: install the Debian packages the tests, benchmarks and the stack need;
 //! - `test`: setup, then the whole test suite (what CI runs, through `.ci/run`);
-//! - `up`: build and run the stack natively in the foreground until Ctrl-C;
+//! - `up [--dashboard FILE_OR_DIR]...`: build and run the stack natively in the foreground until
+//!   Ctrl-C, with the dashboard viewer showing grafana/dashboards/ and any other dashboards given;
 //! - `package [--dev] [--out DIR]`: the Debian packages, into `target/dist/`;
 //! - `bench <nginx|node|mysql|container>`: an exporter against its upstream binary;
 //!   `bench app`: the app under wrk, directly and through nginx; `bench nginx-log`: what the
@@ -38,7 +39,21 @@ fn cli() -> Cli {
                         .allow_hyphen_values(true),
                 ),
         )
-        .subcommand(Cli::new("up").about("Run the whole stack natively until Ctrl-C"))
+        .subcommand(
+            Cli::new("up")
+                .about("Run the whole stack natively until Ctrl-C")
+                .arg(
+                    Arg::new("dashboard")
+                        .long("dashboard")
+                        .value_name("FILE_OR_DIR")
+                        .action(ArgAction::Append)
+                        .value_parser(clap::value_parser!(std::path::PathBuf))
+                        .help(
+                            "Another Grafana dashboard JSON file (or directory of them) for the \
+                             dashboard viewer, after grafana/dashboards/ (repeatable)",
+                        ),
+                ),
+        )
         .subcommand(
             Cli::new("package")
                 .about("Build a Debian package per exporter and one for the app into target/dist/")
@@ -112,7 +127,13 @@ fn main() -> ExitCode {
             };
             package::run(build, args.get_one::<std::path::PathBuf>("out").cloned()).map(|_| ())
         }
-        Some(("up", _)) => runtime().and_then(|rt| rt.block_on(up::run())),
+        Some(("up", args)) => {
+            let dashboards = args
+                .get_many::<std::path::PathBuf>("dashboard")
+                .map(|paths| paths.cloned().collect())
+                .unwrap_or_default();
+            runtime().and_then(|rt| rt.block_on(up::run(dashboards)))
+        }
         Some(("bench", args)) => {
             let scrapes = args
                 .get_one::<usize>("scrapes")

@@ -43,7 +43,14 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "docker-compose",
         "validates compose.yml (no Docker engine needed)",
     ),
-    ("chromium", "headless browser test of the app"),
+    (
+        "chromium",
+        "headless browser tests of the app and of the dashboard viewer",
+    ),
+    (
+        "nodejs",
+        "node --test on the dashboard viewer's JavaScript helpers",
+    ),
     (
         "systemd",
         "systemd-analyze verify and systemd-socket-activate for the packages' units",

@@ -18,7 +18,8 @@ const PACKAGES: &[&str] = &[
     "octo-container-exporter",
 ];
 
-pub async fn run() -> anyhow::Result<()> {
+/// `extra_dashboards`: dashboard files or directories the viewer lists after the shipped ones.
+pub async fn run(extra_dashboards: Vec<std::path::PathBuf>) -> anyhow::Result<()> {
     setup::run()?;
     println!("up: building the stack (release; the first build takes a few minutes)...");
     let mut build = cargo();
@@ -32,6 +33,8 @@ pub async fn run() -> anyhow::Result<()> {
     let mariadb_data = target_dir.join("octo-stack/mariadb");
     std::fs::create_dir_all(mariadb_data.parent().unwrap_or(&target_dir))
         .context("creating the stack's data directory")?;
+    let mut dashboards = vec![workspace_root().join("grafana/dashboards")];
+    dashboards.extend(extra_dashboards);
     println!("up: starting the stack");
     let stack = Stack::start(StackOptions {
         repo: workspace_root(),
@@ -42,6 +45,7 @@ pub async fn run() -> anyhow::Result<()> {
         mariadb_data: Some(mariadb_data.clone()),
         progress: true,
         cgroup_root: "octo".into(),
+        dashboards,
     })
     .await
     .context("starting the stack")?;
@@ -58,11 +62,12 @@ pub async fn run() -> anyhow::Result<()> {
         stack.admin_password_file().display()
     );
     println!();
-    println!("  Grafana is not packaged for Debian, so it is not part of the native stack:");
-    println!("  explore the metrics in Prometheus's UI above, or run `docker compose up -d` for");
     println!(
-        "  Grafana with the \"Sistema de Monitoreo Completo\" dashboard at http://localhost:3000."
+        "  Dashboards: {} (the viewer draws grafana/dashboards/ from Prometheus;",
+        stack.viewer_url("/")
     );
+    println!("  it is a viewer, not Grafana: Compose and Kubernetes run the real Grafana with the");
+    println!("  same dashboard files, at http://localhost:3000 under `docker compose up -d`)");
     println!();
     println!("  MariaDB data persists in {}.", mariadb_data.display());
     println!("Alerts are printed here as they change. Ctrl-C stops everything.");

@@ -11,4 +11,5 @@ mod stack {
     pub mod house;
     pub mod packages;
     pub mod support;
+    pub mod viewer;
 }

@@ -44,23 +44,23 @@ impl Prometheus {
             }
             write_file(&path, contents)?;
         }
-        let config_path = dir.path().join("prometheus.yml");
-        write_file(&config_path, config)?;
-        let mut command = Command::new(program);
-        command
-            .current_dir(dir.path())
-            .arg(format!("--config.file={}", config_path.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--log.level=warn");
-        let mut service =
-            Service::spawn("prometheus", command, &dir.path().join("prometheus.log"))?;
-        let ready = format!("http://127.0.0.1:{port}/-/ready");
-        wait_http_ok(&mut service, Duration::from_secs(60), &ready).await?;
+        write_file(&dir.path().join("prometheus.yml"), config)?;
+        let service = launch(program, dir.path(), port).await?;
         Ok(Prometheus { service, port, dir })
+    }
+
+    /// Stops Prometheus (SIGTERM, as an operator would), keeping its port, files and data.
+    pub fn stop(&mut self) {
+        self.service.stop();
+    }
+
+    /// Starts Prometheus again on the same port, configuration and data after [`Self::stop`]
+    /// (or a crash), and waits until it is ready.
+    pub async fn restart(&mut self) -> Result<(), TestbedError> {
+        self.service.stop();
+        let program = require_program("prometheus", "prometheus")?;
+        self.service = launch(program, self.dir.path(), self.port).await?;
+        Ok(())
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -153,6 +153,27 @@ impl Prometheus {
     pub fn service(&mut self) -> &mut Service {
         &mut self.service
     }
+}
+
+/// Runs Prometheus on the configuration and storage in `dir`, listening on `port`, until ready.
+async fn launch(program: PathBuf, dir: &Path, port: u16) -> Result<Service, TestbedError> {
+    let mut command = Command::new(program);
+    command
+        .current_dir(dir)
+        .arg(format!(
+            "--config.file={}",
+            dir.join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--log.level=warn");
+    let mut service = Service::spawn("prometheus", command, &dir.join("prometheus.log"))?;
+    let ready = format!("http://127.0.0.1:{port}/-/ready");
+    wait_http_ok(&mut service, Duration::from_secs(60), &ready).await?;
+    Ok(service)
 }
 
 /// Percent-encodes a query parameter value.

@@ -12,7 +12,7 @@ use octo_testbed::{Stack, StackOptions, StackPorts};
 use super::dashboards::{expressions, original, shipped};
 use super::support::{repo, target_dir};
 
-fn client() -> reqwest::Client {
+pub fn client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .no_proxy()
@@ -24,7 +24,7 @@ fn client() -> reqwest::Client {
 
 /// Polls `check` every 250 ms until it returns `Ok`, failing with its last complaint after
 /// `timeout`.
-async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, String>>,
@@ -42,7 +42,12 @@ where
 }
 
 /// Waits until the app's `/readyz` answers `expected` (0 stands for no answer at all).
-async fn readiness_becomes(http: &reqwest::Client, ready: &str, expected: u16, timeout: Duration) {
+pub async fn readiness_becomes(
+    http: &reqwest::Client,
+    ready: &str,
+    expected: u16,
+    timeout: Duration,
+) {
     let what = format!("{ready} answering {expected}");
     eventually(&what, timeout, || async {
         let status = http
@@ -126,7 +131,7 @@ async fn all_return_data(stack: &Stack, queries: &[(String, String)], what: &str
     .await;
 }
 
-async fn send_traffic(stack: &Stack, http: &reqwest::Client, round: usize) {
+pub async fn send_traffic(stack: &Stack, http: &reqwest::Client, round: usize) {
     let (user, password) = stack.admin();
     for i in 0..10 {
         let _ = http.get(stack.url("/")).send().await;
@@ -206,6 +211,7 @@ async fn stack_end_to_end() {
         mariadb_data: None,
         progress: false,
         cgroup_root: format!("octo-e2e-{}", std::process::id()),
+        dashboards: vec![repo().join("grafana/dashboards")],
     })
     .await
     .expect("the native stack starts");

@@ -14,6 +14,7 @@ mod options;
 mod progress;
 mod running;
 mod services;
+mod viewer;
 
 pub use config::{native_prometheus_config, rules};
 pub use options::{StackOptions, StackPorts};

@@ -20,6 +20,8 @@ pub struct StackPorts {
     pub prometheus: u16,
     pub alertmanager: u16,
     pub alert_log: u16,
+    /// The dashboard viewer (nginx serving `viewer/`, the dashboards and Prometheus's read API).
+    pub viewer: u16,
 }
 
 impl StackPorts {
@@ -39,6 +41,8 @@ impl StackPorts {
             prometheus: 9090,
             alertmanager: 9093,
             alert_log: 9095,
+            // Where Compose publishes Grafana: the same dashboards at the same port.
+            viewer: 3000,
         }
     }
 
@@ -56,10 +60,11 @@ impl StackPorts {
             prometheus: try_free_port()?,
             alertmanager: try_free_port()?,
             alert_log: try_free_port()?,
+            viewer: try_free_port()?,
         })
     }
 
-    fn all(&self) -> [(&'static str, u16); 12] {
+    fn all(&self) -> [(&'static str, u16); 13] {
         [
             ("nginx", self.nginx),
             ("nginx stub_status", self.nginx_status),
@@ -73,6 +78,7 @@ impl StackPorts {
             ("Prometheus", self.prometheus),
             ("Alertmanager", self.alertmanager),
             ("alert log", self.alert_log),
+            ("dashboard viewer", self.viewer),
         ]
     }
 
@@ -110,6 +116,9 @@ pub struct StackOptions {
     /// Run each service in `/<cgroup_root>/<service>` when possible (root, writable cgroupfs),
     /// so the container exporter reports the services as containers.
     pub cgroup_root: String,
+    /// The Grafana dashboard files the viewer lists, in order: JSON files, or directories whose
+    /// `*.json` files are taken. Read in place, never copied.
+    pub dashboards: Vec<PathBuf>,
 }
 
 impl StackOptions {

@@ -148,6 +148,18 @@ impl Stack {
         Ok(())
     }
 
+    /// Starts Prometheus again on its port and data after [`Prometheus::stop`], in its cgroup.
+    pub async fn restart_prometheus(&mut self) -> Result<(), TestbedError> {
+        self.prometheus.restart().await?;
+        self.adopt("prometheus", self.prometheus.pid());
+        Ok(())
+    }
+
+    /// The dashboard viewer: `http://127.0.0.1:<viewer port><path>`.
+    pub fn viewer_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.options.ports.viewer)
+    }
+
     fn adopt(&self, service: &str, pid: Option<u32>) {
         limits::adopt(self.cgroups.as_ref(), service, pid);
     }
@@ -173,6 +185,7 @@ impl Stack {
         let mut urls = vec![
             ("app (through nginx)", self.url("/")),
             ("users", self.url("/usuarios")),
+            ("dashboards (viewer)", self.viewer_url("/")),
             ("Prometheus", self.prometheus.url("/")),
             // Debian's Prometheus ships the classic UI only.
             (

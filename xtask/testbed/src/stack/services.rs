@@ -9,6 +9,7 @@ use super::accounts::{ADMIN_USER, APP_DATABASE, APP_USER, AppSecrets, random_sec
 use super::config;
 use super::options::StackOptions;
 use super::progress::{say, timed};
+use super::viewer;
 use crate::error::TestbedError;
 use crate::exporter::{ExporterOptions, ExporterProcess};
 use crate::files::write_file;
@@ -83,7 +84,16 @@ pub(super) async fn start_nginx(options: &StackOptions) -> Result<Nginx, Testbed
         let _ = std::fs::create_dir_all(&upstreams_dir);
         let _ = std::fs::write(upstreams_dir.join("app.conf"), upstreams);
         let _ = std::fs::write(prefix.join("octo.conf"), &octo);
-        "include octo.conf;\n".to_owned()
+        let dashboards = prefix.join(viewer::DASHBOARDS_DIR);
+        let viewer_server = viewer::publish_dashboards(&dashboards, options)
+            .and_then(|()| viewer::nginx_server(&options.repo, ports, &dashboards));
+        match viewer_server {
+            Ok(server) => {
+                let _ = std::fs::write(prefix.join("viewer.conf"), server);
+            }
+            Err(err) => failed = failed.take().or(Some(err)),
+        }
+        "include octo.conf;\ninclude viewer.conf;\n".to_owned()
     })
     .await;
     match failed {
