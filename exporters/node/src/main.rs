@@ -9,6 +9,7 @@ mod collector;
 mod collectors;
 mod cpulist;
 mod dbus;
+mod dbus_header;
 mod device_filter;
 mod ethtool_ioctl;
 mod family_set;
