@@ -15,6 +15,7 @@ mod ethtool_ioctl;
 mod family_set;
 mod field_filter;
 mod gopath;
+mod kept_files;
 mod mountinfo;
 mod mountstats_parse;
 mod netlink;
