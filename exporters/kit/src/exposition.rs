@@ -307,7 +307,11 @@ pub fn encode_text_chunked(
 
 /// Sorts and merges families and their samples into the order [`encode_text`] writes them.
 pub fn normalize(families: &mut Vec<MetricFamily>) {
-    families.sort_by(|a, b| a.name.cmp(&b.name));
+    // Collectors mostly produce their samples, and labels, already in order: checking is one
+    // pass, sorting (string comparisons) several.
+    if !families.is_sorted_by(|a, b| a.name <= b.name) {
+        families.sort_by(|a, b| a.name.cmp(&b.name));
+    }
     let mut merged: Vec<MetricFamily> = Vec::with_capacity(families.len());
     for family in families.drain(..) {
         match merged.last_mut() {
@@ -329,7 +333,9 @@ pub fn normalize(families: &mut Vec<MetricFamily>) {
     merged.retain(|f| !f.samples.is_empty());
     for family in &mut merged {
         for sample in &mut family.samples {
-            sample.labels.sort_by(|a, b| a.0.cmp(&b.0));
+            if !sample.labels.is_sorted_by(|a, b| a.0 <= b.0) {
+                sample.labels.sort_by(|a, b| a.0.cmp(&b.0));
+            }
         }
         if matches!(family.kind, MetricType::Histogram | MetricType::Summary) {
             // Buckets and quantiles keep the producer's order within one series; series are
@@ -338,11 +344,17 @@ pub fn normalize(families: &mut Vec<MetricFamily>) {
                 .samples
                 .sort_by(|a, b| labels_without_le(a).cmp(labels_without_le(b)));
         } else {
-            family.samples.sort_by(|a, b| {
+            let by_values = |a: &Sample, b: &Sample| {
                 let values_a = a.label_pairs().map(|(_, v)| v);
                 let values_b = b.label_pairs().map(|(_, v)| v);
                 values_a.cmp(values_b)
-            });
+            };
+            if !family
+                .samples
+                .is_sorted_by(|a, b| by_values(a, b) != std::cmp::Ordering::Greater)
+            {
+                family.samples.sort_by(by_values);
+            }
             let before = family.samples.len();
             family
                 .samples

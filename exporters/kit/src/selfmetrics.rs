@@ -110,6 +110,17 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// The number of open descriptors. Since Linux 6.2 the size of `/proc/self/fd` is that
+/// number (procfs' `FileDescriptorsLen`, which client_golang uses, takes it so too): one
+/// `statx` instead of listing the directory, which builds a dentry per descriptor. Older
+/// kernels report 0 there; then the directory is listed (its own descriptor counted, as Go's).
+fn open_fds() -> Option<usize> {
+    match std::fs::metadata("/proc/self/fd") {
+        Ok(metadata) if metadata.len() > 0 => usize::try_from(metadata.len()).ok(),
+        _ => std::fs::read_dir("/proc/self/fd").ok().map(Iterator::count),
+    }
+}
+
 /// Facts about this process that do not change while it runs.
 #[derive(Debug, Clone)]
 pub struct ProcessFacts {
@@ -170,10 +181,10 @@ impl ProcessFacts {
                 ),
             );
         }
-        if let Ok(entries) = std::fs::read_dir("/proc/self/fd") {
+        if let Some(open) = open_fds() {
             families.push(
                 MetricFamily::gauge("process_open_fds", "Number of open file descriptors.")
-                    .with(&[], entries.count() as f64),
+                    .with(&[], open as f64),
             );
         }
         let limit_value = |limit: u64| {

@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::collector::CollectorError;
 
 /// Reads a whole `/proc` or `/sys` file into `bytes` (cleared first): open, read until end,
-/// close.
+/// close. For files read once (a process's), not kept open.
 ///
 /// Not `fs::read` or `File::read_to_end`: they ask for the file's size first (`statx`, then
 /// `lseek`), which pseudo-files report as 0 or 4096 anyway; at a few hundred files per scrape
@@ -26,9 +26,11 @@ pub fn read_pseudo_file_into(path: &Path, bytes: &mut Vec<u8>) -> std::io::Resul
     }
 }
 
+/// Reads a whole file through a descriptor kept open between scrapes where that is safe
+/// (see `kept_files`).
 fn read_pseudo_file(path: &Path) -> std::io::Result<String> {
     let mut bytes = Vec::with_capacity(4096);
-    read_pseudo_file_into(path, &mut bytes)?;
+    crate::kept_files::read(path, &mut bytes)?;
     Ok(match String::from_utf8(bytes) {
         Ok(text) => text,
         Err(err) => String::from_utf8_lossy(err.as_bytes()).into_owned(),

@@ -54,5 +54,6 @@ pub fn run<'a>(collectors: impl IntoIterator<Item = &'a Enabled>) -> Vec<MetricF
         outcomes.record(enabled.name, seconds, success);
     }
     families.extend(outcomes.families());
+    crate::kept_files::scrape_done();
     families
 }

@@ -2,16 +2,14 @@
 //! values go through: upstream reads every one-value attribute with one `read(2)` of at most
 //! 128 bytes, because some hwmon drivers answer `EAGAIN` forever to a retrying reader.
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 /// Reads a sysfs attribute the way procfs' `SysReadFile` does: one `read(2)` of at most 128
 /// bytes, so a driver answering `EAGAIN` fails the read instead of spinning.
+/// The descriptor is kept open between scrapes (see `kept_files`).
 pub(crate) fn sys_read_file(path: &Path) -> std::io::Result<Vec<u8>> {
-    let mut file = std::fs::File::open(path)?;
-    let mut buffer = vec![0u8; 128];
-    let read = file.read(&mut buffer)?;
-    buffer.truncate(read);
+    let mut buffer = Vec::with_capacity(128);
+    crate::kept_files::read_once(path, 128, &mut buffer)?;
     Ok(buffer)
 }
 

@@ -16,8 +16,9 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{ErrorKind, Read};
+use std::io::ErrorKind;
 use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::fs::FileExt as _;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -56,13 +57,15 @@ pub fn declare(set: &mut FlagSet) -> Builder {
     );
     Box::new(move |context| {
         let flags = context.flags;
+        let root = context.paths.sys("class/net");
         Ok(Box::new(NetClass {
-            root: context.paths.sys("class/net"),
+            root: root.clone(),
             ignored: compile_regex(flags.name(ignored_devices), flags.get(ignored_devices))?,
             ignore_invalid_speed: flags.get(ignore_invalid_speed),
             netlink: flags.get(netlink),
             with_stats: flags.get(with_stats),
-            fixed: Mutex::new(HashMap::new()),
+            devices: Mutex::new(HashMap::new()),
+            keep_open: on_sysfs(&root),
         }))
     })
 }
@@ -73,8 +76,11 @@ struct NetClass {
     ignore_invalid_speed: bool,
     netlink: bool,
     with_stats: bool,
-    /// Per interface name, its attributes that cannot change while the device exists.
-    fixed: Mutex<HashMap<String, Fixed>>,
+    /// Per interface name, its attributes that cannot change while the device exists and the
+    /// descriptors of the others.
+    devices: Mutex<HashMap<String, Device>>,
+    /// Whether the interfaces' directories are on sysfs, where a kept descriptor reads afresh.
+    keep_open: bool,
 }
 
 /// The numeric properties, in upstream's order: exported name, sysfs attribute, counter or not.
@@ -129,11 +135,38 @@ struct Interface {
 /// The attribute is opened relative to the interface's directory, held open for the
 /// interface's twenty-odd attributes: `/sys/class/net/<iface>` is a symlink into
 /// `/sys/devices/...`, and resolving that whole path again for every attribute was most of
-/// this collector's kernel time.
+/// this collector's kernel time. With `kept`, the attribute's descriptor stays open for the
+/// next scrapes and is read again with `pread` at offset 0, where kernfs produces the value
+/// afresh (see `kept_files`); the device's descriptors go when its directory changes identity.
 fn read_attribute(
     interface: BorrowedFd<'_>,
-    attribute: &str,
+    attribute: &'static str,
+    kept: Option<&mut HashMap<&'static str, File>>,
 ) -> Result<Option<String>, std::io::Error> {
+    let mut buffer = [0u8; 128];
+    let ignored = |err: &std::io::Error| {
+        matches!(
+            err.kind(),
+            ErrorKind::NotFound | ErrorKind::PermissionDenied | ErrorKind::InvalidInput
+        ) || err.raw_os_error() == Some(libc::EOPNOTSUPP)
+            || err.raw_os_error() == Some(libc::EINVAL)
+    };
+    let text =
+        |buffer: &[u8], read: usize| String::from_utf8_lossy(&buffer[..read]).trim().to_owned();
+    let mut kept = kept;
+    if let Some(files) = kept.as_deref_mut()
+        && let Some(file) = files.get(attribute)
+    {
+        match file.read_at(&mut buffer, 0) {
+            Ok(read) => return Ok(Some(text(&buffer, read))),
+            // The attribute's own answer (a down link has no speed): the descriptor is fine.
+            Err(err) if ignored(&err) => return Ok(None),
+            // Anything else: read it as if never kept.
+            Err(_) => {
+                files.remove(attribute);
+            }
+        }
+    }
     let result = nix::fcntl::openat(
         interface,
         attribute,
@@ -142,21 +175,18 @@ fn read_attribute(
     )
     .map_err(std::io::Error::from)
     .and_then(|fd| {
-        let mut buffer = [0u8; 128];
-        let read = File::from(fd).read(&mut buffer)?;
-        Ok(String::from_utf8_lossy(&buffer[..read]).trim().to_owned())
+        let file = File::from(fd);
+        let read = file.read_at(&mut buffer, 0);
+        if let Some(files) = kept
+            && read.as_ref().map_or_else(ignored, |_| true)
+        {
+            files.insert(attribute, file);
+        }
+        read
     });
     match result {
-        Ok(text) => Ok(Some(text)),
-        Err(err)
-            if matches!(
-                err.kind(),
-                ErrorKind::NotFound | ErrorKind::PermissionDenied | ErrorKind::InvalidInput
-            ) || err.raw_os_error() == Some(libc::EOPNOTSUPP)
-                || err.raw_os_error() == Some(libc::EINVAL) =>
-        {
-            Ok(None)
-        }
+        Ok(read) => Ok(Some(text(&buffer, read))),
+        Err(err) if ignored(&err) => Ok(None),
         Err(err) => Err(err),
     }
 }
@@ -202,30 +232,31 @@ fn parse_go_int(text: &str) -> Option<i64> {
 const FIXED: [usize; 4] = [5, 8, 12, 15];
 
 /// The fixed attributes of an interface, with the identity of the sysfs directory they were
-/// read from.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Fixed {
+/// read from, and the descriptors of its other attributes kept open (on sysfs only).
+#[derive(Debug, Default)]
+struct Device {
     directory: (u64, u64, i64, i64),
-    values: [Option<i64>; 4],
+    values: Option<[Option<i64>; 4]>,
+    files: HashMap<&'static str, File>,
 }
 
 /// An interface's attributes; on an error worth failing for, the attribute and the error.
-/// `fixed` holds the fixed attributes read at an earlier scrape, not read again.
+/// `device` holds the fixed attributes read at an earlier scrape, not read again, and the
+/// descriptors kept open (when `keep_open`).
 fn read_interface(
     dir: BorrowedFd<'_>,
     name: &str,
-    fixed: Option<&[Option<i64>; 4]>,
+    device: &mut Device,
+    keep_open: bool,
 ) -> Result<Interface, (String, std::io::Error)> {
-    let fail = |attribute: &str, err| (attribute.to_owned(), err);
-    let text = |attribute: &str| -> Result<String, (String, std::io::Error)> {
-        Ok(read_attribute(dir, attribute)
-            .map_err(|err| fail(attribute, err))?
-            .unwrap_or_default())
-    };
-    let number = |attribute: &str| -> Result<Option<i64>, (String, std::io::Error)> {
-        Ok(read_attribute(dir, attribute)
-            .map_err(|err| fail(attribute, err))?
-            .and_then(|t| parse_go_int(&t)))
+    let fixed = device.values;
+    let files = &mut device.files;
+    let mut text = |attribute: &'static str| -> Result<String, (String, std::io::Error)> {
+        Ok(
+            read_attribute(dir, attribute, keep_open.then_some(&mut *files))
+                .map_err(|err| (attribute.to_owned(), err))?
+                .unwrap_or_default(),
+        )
     };
     let mut interface = Interface {
         name: name.to_owned(),
@@ -234,9 +265,16 @@ fn read_interface(
         duplex: text("duplex")?,
         operstate: text("operstate")?,
         ifalias: text("ifalias")?,
-        speed: number("speed")?,
         ..Interface::default()
     };
+    let mut number = |attribute: &'static str| -> Result<Option<i64>, (String, std::io::Error)> {
+        Ok(
+            read_attribute(dir, attribute, keep_open.then_some(&mut *files))
+                .map_err(|err| (attribute.to_owned(), err))?
+                .and_then(|t| parse_go_int(&t)),
+        )
+    };
+    interface.speed = number("speed")?;
     for (position, (slot, (_, attribute, _))) in interface
         .numbers
         .iter_mut()
@@ -252,7 +290,14 @@ fn read_interface(
             None => number(attribute)?,
         };
     }
+    device.values = Some(FIXED.map(|p| interface.numbers[p]));
     Ok(interface)
+}
+
+/// Whether `path` is on sysfs (a fixture tree is not: its files are replaced, not regenerated).
+fn on_sysfs(path: &std::path::Path) -> bool {
+    nix::sys::statfs::statfs(path)
+        .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::SYSFS_MAGIC)
 }
 
 /// upstream's `getAdminState`: the IFF_UP bit of `flags`, "unknown" without flags.
@@ -417,11 +462,11 @@ impl NetClass {
                 Err(Errno::ENOENT | Errno::ENOTDIR) => None,
                 Err(err) => return Err(CollectorError::io(&dir, err.into())),
             };
-            let sysfs = |attribute: &str| -> Result<Option<i64>, CollectorError> {
+            let sysfs = |attribute: &'static str| -> Result<Option<i64>, CollectorError> {
                 let Some(handle) = &handle else {
                     return Ok(None);
                 };
-                Ok(read_attribute(handle.as_fd(), attribute)
+                Ok(read_attribute(handle.as_fd(), attribute, None)
                     .map_err(|err| CollectorError::io(&dir.join(attribute), err))?
                     .and_then(|text| parse_go_int(&text)))
             };
@@ -496,8 +541,8 @@ impl NetClass {
             _ => err.not_found_as_no_data(),
         })?;
         let mut interfaces = Vec::new();
-        let mut fixed = self
-            .fixed
+        let mut devices = self
+            .devices
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut seen = Vec::new();
@@ -524,25 +569,21 @@ impl NetClass {
             let directory = nix::sys::stat::fstat(&handle)
                 .map(|stat| (stat.st_dev, stat.st_ino, stat.st_ctime, stat.st_ctime_nsec))
                 .map_err(|err| CollectorError::io(&dir, err.into()))?;
-            let known = fixed
-                .get(&name)
-                .filter(|known| known.directory == directory)
-                .map(|known| known.values);
-            let interface = read_interface(handle.as_fd(), &name, known.as_ref())
-                .map_err(|(attribute, err)| CollectorError::io(&dir.join(attribute), err))?;
-            fixed.insert(
-                name.clone(),
-                Fixed {
+            let device = devices.entry(name.clone()).or_default();
+            if device.directory != directory {
+                *device = Device {
                     directory,
-                    values: FIXED.map(|p| interface.numbers[p]),
-                },
-            );
+                    ..Device::default()
+                };
+            }
+            let interface = read_interface(handle.as_fd(), &name, device, self.keep_open)
+                .map_err(|(attribute, err)| CollectorError::io(&dir.join(attribute), err))?;
             seen.push(name);
             interfaces.push(interface);
         }
         // Forget removed devices.
-        fixed.retain(|name, _| seen.contains(name));
-        drop(fixed);
+        devices.retain(|name, _| seen.contains(name));
+        drop(devices);
 
         let mut up = MetricFamily::gauge(
             "node_network_up",
@@ -647,7 +688,8 @@ mod tests {
             ignore_invalid_speed: true,
             netlink: false,
             with_stats: false,
-            fixed: Mutex::new(HashMap::new()),
+            devices: Mutex::new(HashMap::new()),
+            keep_open: false,
         };
         let mut out = Vec::new();
         collector.update(&mut out).unwrap();
@@ -687,7 +729,8 @@ mod tests {
             ignore_invalid_speed: false,
             netlink: false,
             with_stats: false,
-            fixed: Mutex::new(HashMap::new()),
+            devices: Mutex::new(HashMap::new()),
+            keep_open: false,
         };
         let value = |name: &str| {
             let mut out = Vec::new();

@@ -15,7 +15,7 @@ use regex_lite::Regex;
 use zbus::zvariant::{OwnedObjectPath, OwnedValue};
 
 use crate::collector::{BuildError, Builder, Collector, CollectorError};
-use crate::dbus::{self, SYSTEMD_PRIVATE_SOCKET};
+use crate::dbus;
 use crate::device_filter::compile_regex;
 
 /// The manager's `SystemState` and the timers' `LastTriggerUSec` exist from this version on.
@@ -299,16 +299,17 @@ async fn manager_property(
 
 impl Systemd {
     async fn connect(&self) -> Result<zbus::Connection, CollectorError> {
-        // systemd's private socket answers with its well-known name as the sender of every
-        // reply, which zbus 5 refuses (it wants a unique name there): rather than time out on
-        // every call, say so. go-systemd's fallback to that socket for root goes with it.
         if self.private {
-            return Err(CollectorError::Other(format!(
-                "--collector.systemd.private is not supported: the D-Bus client (zbus) rejects \
-                 the replies of {SYSTEMD_PRIVATE_SOCKET}; use the system bus"
-            )));
+            return dbus::systemd_private().await;
         }
-        dbus::system_bus().await
+        // As go-systemd's `New`: root falls back to the private socket when the bus is down.
+        match dbus::system_bus().await {
+            Err(err) if nix::unistd::geteuid().is_root() => {
+                tracing::debug!(err = %err, "no system bus; trying systemd's private socket");
+                dbus::systemd_private().await
+            }
+            result => result,
+        }
     }
 
     async fn collect(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {

@@ -304,3 +304,102 @@ async fn reads_a_real_systemd_manager() {
     drop(exporter);
     drop(manager);
 }
+
+/// Our exporter inside the manager's namespaces, with the systemd collector and `extra` flags.
+async fn exporter_in(manager: &Manager, extra: &[&str]) -> ExporterProcess {
+    let pid = manager.pid.to_string();
+    let mut args = vec![
+        "-t",
+        pid.as_str(),
+        "-p",
+        "-m",
+        "--",
+        OURS,
+        "--collector.disable-defaults",
+        "--collector.systemd",
+    ];
+    args.extend_from_slice(extra);
+    ExporterProcess::start(
+        "octo-node-exporter in systemd's namespace",
+        Path::new("/usr/bin/nsenter"),
+        args,
+        &[],
+        ExporterProcess::web_listen,
+        "/",
+    )
+    .await
+    .expect("octo-node-exporter starts")
+}
+
+/// The systemd collector's series of a scrape, without the scrape's own duration.
+fn systemd_series(text: &str) -> Vec<String> {
+    let mut series: Vec<String> = text
+        .lines()
+        .filter(|line| line.starts_with("node_systemd_"))
+        .map(str::to_owned)
+        .collect();
+    series.sort();
+    series
+}
+
+/// `--collector.systemd.private`: the same series from systemd's private socket
+/// (`/run/systemd/private`, D-Bus without a bus daemon) as from the system bus.
+#[tokio::test]
+async fn the_private_socket_gives_the_bus_series() {
+    if let Some(reason) = missing_prerequisite() {
+        panic!(
+            "the systemd test needs root and Debian's systemd and dbus packages \
+             (`cargo xtask setup` installs them): {reason}"
+        );
+    }
+    let units = tempfile::tempdir().unwrap();
+    let manager = start_manager(units.path());
+    let flags = [
+        "--collector.systemd.enable-task-metrics",
+        "--collector.systemd.enable-restarts-metrics",
+        "--collector.systemd.enable-start-time-metrics",
+    ];
+    let bus = exporter_in(&manager, &flags).await;
+    let mut private_flags = flags.to_vec();
+    private_flags.push("--collector.systemd.private");
+    let private = exporter_in(&manager, &private_flags).await;
+    let success = r#"node_scrape_collector_success{collector="systemd"}"#;
+    let failed =
+        r#"node_systemd_unit_state{name="octo-fail.service",state="failed",type="oneshot"}"#;
+    // Units start for a while (and tasks come and go): wait until both sides agree.
+    let (mut over_bus, mut over_private) = (String::new(), String::new());
+    for _ in 0..150 {
+        over_bus = http_get(&bus.url("/metrics"))
+            .await
+            .map(|(_, body)| body)
+            .unwrap_or_default();
+        over_private = http_get(&private.url("/metrics"))
+            .await
+            .map(|(_, body)| body)
+            .unwrap_or_default();
+        let settled = [&over_bus, &over_private]
+            .iter()
+            .all(|text| value(text, success) == Some(1.0) && value(text, failed) == Some(1.0));
+        if settled && systemd_series(&over_bus) == systemd_series(&over_private) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        value(&over_private, success),
+        Some(1.0),
+        "over the private socket:\n{over_private}\nlog:\n{}",
+        private.log()
+    );
+    let series = systemd_series(&over_private);
+    assert!(
+        series
+            .iter()
+            .any(|line| line.starts_with(r#"node_systemd_unit_state{name="octo-ok.service""#)),
+        "{over_private}"
+    );
+    assert_eq!(series, systemd_series(&over_bus));
+    drop(private);
+    drop(bus);
+    drop(manager);
+}
