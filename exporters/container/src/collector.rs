@@ -15,6 +15,7 @@ use crate::classify::{Kind, Runtime, classify, under_kubepods};
 use crate::cri::CriBundles;
 use crate::devices::DeviceNames;
 use crate::discovery::{CgroupData, CgroupTree, Dirs};
+use crate::disk::{Disk, DiskTarget};
 use crate::docker::Metadata;
 use crate::families::{F, Families};
 use crate::labels::container_labels;
@@ -80,6 +81,8 @@ pub struct Collector {
     tracked: Vec<Tracked>,
     tracked_key: Option<(u64, Vec<u64>, u64)>,
     cpu_names: Vec<String>,
+    /// The disk kind, when on.
+    disk: Option<Disk>,
 }
 
 impl std::fmt::Debug for Collector {
@@ -97,7 +100,17 @@ impl Collector {
         let (trees, reported) = reader.trees();
         let tree = CgroupTree::new(trees, reported, opts.watch, opts.dir_fd_budget);
         let boot_time = boot_time(&opts.procfs);
+        let disk = opts.kinds.disk.then(|| {
+            let with_io = opts.kinds.disk_io;
+            Disk::new(
+                opts.procfs.clone(),
+                &opts.disk,
+                with_io,
+                opts.machine_refresh,
+            )
+        });
         Collector {
+            disk,
             devices: DeviceNames::new(opts.sysfs.clone()),
             reader,
             opts,
@@ -156,12 +169,18 @@ impl Collector {
             self.reader
                 .begin_scrape(root.map(|node| node.dirs("/")).as_ref());
         }
+        if let Some(disk) = self.disk.as_mut() {
+            disk.begin_scrape().await;
+        }
         let tracked = std::mem::take(&mut self.tracked);
         for container in &tracked {
             self.collect_one(container, now, &mut seen_netns, &mut families);
         }
         self.tracked = tracked;
         out.extend(families.into_vec());
+        if let Some(disk) = self.disk.as_mut() {
+            out.extend(disk.finish());
+        }
         // The root cgroup must be readable; without it nothing was listed.
         let listing_failed = self.tree.paths().next().is_none();
         out.push(
@@ -372,6 +391,28 @@ impl Collector {
             entry.pid = read_network(
                 reader, container, &dirs, entry.pid, is_root, seen_netns, &mut stats,
             );
+        }
+        if let Some(disk) = self.disk.as_mut() {
+            let target = match &container.runtime {
+                _ if is_root => Some(DiskTarget::Root),
+                Some((runtime, id)) => Some(DiskTarget::Runtime {
+                    runtime: *runtime,
+                    id,
+                }),
+                None => None,
+            };
+            if let Some(target) = target {
+                let mut pid = container.meta.as_ref().and_then(|m| m.pid).or(entry.pid);
+                if pid.is_none() && !is_root && disk.wants_pid(path) {
+                    pid = reader.first_pid(&dirs);
+                }
+                let io_devices: Vec<String> = stats
+                    .io
+                    .iter()
+                    .map(|io| self.devices.name(io.major, io.minor).to_owned())
+                    .collect();
+                disk.push(path, target, pid, base, &io_devices);
+            }
         }
         families.push(F::LastSeen, base, &[], now);
         if let Some(health) = self.health_state(container) {

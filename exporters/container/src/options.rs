@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::du::Limits;
 use crate::machine::MachineSources;
 
 /// cAdvisor's metric kinds this exporter produces (the others are accepted and produce nothing).
@@ -18,11 +19,22 @@ pub struct Kinds {
     pub oom_event: bool,
     /// `process`: processes, threads, descriptors and sockets of each cgroup.
     pub process: bool,
+    /// `disk`: filesystem usage (root: every filesystem; containers: the writable layer).
+    pub disk: bool,
+}
+
+/// The disk kind's background walk: how often a writable layer is measured, and the bounds of
+/// one walk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DiskOptions {
+    pub period: Duration,
+    pub limits: Limits,
 }
 
 #[derive(Debug, Clone)]
 pub struct Options {
     pub kinds: Kinds,
+    pub disk: DiskOptions,
     pub docker_only: bool,
     pub raw_prefixes: Vec<String>,
     /// `-raw_cgroup_name_labels`: raw cgroups get `name` and `container` from their basename.
