@@ -29,7 +29,7 @@ use crate::options::DiskOptions;
 /// last figures in place and is not asked again until it returns.
 const STATFS_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a container whose layer could not be found waits before it is looked for again.
-const LAYER_RETRY: Duration = Duration::from_secs(30);
+const LAYER_RETRY: Duration = Duration::from_secs(10);
 
 macro_rules! disk_families {
     ($($id:ident = $name:literal, $kind:ident, $help:literal;)*) => {
