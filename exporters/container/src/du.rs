@@ -263,6 +263,32 @@ mod tests {
         assert!(!full.truncated);
     }
 
+    /// The walk's cost on a real tree (`/usr`, an image-like tree): run by hand with
+    /// `cargo test -p octo-container-exporter --bins du::tests::walk_cost -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn walk_cost_on_usr() {
+        use nix::sys::resource::{UsageWho, getrusage};
+        let cpu = || {
+            let u = getrusage(UsageWho::RUSAGE_THREAD).unwrap();
+            let s = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+            s(u.user_time()) + s(u.system_time())
+        };
+        for round in 0..3 {
+            let (before, started) = (cpu(), Instant::now());
+            let usage = dir_usage(Path::new("/usr"), Limits::default()).unwrap();
+            let (spent, took) = (cpu() - before, started.elapsed());
+            eprintln!(
+                "walk {round} of /usr: {} inodes, {:.0} MiB, {:.3} s CPU ({:.2} µs per inode), {:.3} s wall",
+                usage.inodes,
+                usage.bytes as f64 / 1048576.0,
+                spent,
+                spent * 1e6 / usage.inodes as f64,
+                took.as_secs_f64()
+            );
+        }
+    }
+
     #[test]
     fn a_symlinked_or_missing_root_is_an_error() {
         let tree = tempfile::tempdir().unwrap();
