@@ -76,6 +76,8 @@ struct Layer {
     /// The filesystem holding it, by major:minor.
     device: Option<(u64, u64)>,
     looked: Instant,
+    /// The last scrape that reported the container.
+    seen: u64,
 }
 
 /// What a container is, for the disk kind.
@@ -97,7 +99,10 @@ pub struct Disk {
     statfs: Option<tokio::task::JoinHandle<Vec<Filesystem>>>,
     diskstats: Vec<DiskLine>,
     layers: HashMap<String, Layer>,
-    seen: Vec<String>,
+    /// Counts scrapes, to forget containers a scrape did not report.
+    scrape: u64,
+    /// The walker's targets changed this scrape.
+    targets_changed: bool,
     walker: Walker,
     families: Vec<MetricFamily>,
 }
@@ -144,7 +149,8 @@ impl Disk {
             statfs: None,
             diskstats: Vec::new(),
             layers: HashMap::new(),
-            seen: Vec::new(),
+            scrape: 0,
+            targets_changed: false,
             walker: Walker::new(options.period, options.limits),
             families: new_families(),
         }
@@ -186,7 +192,7 @@ impl Disk {
                 .map(|text| diskstats::parse(&text))
                 .unwrap_or_default();
         }
-        self.seen.clear();
+        self.scrape += 1;
     }
 
     /// Whether a pid is needed for `key`: its layer is not known and is due to be looked for.
@@ -222,10 +228,14 @@ impl Disk {
                 }
             }
             DiskTarget::Runtime { runtime, id } => {
-                self.seen.push(key.to_owned());
                 if self.wants_pid(key) {
                     let layer = self.find_layer(runtime, id, pid);
+                    self.targets_changed |= !layer.dirs.is_empty();
                     self.layers.insert(key.to_owned(), layer);
+                }
+                let scrape = self.scrape;
+                if let Some(layer) = self.layers.get_mut(key) {
+                    layer.seen = scrape;
                 }
                 let Some(layer) = self.layers.get(key) else {
                     return;
@@ -308,6 +318,7 @@ impl Disk {
             dirs: Vec::new(),
             device: None,
             looked: Instant::now(),
+            seen: self.scrape,
         };
         let Some(pid) = pid else { return layer };
         let Ok(text) = std::fs::read_to_string(self.procfs.join(format!("{pid}/mountinfo"))) else {
@@ -347,15 +358,19 @@ impl Disk {
     /// Ends the scrape: forgets containers that are gone, hands the walker its work, and
     /// returns the families with the walker's self metrics.
     pub fn finish(&mut self) -> Vec<MetricFamily> {
-        let seen = std::mem::take(&mut self.seen);
-        self.layers.retain(|key, _| seen.contains(key));
-        let targets = self
-            .layers
-            .iter()
-            .filter(|(_, layer)| !layer.dirs.is_empty())
-            .map(|(key, layer)| (key.clone(), layer.dirs.clone()))
-            .collect();
-        self.walker.set_targets(targets);
+        let scrape = self.scrape;
+        let before = self.layers.len();
+        self.layers.retain(|_, layer| layer.seen == scrape);
+        self.targets_changed |= self.layers.len() != before;
+        if std::mem::take(&mut self.targets_changed) {
+            let targets = self
+                .layers
+                .iter()
+                .filter(|(_, layer)| !layer.dirs.is_empty())
+                .map(|(key, layer)| (key.clone(), layer.dirs.clone()))
+                .collect();
+            self.walker.set_targets(targets);
+        }
         let mut out = std::mem::replace(&mut self.families, new_families());
         out.extend(self.self_metrics());
         out
