@@ -16,6 +16,7 @@ use crate::classify::{Kind, Runtime, classify, under_kubepods};
 use crate::cri::CriBundles;
 use crate::devices::DeviceNames;
 use crate::discovery::{CgroupData, CgroupTree, Dirs};
+use crate::disk::{Disk, DiskTarget};
 use crate::docker::Metadata;
 use crate::extras::Extras;
 use crate::families::{F, Families};
@@ -83,6 +84,8 @@ pub struct Collector {
     tracked_key: Option<(u64, Vec<u64>, u64)>,
     cpu_names: Vec<String>,
     extras: Extras,
+    /// The disk kind, when on.
+    disk: Option<Disk>,
 }
 
 impl std::fmt::Debug for Collector {
@@ -101,7 +104,17 @@ impl Collector {
         let (trees, reported) = reader.trees();
         let tree = CgroupTree::new(trees, reported, opts.watch, opts.dir_fd_budget);
         let boot_time = boot_time(&opts.procfs);
+        let disk = opts.kinds.disk.then(|| {
+            let with_io = opts.kinds.disk_io;
+            Disk::new(
+                opts.procfs.clone(),
+                &opts.disk,
+                with_io,
+                opts.machine_refresh,
+            )
+        });
         Collector {
+            disk,
             devices: DeviceNames::new(opts.sysfs.clone()),
             reader,
             opts,
@@ -161,6 +174,9 @@ impl Collector {
             self.reader
                 .begin_scrape(root.map(|node| node.dirs("/")).as_ref());
         }
+        if let Some(disk) = self.disk.as_mut() {
+            disk.begin_scrape().await;
+        }
         let tracked = std::mem::take(&mut self.tracked);
         for container in &tracked {
             self.collect_one(container, now, &mut seen_netns, &mut families);
@@ -168,6 +184,9 @@ impl Collector {
         self.tracked = tracked;
         out.extend(families.into_vec());
         self.extras.finish(&mut out);
+        if let Some(disk) = self.disk.as_mut() {
+            out.extend(disk.finish());
+        }
         // The root cgroup must be readable; without it nothing was listed.
         let listing_failed = self.tree.paths().next().is_none();
         out.push(
@@ -393,6 +412,28 @@ impl Collector {
             base,
             netns_pid,
         });
+        if let Some(disk) = self.disk.as_mut() {
+            let target = match &container.runtime {
+                _ if is_root => Some(DiskTarget::Root),
+                Some((runtime, id)) => Some(DiskTarget::Runtime {
+                    runtime: *runtime,
+                    id,
+                }),
+                None => None,
+            };
+            if let Some(target) = target {
+                let mut pid = container.meta.as_ref().and_then(|m| m.pid).or(entry.pid);
+                if pid.is_none() && !is_root && disk.wants_pid(path) {
+                    pid = reader.first_pid(&dirs);
+                }
+                let io_devices: Vec<String> = stats
+                    .io
+                    .iter()
+                    .map(|io| self.devices.name(io.major, io.minor).to_owned())
+                    .collect();
+                disk.push(path, target, pid, base, &io_devices);
+            }
+        }
         families.push(F::LastSeen, base, &[], now);
         if let Some(health) = self.health_state(container) {
             families.push(F::HealthState, base, &[], health);

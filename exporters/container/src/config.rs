@@ -15,6 +15,7 @@ use octo_exporter_kit::{
 use crate::cgroup::Layout;
 use crate::classify::Runtime;
 use crate::cri::{BundleRoots, CriBundles};
+use crate::disk_flags::{self, DiskFlags};
 use crate::docker::EngineClient;
 use crate::fd_limit::raise_open_file_limit;
 use crate::machine::MachineSources;
@@ -51,8 +52,9 @@ const ALL_KINDS: [&str; 22] = [
 ];
 const DEFAULT_DISABLED: &str = "advtcp,cpu_topology,cpuset,hugetlb,memory_numa,process,referenced_memory,resctrl,sched,tcp,udp";
 /// The kinds this exporter produces; the others are accepted and produce nothing.
-const PRODUCED_KINDS: [&str; 8] = [
+const PRODUCED_KINDS: [&str; 9] = [
     "cpu",
+    "disk",
     "percpu",
     "memory",
     "diskIO",
@@ -62,7 +64,7 @@ const PRODUCED_KINDS: [&str; 8] = [
     "process",
 ];
 /// Kinds that are accepted without a warning although nothing is produced for them.
-const QUIETLY_ACCEPTED_KINDS: [&str; 4] = ["cpuLoad", "disk", "app", "perf_event"];
+const QUIETLY_ACCEPTED_KINDS: [&str; 3] = ["cpuLoad", "app", "perf_event"];
 
 /// cAdvisor's flags whose values nothing here needs (metrics are read at scrape time), with
 /// their defaults.
@@ -137,6 +139,7 @@ pub struct ConfigFlags {
     kinds: KindFlags,
     machine: MachineFlags,
     paths: PathFlags,
+    disk: DiskFlags,
     docker_tls: Flag<bool>,
     /// The kit's `--web.*` flags, which win over cAdvisor's listen flags when given.
     web: WebFlags,
@@ -234,7 +237,7 @@ fn declare(set: &mut ExporterFlagSet) -> (ConfigFlags, Accepted) {
         disable: set.string(
             "disable_metrics",
             DEFAULT_DISABLED,
-            "comma-separated list of metrics to be disabled (cpu, percpu, memory, diskIO, network, pressure, oom_event, process, hugetlb, cpuset, memory_numa, tcp, udp, advtcp, sched, referenced_memory, cpu_topology are produced; the other cAdvisor kinds are accepted)",
+            "comma-separated list of metrics to be disabled (cpu, percpu, memory, diskIO, disk, network, pressure, oom_event, process, hugetlb, cpuset, memory_numa, tcp, udp, advtcp, sched, referenced_memory, cpu_topology are produced; the other cAdvisor kinds are accepted)",
         ),
         enable: set.string(
             "enable_metrics",
@@ -245,6 +248,8 @@ fn declare(set: &mut ExporterFlagSet) -> (ConfigFlags, Accepted) {
     let machine = declare_machine(set);
     set.heading("Paths (run in a container with the host's mounted)");
     let paths = declare_paths(set);
+    set.heading("disk kind (Octo's bounds on the background writable-layer walk)");
+    let disk = disk_flags::declare(set);
     set.heading(
         "Accepted for cAdvisor compatibility; not needed here (metrics are read at scrape time)",
     );
@@ -263,6 +268,7 @@ fn declare(set: &mut ExporterFlagSet) -> (ConfigFlags, Accepted) {
         kinds,
         machine,
         paths,
+        disk,
         docker_tls,
         web: set.kit().web,
     };
@@ -508,6 +514,7 @@ fn kinds(flags: &Flags, handles: &KindFlags) -> anyhow::Result<Kinds> {
         oom_event: has("oom_event"),
         process: has("process"),
         extra: ExtraKinds::from_names(has),
+        disk: has("disk"),
     })
 }
 
@@ -557,6 +564,7 @@ fn options(
     label_whitelist.sort();
     let opts = Options {
         kinds: kinds(flags, &handles.kinds)?,
+        disk: handles.disk.options(flags),
         docker_only: flags.get(containers.docker_only),
         raw_prefixes: comma_list(flags.get(containers.raw_prefixes)),
         raw_name_labels: flags.get(containers.raw_name_labels),
@@ -785,6 +793,7 @@ mod tests {
                 oom_event: true,
                 process: false,
                 extra: ExtraKinds::default(),
+                disk: true,
             }
         );
         let replaced = kinds_of(&["-disable_metrics=percpu,network"]).unwrap();
@@ -797,6 +806,9 @@ mod tests {
         let extra = kinds_of(&["-enable_metrics=hugetlb,tcp,cpu_topology"]).unwrap();
         assert!(extra.extra.hugetlb && extra.extra.tcp && extra.extra.cpu_topology);
         assert!(!extra.extra.udp && !extra.cpu);
+        let no_disk = kinds_of(&["-disable_metrics=disk,process"]).unwrap();
+        assert!(!no_disk.disk && no_disk.disk_io && !no_disk.process);
+        assert!(!process.disk);
     }
 
     #[test]

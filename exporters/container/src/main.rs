@@ -2,7 +2,8 @@
 //!
 //! Same flags (Go `flag` grammar: `-port=8080`, `--docker_only`, `-store_container_labels=false`),
 //! same families, names, types and labels; but it reads the cgroup files when Prometheus scrapes,
-//! with no per-container polling, no stored history and no disk-usage walks. cgroup v1, v2 and
+//! with no per-container polling and no stored history; the disk kind's writable-layer walks
+//! run in a background thread ([`disk_usage`]), never during a scrape. cgroup v1, v2 and
 //! hybrid hosts; Docker (and Podman) metadata from the Engine API on its unix socket.
 //!
 //! - [`config`]: the command line and the configuration it makes;
@@ -22,7 +23,12 @@ mod cri;
 mod devices;
 mod dimm;
 mod discovery;
+mod disk;
+mod disk_flags;
+mod disk_usage;
+mod diskstats;
 mod docker;
+mod du;
 mod extras;
 mod families;
 mod fd_limit;
@@ -32,6 +38,7 @@ mod lines;
 mod machine;
 mod memory_numa;
 mod metadata;
+mod mounts;
 mod net_sockets;
 mod options;
 mod parse;

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::du::Limits;
 use crate::machine::MachineSources;
 
 /// cAdvisor's metric kinds this exporter produces (the others are accepted and produce nothing).
@@ -20,6 +21,16 @@ pub struct Kinds {
     pub process: bool,
     /// The other opt-in kinds (each in a file of its own, run by `extras`).
     pub extra: ExtraKinds,
+    /// `disk`: filesystem usage (root: every filesystem; containers: the writable layer).
+    pub disk: bool,
+}
+
+/// The disk kind's background walk: how often a writable layer is measured, and the bounds of
+/// one walk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DiskOptions {
+    pub period: Duration,
+    pub limits: Limits,
 }
 
 /// cAdvisor's opt-in kinds read by `extras` (all off by default, as in cAdvisor).
@@ -69,6 +80,7 @@ impl ExtraKinds {
 #[derive(Debug, Clone)]
 pub struct Options {
     pub kinds: Kinds,
+    pub disk: DiskOptions,
     pub docker_only: bool,
     pub raw_prefixes: Vec<String>,
     /// `-raw_cgroup_name_labels`: raw cgroups get `name` and `container` from their basename.

@@ -17,6 +17,8 @@ mod flags;
 mod golden;
 #[path = "container/real_cgroups.rs"]
 mod real_cgroups;
+#[path = "container/real_disk.rs"]
+mod real_disk;
 #[path = "container/real_kinds.rs"]
 mod real_kinds;
 #[path = "container/support.rs"]

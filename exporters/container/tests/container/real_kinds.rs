@@ -79,7 +79,7 @@ async fn throttling_writes_oom_kills_and_processes_on_this_machine() {
         format!("-docker=unix://{}/no-docker.sock", work.path().display()),
         "-podman=".into(),
         "--cgroup.spec-max-age=0s".into(),
-        "-enable_metrics=cpu,memory,diskIO,network,pressure,oom_event,process".into(),
+        "-enable_metrics=cpu,memory,diskIO,disk,network,pressure,oom_event,process".into(),
     ])
     .await;
     let mut cgroups = Cgroups {
