@@ -106,31 +106,21 @@ impl Walker {
             for (key, dirs) in keep {
                 state.generation += 1;
                 let generation = state.generation;
-                match state.targets.get_mut(&key) {
-                    Some(target) if target.dirs == dirs => {}
-                    Some(target) => {
-                        *target = Target {
-                            dirs,
-                            due: now,
-                            usage: None,
-                            failures: 0,
-                            generation,
-                        };
-                        added = true;
-                    }
-                    None => {
-                        state.targets.insert(
-                            key,
-                            Target {
-                                dirs,
-                                due: now,
-                                usage: None,
-                                failures: 0,
-                                generation,
-                            },
-                        );
-                        added = true;
-                    }
+                // A new target, or one whose directories changed, is measured afresh at once.
+                if state
+                    .targets
+                    .get(&key)
+                    .is_none_or(|target| target.dirs != dirs)
+                {
+                    let target = Target {
+                        dirs,
+                        due: now,
+                        usage: None,
+                        failures: 0,
+                        generation,
+                    };
+                    state.targets.insert(key, target);
+                    added = true;
                 }
             }
             state.stats.targets = state.targets.len();

@@ -200,9 +200,10 @@ async fn public_side(stack: &Stack, http: &reqwest::Client) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stack_end_to_end() {
-    let stack = Stack::start(StackOptions {
+/// A stack of the debug binaries on free ports, scraping every second, with its cgroups under
+/// `<cgroup_prefix>-<pid>` and the viewer serving `dashboards`.
+pub fn test_stack(cgroup_prefix: &str, dashboards: Vec<std::path::PathBuf>) -> StackOptions {
+    StackOptions {
         repo: repo(),
         bin_dir: target_dir().join("debug"),
         ports: StackPorts::ephemeral().expect("free loopback ports"),
@@ -210,9 +211,17 @@ async fn stack_end_to_end() {
         rule_for: Some("3s".into()),
         mariadb_data: None,
         progress: false,
-        cgroup_root: format!("octo-e2e-{}", std::process::id()),
-        dashboards: vec![repo().join("grafana/dashboards")],
-    })
+        cgroup_root: format!("{cgroup_prefix}-{}", std::process::id()),
+        dashboards,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stack_end_to_end() {
+    let stack = Stack::start(test_stack(
+        "octo-e2e",
+        vec![repo().join("grafana/dashboards")],
+    ))
     .await
     .expect("the native stack starts");
     let mut stack = stack;

@@ -17,12 +17,12 @@ use chromiumoxide::browser::{Browser, BrowserConfig};
 use chromiumoxide::handler::viewport::Viewport;
 use chromiumoxide::page::{Page, ScreenshotParams};
 use futures_util::StreamExt as _;
-use octo_testbed::{Stack, StackOptions, StackPorts, require_program};
+use octo_testbed::{Stack, require_program};
 use serde_json::Value;
 
 use super::dashboards::{panels, shipped};
 use super::e2e::{client, eventually, readiness_becomes, send_traffic};
-use super::support::{repo, seed, target_dir};
+use super::support::{repo, seed};
 
 const SHIPPED: &str = "sistema-monitoreo";
 const SEED: &str = "system_monitoring";
@@ -445,21 +445,14 @@ async fn dashboard_viewer_in_chromium() {
     let hostile_dir = tempfile::tempdir().unwrap();
     let hostile_dashboard = hostile_dir.path().join(format!("{HOSTILE}.json"));
     std::fs::write(&hostile_dashboard, hostile().to_string()).unwrap();
-    let mut stack = Stack::start(StackOptions {
-        repo: repo(),
-        bin_dir: target_dir().join("debug"),
-        ports: StackPorts::ephemeral().expect("free loopback ports"),
-        scrape_interval: Duration::from_secs(1),
-        rule_for: Some("3s".into()),
-        mariadb_data: None,
-        progress: false,
-        cgroup_root: format!("octo-viewer-{}", std::process::id()),
-        dashboards: vec![
+    let mut stack = Stack::start(super::e2e::test_stack(
+        "octo-viewer",
+        vec![
             repo().join("grafana/dashboards"),
             seed_dashboard,
             hostile_dashboard,
         ],
-    })
+    ))
     .await
     .expect("the native stack starts");
     let http = client();
