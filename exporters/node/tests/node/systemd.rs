@@ -142,6 +142,16 @@ fn start_manager(units: &Path) -> Manager {
     panic!("systemd did not start under unshare");
 }
 
+/// A test that cannot get a systemd manager fails, saying what is missing.
+fn require_systemd() {
+    if let Some(reason) = missing_prerequisite() {
+        panic!(
+            "the systemd test needs root and Debian's systemd and dbus packages \
+             (`cargo xtask setup` installs them): {reason}"
+        );
+    }
+}
+
 fn value(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
@@ -149,12 +159,7 @@ fn value(text: &str, series: &str) -> Option<f64> {
 
 #[tokio::test]
 async fn reads_a_real_systemd_manager() {
-    if let Some(reason) = missing_prerequisite() {
-        panic!(
-            "the systemd test needs root and Debian's systemd and dbus packages \
-             (`cargo xtask setup` installs them): {reason}"
-        );
-    }
+    require_systemd();
     let units = tempfile::tempdir().unwrap();
     let manager = start_manager(units.path());
     let pid = manager.pid.to_string();
@@ -346,12 +351,7 @@ fn systemd_series(text: &str) -> Vec<String> {
 /// (`/run/systemd/private`, D-Bus without a bus daemon) as from the system bus.
 #[tokio::test]
 async fn the_private_socket_gives_the_bus_series() {
-    if let Some(reason) = missing_prerequisite() {
-        panic!(
-            "the systemd test needs root and Debian's systemd and dbus packages \
-             (`cargo xtask setup` installs them): {reason}"
-        );
-    }
+    require_systemd();
     let units = tempfile::tempdir().unwrap();
     let manager = start_manager(units.path());
     let flags = [
