@@ -94,12 +94,19 @@ async fn task_counts_and_load_averages_on_this_machine() {
         &procs,
         "while :; do :; done & while :; do :; done",
     );
+    // Three processes blocked opening a FIFO nobody writes: plain TASK_INTERRUPTIBLE. (Not
+    // `sleep`: since Linux 6.1 nanosleep waits in TASK_INTERRUPTIBLE|TASK_FREEZABLE, which the
+    // kernel's cgroupstats counts in no state at all.)
+    let fifo = work.path().join("never-written");
     let procs = create(&mut cgroups, sleeping.trim_start_matches("/docker/"));
     run_in(
         &mut cgroups,
         "sleeping",
         &procs,
-        "sleep 600 & sleep 600 & exec sleep 600",
+        &format!(
+            "mkfifo {f} && {{ cat {f} & cat {f} & exec cat {f}; }}",
+            f = fifo.display()
+        ),
     );
 
     // The spinning loops are runnable (running or waiting for one of the two cores shared
@@ -121,7 +128,7 @@ async fn task_counts_and_load_averages_on_this_machine() {
     assert!(load <= 2000.0, "load {load} above two tasks' milli-load");
     assert_eq!(load.fract(), 0.0, "milli-load is an integer: {load}");
 
-    // Three sleeping processes (the shell became the third): all sleeping, none running.
+    // Three sleeping processes (the shell became the third cat): all sleeping, none running.
     let m = until(&exporter, "three sleeping tasks", |m| {
         tasks(m, &sleeping, "sleeping") == Some(3.0)
     })
