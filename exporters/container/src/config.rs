@@ -52,8 +52,10 @@ const ALL_KINDS: [&str; 22] = [
 ];
 const DEFAULT_DISABLED: &str = "advtcp,cpu_topology,cpuset,hugetlb,memory_numa,process,referenced_memory,resctrl,sched,tcp,udp";
 /// The kinds this exporter produces; the others are accepted and produce nothing.
-const PRODUCED_KINDS: [&str; 9] = [
+/// (`cpuLoad` only with `-enable_load_reader`, as in cAdvisor.)
+const PRODUCED_KINDS: [&str; 10] = [
     "cpu",
+    "cpuLoad",
     "disk",
     "percpu",
     "memory",
@@ -64,12 +66,11 @@ const PRODUCED_KINDS: [&str; 9] = [
     "process",
 ];
 /// Kinds that are accepted without a warning although nothing is produced for them.
-const QUIETLY_ACCEPTED_KINDS: [&str; 3] = ["cpuLoad", "app", "perf_event"];
+const QUIETLY_ACCEPTED_KINDS: [&str; 2] = ["app", "perf_event"];
 
 /// cAdvisor's flags whose values nothing here needs (metrics are read at scrape time), with
 /// their defaults.
-const ACCEPTED_VALUES: [(&str, &str); 34] = [
-    ("housekeeping_interval", "1s"),
+const ACCEPTED_VALUES: [(&str, &str); 33] = [
     ("max_housekeeping_interval", "60s"),
     ("global_housekeeping_interval", "1m"),
     ("storage_duration", "2m"),
@@ -105,11 +106,10 @@ const ACCEPTED_VALUES: [(&str, &str); 34] = [
     ("initial_splay_factor", "1"),
 ];
 /// cAdvisor's boolean flags nothing here needs, with their defaults.
-const ACCEPTED_BOOLS: [(&str, bool); 5] = [
+const ACCEPTED_BOOLS: [(&str, bool); 4] = [
     ("allow_dynamic_housekeeping", true),
     ("storage_driver_secure", false),
     ("profiling", false),
-    ("enable_load_reader", false),
     ("log_cadvisor_usage", false),
 ];
 /// klog's flags taking a value (logging is set with `--log.level` and `--log.format`).
@@ -137,6 +137,7 @@ pub struct ConfigFlags {
     listen: ListenFlags,
     containers: ContainerFlags,
     kinds: KindFlags,
+    load: LoadFlags,
     machine: MachineFlags,
     paths: PathFlags,
     disk: DiskFlags,
@@ -174,6 +175,13 @@ struct ContainerFlags {
 struct KindFlags {
     disable: Flag<String>,
     enable: Flag<String>,
+}
+
+/// `-enable_load_reader` and the interval of its samples.
+#[derive(Debug, Clone, Copy)]
+struct LoadFlags {
+    enable: Flag<bool>,
+    interval: Flag<Duration>,
 }
 
 /// The sources of the `machine_*` facts.
@@ -237,12 +245,24 @@ fn declare(set: &mut ExporterFlagSet) -> (ConfigFlags, Accepted) {
         disable: set.string(
             "disable_metrics",
             DEFAULT_DISABLED,
-            "comma-separated list of metrics to be disabled (cpu, percpu, memory, diskIO, disk, network, pressure, oom_event, process, hugetlb, cpuset, memory_numa, tcp, udp, advtcp, sched, referenced_memory, cpu_topology are produced; the other cAdvisor kinds are accepted)",
+            "comma-separated list of metrics to be disabled (cpu, percpu, memory, diskIO, disk, network, pressure, oom_event, process, hugetlb, cpuset, memory_numa, tcp, udp, advtcp, sched, referenced_memory, cpu_topology, and cpuLoad with -enable_load_reader, are produced; the other cAdvisor kinds are accepted)",
         ),
         enable: set.string(
             "enable_metrics",
             "",
             "comma-separated list of metrics to be enabled. If set, overrides 'disable_metrics'",
+        ),
+    };
+    let load = LoadFlags {
+        enable: set.bool(
+            "enable_load_reader",
+            false,
+            "Whether to enable cpu load reader (the cpuLoad kind: task counts of cgroup v1 cgroups over netlink taskstats, sampled in the background)",
+        ),
+        interval: set.duration(
+            "housekeeping_interval",
+            "1s",
+            "Interval between container housekeepings (here: between the load reader's samples)",
         ),
     };
     let machine = declare_machine(set);
@@ -266,6 +286,7 @@ fn declare(set: &mut ExporterFlagSet) -> (ConfigFlags, Accepted) {
         listen,
         containers,
         kinds,
+        load,
         machine,
         paths,
         disk,
@@ -513,6 +534,7 @@ fn kinds(flags: &Flags, handles: &KindFlags) -> anyhow::Result<Kinds> {
         pressure: has("pressure"),
         oom_event: has("oom_event"),
         process: has("process"),
+        cpu_load: has("cpuLoad"),
         extra: ExtraKinds::from_names(has),
         disk: has("disk"),
     })
@@ -562,8 +584,10 @@ fn options(
     let layout = Layout::detect(&path(paths.cgroupfs))?;
     let mut label_whitelist = comma_list(flags.get(containers.label_whitelist));
     label_whitelist.sort();
+    let kinds = kinds(flags, &handles.kinds)?;
     let opts = Options {
-        kinds: kinds(flags, &handles.kinds)?,
+        load_reader: load_reader(flags, &handles.load, &kinds)?,
+        kinds,
         disk: handles.disk.options(flags),
         docker_only: flags.get(containers.docker_only),
         raw_prefixes: comma_list(flags.get(containers.raw_prefixes)),
@@ -581,6 +605,25 @@ fn options(
         version: version.to_owned(),
     };
     Ok((layout, opts))
+}
+
+/// The load reader's sampling interval when `-enable_load_reader` is set and the `cpuLoad`
+/// kind is on (cAdvisor reads the counts only then, and serves them only with the kind).
+fn load_reader(flags: &Flags, load: &LoadFlags, kinds: &Kinds) -> anyhow::Result<Option<Duration>> {
+    if !flags.get(load.enable) {
+        return Ok(None);
+    }
+    if !kinds.cpu_load {
+        tracing::info!(
+            "-enable_load_reader is set but the cpuLoad metrics are disabled: no task counts are read"
+        );
+        return Ok(None);
+    }
+    let interval = flags.get(load.interval);
+    if interval.is_zero() {
+        bail!("-housekeeping_interval must be positive with -enable_load_reader");
+    }
+    Ok(Some(interval))
 }
 
 fn machine_sources(
@@ -761,6 +804,7 @@ mod tests {
                 .parse_args(&[&format!("-{name}"), "-port", "81"])
                 .unwrap();
             let mut booleans = vec![
+                h.load.enable,
                 h.containers.docker_only,
                 h.containers.raw_name_labels,
                 h.containers.disable_root_stats,
@@ -792,6 +836,7 @@ mod tests {
                 pressure: true,
                 oom_event: true,
                 process: false,
+                cpu_load: true,
                 extra: ExtraKinds::default(),
                 disk: true,
             }
@@ -809,6 +854,33 @@ mod tests {
         let no_disk = kinds_of(&["-disable_metrics=disk,process"]).unwrap();
         assert!(!no_disk.disk && no_disk.disk_io && !no_disk.process);
         assert!(!process.disk);
+    }
+
+    #[test]
+    fn the_load_reader_needs_its_flag_and_the_cpu_load_kind() {
+        let interval = |args: &[&str]| {
+            let (flags, handles) = parse_with(args);
+            let kinds = kinds(&flags, &handles.kinds).unwrap();
+            load_reader(&flags, &handles.load, &kinds)
+        };
+        assert_eq!(interval(&[]).unwrap(), None);
+        assert_eq!(
+            interval(&["-enable_load_reader"]).unwrap(),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(
+            interval(&["-enable_load_reader", "-housekeeping_interval=250ms"]).unwrap(),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(
+            interval(&["-enable_load_reader", "-disable_metrics=cpuLoad"]).unwrap(),
+            None
+        );
+        assert_eq!(
+            interval(&["-enable_load_reader", "-enable_metrics=cpu"]).unwrap(),
+            None
+        );
+        assert!(interval(&["-enable_load_reader", "-housekeeping_interval=0s"]).is_err());
     }
 
     #[test]

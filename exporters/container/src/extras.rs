@@ -9,6 +9,7 @@ use crate::advtcp::AdvTcp;
 use crate::cgroup::Layout;
 use crate::cgroup_files::CgroupFiles;
 use crate::cgroup_kind::{Cgroup, CgroupKind};
+use crate::cpu_load::CpuLoad;
 use crate::cpuset::Cpuset;
 use crate::dimm::Dimms;
 use crate::hugetlb::Hugetlb;
@@ -59,6 +60,11 @@ impl Extras {
         }
         if enabled.referenced_memory {
             kinds.push(Box::new(Referenced::default()));
+        }
+        if let Some(interval) = opts.load_reader
+            && let Some(cpu_load) = CpuLoad::new(&files, interval)
+        {
+            kinds.push(Box::new(cpu_load));
         }
         Extras {
             // Both read by the first scrape's machine refresh.

@@ -19,6 +19,8 @@ pub struct Kinds {
     pub oom_event: bool,
     /// `process`: processes, threads, descriptors and sockets of each cgroup.
     pub process: bool,
+    /// `cpuLoad`: task counts and load averages, read only with `-enable_load_reader`.
+    pub cpu_load: bool,
     /// The other opt-in kinds (each in a file of its own, run by `extras`).
     pub extra: ExtraKinds,
     /// `disk`: filesystem usage (root: every filesystem; containers: the writable layer).
@@ -96,5 +98,8 @@ pub struct Options {
     pub watch: bool,
     /// How many cgroup directories may be held open (see `discovery`).
     pub dir_fd_budget: usize,
+    /// `-enable_load_reader` with the `cpuLoad` kind on: how often the task counts are
+    /// sampled (`-housekeeping_interval`); `None` otherwise.
+    pub load_reader: Option<Duration>,
     pub version: String,
 }

@@ -21,5 +21,7 @@ mod real_cgroups;
 mod real_disk;
 #[path = "container/real_kinds.rs"]
 mod real_kinds;
+#[path = "container/real_load.rs"]
+mod real_load;
 #[path = "container/support.rs"]
 mod support;

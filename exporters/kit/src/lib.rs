@@ -10,6 +10,7 @@
 //! - [`exposition`]: metric families and their text-format encoding;
 //! - [`selfmetrics`]: build info, `process_*`, promhttp counters, per-collector outcomes;
 //! - [`logging`]: `--log.level` and `--log.format`;
+//! - [`netlink`]: the netlink socket, framing and attribute walk exporters read the kernel with;
 //! - [`cli`]: an exporter's flag set, holding the kit's own flags beside the exporter's;
 //! - [`run`]: the process around it (runtime, allocator, exit status).
 //!
@@ -26,6 +27,7 @@ pub mod flags;
 pub mod gzip;
 pub mod info;
 pub mod logging;
+pub mod netlink;
 pub mod probe_targets;
 pub mod run;
 pub mod selfmetrics;

@@ -1,18 +1,17 @@
-//! A minimal netlink client: one dump request (`RTM_GETLINK`, `RTM_GETADDR`, `RTM_GETQDISC`,
+//! The node exporter's netlink dumps: one request (`RTM_GETLINK`, `RTM_GETADDR`, `RTM_GETQDISC`,
 //! `RTM_GETROUTE`, or a sock_diag `SOCK_DIAG_BY_FAMILY` for `tcpstat`) and the parse of its
 //! replies, shared by `netdev`, `qdisc`, `network_route` and `tcpstat`.
-//! Hand-written because the crate's dependencies have no netlink support; the socket calls go
-//! through nix's safe wrappers in `sys`. Parsing works on byte slices with bounds checks, so a short or
-//! garbage message is an error, never a panic.
+//! The protocol (socket, framing, attributes, generic families) is the kit's
+//! `octo_exporter_kit::netlink`, re-exported here for the collectors that name it through this
+//! module. Parsing works on byte slices with bounds checks, so a short or garbage message is an
+//! error, never a panic.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-pub(crate) const NLMSG_HDRLEN: usize = 16;
-const GENL_HDRLEN: usize = 4;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
-const NLM_F_REQUEST: u16 = 0x1;
-const NLM_F_DUMP: u16 = 0x300;
+#[cfg(test)]
+pub(crate) use octo_exporter_kit::netlink::parse_datagram;
+pub use octo_exporter_kit::netlink::{NetlinkError, generic_family_id};
+use octo_exporter_kit::netlink::{align, attributes, dump, u16_at, u32_at, u64_at};
 const RTM_NEWLINK: u16 = 16;
 const RTM_GETLINK: u16 = 18;
 const RTM_NEWADDR: u16 = 20;
@@ -48,16 +47,6 @@ const SOCK_DIAG_BY_FAMILY: u16 = 20;
 const INET_DIAG_REQ_LEN: usize = 56;
 const IPPROTO_TCP: u8 = 6;
 const TCPF_ALL: u32 = 0xfff;
-
-#[derive(Debug, thiserror::Error)]
-pub enum NetlinkError {
-    #[error("netlink socket: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("netlink reply: {0}")]
-    Malformed(&'static str),
-    #[error("netlink request refused: {0}")]
-    Kernel(std::io::Error),
-}
 
 /// One link of an `RTM_GETLINK` dump.
 #[derive(Debug, Clone, PartialEq)]
@@ -345,138 +334,6 @@ pub(super) fn parse_inet_diag(payload: &[u8]) -> Result<(u8, u32, u32), NetlinkE
     Ok((state, rqueue, wqueue))
 }
 
-/// The id of the generic netlink family `name` (`nl80211` exists only where a wireless driver
-/// is loaded), `None` where the kernel does not know it: one
-/// `CTRL_CMD_GETFAMILY` request to the controller.
-pub fn generic_family_id(name: &str) -> Result<Option<u16>, NetlinkError> {
-    const GENL_ID_CTRL: u16 = 0x10;
-    const CTRL_CMD_GETFAMILY: u8 = 3;
-    const CTRL_ATTR_FAMILY_ID: u16 = 1;
-    const CTRL_ATTR_FAMILY_NAME: u16 = 2;
-    const GENL_HDRLEN: usize = 4;
-    const SEQ: u32 = 1;
-    let mut value = name.as_bytes().to_vec();
-    value.push(0);
-    let mut body = vec![CTRL_CMD_GETFAMILY, 1, 0, 0]; // genlmsghdr: command, version
-    push_attribute(&mut body, CTRL_ATTR_FAMILY_NAME, &value);
-    let socket = sys::Socket::open(libc::NETLINK_GENERIC)?;
-    socket.send(&header(GENL_ID_CTRL, NLM_F_REQUEST, SEQ, &body))?;
-    let mut buffer = Vec::new();
-    let len = socket.receive(&mut buffer)?;
-    let mut id = None;
-    match parse_datagram(&buffer[..len], SEQ, &mut |kind, payload| {
-        if kind == GENL_ID_CTRL {
-            for (attribute, value) in attributes(payload.get(GENL_HDRLEN..).unwrap_or(&[])) {
-                if attribute == CTRL_ATTR_FAMILY_ID {
-                    id = u16_at(value, 0);
-                }
-            }
-        }
-        Ok(())
-    }) {
-        Ok(_) => Ok(id),
-        Err(NetlinkError::Kernel(err)) if err.raw_os_error() == Some(libc::ENOENT) => Ok(None),
-        Err(err) => Err(err),
-    }
-}
-
-/// Appends one `nlattr` (length, type, value, padding to 4 bytes) to a message body.
-pub(crate) fn push_attribute(body: &mut Vec<u8>, kind: u16, value: &[u8]) {
-    body.extend_from_slice(&((4 + value.len()) as u16).to_ne_bytes());
-    body.extend_from_slice(&kind.to_ne_bytes());
-    body.extend_from_slice(value);
-    body.resize(align(body.len()), 0);
-}
-
-/// A generic netlink dump: `command` of `family` with the request's attributes; each reply's
-/// attributes (after the 4-byte `genlmsghdr`) go to `handle`.
-pub(crate) fn generic_dump(
-    family: u16,
-    command: u8,
-    request: &[u8],
-    mut handle: impl FnMut(&[u8]) -> Result<(), NetlinkError>,
-) -> Result<(), NetlinkError> {
-    let mut body = vec![command, 1, 0, 0];
-    body.extend_from_slice(request);
-    dump(libc::NETLINK_GENERIC, family, &body, |kind, payload| {
-        if kind == family {
-            handle(payload.get(GENL_HDRLEN..).unwrap_or(&[]))?;
-        }
-        Ok(())
-    })
-}
-
-/// A netlink message: header and body.
-fn header(kind: u16, flags: u16, seq: u32, body: &[u8]) -> Vec<u8> {
-    let total = NLMSG_HDRLEN + body.len();
-    let mut message = Vec::with_capacity(total);
-    message.extend_from_slice(&(total as u32).to_ne_bytes());
-    message.extend_from_slice(&kind.to_ne_bytes());
-    message.extend_from_slice(&flags.to_ne_bytes());
-    message.extend_from_slice(&seq.to_ne_bytes());
-    message.extend_from_slice(&0u32.to_ne_bytes());
-    message.extend_from_slice(body);
-    message
-}
-
-/// Sends one dump request with the given body on a `protocol` netlink socket and feeds
-/// each reply message to `handle` until `NLMSG_DONE`.
-pub(crate) fn dump(
-    protocol: libc::c_int,
-    request: u16,
-    body: &[u8],
-    mut handle: impl FnMut(u16, &[u8]) -> Result<(), NetlinkError>,
-) -> Result<(), NetlinkError> {
-    const SEQ: u32 = 1;
-    let socket = sys::Socket::open(protocol)?;
-    socket.send(&header(request, NLM_F_REQUEST | NLM_F_DUMP, SEQ, body))?;
-
-    let mut buffer = Vec::new();
-    loop {
-        let len = socket.receive(&mut buffer)?;
-        if len == 0 {
-            return Err(NetlinkError::Malformed("empty datagram before NLMSG_DONE"));
-        }
-        if parse_datagram(&buffer[..len], SEQ, &mut handle)? {
-            return Ok(());
-        }
-    }
-}
-
-/// Walks the messages of one datagram; `Ok(true)` once `NLMSG_DONE` is seen.
-pub(super) fn parse_datagram(
-    mut data: &[u8],
-    seq: u32,
-    handle: &mut impl FnMut(u16, &[u8]) -> Result<(), NetlinkError>,
-) -> Result<bool, NetlinkError> {
-    while data.len() >= NLMSG_HDRLEN {
-        let len = u32_at(data, 0).ok_or(NetlinkError::Malformed("short header"))? as usize;
-        let kind = u16_at(data, 4).ok_or(NetlinkError::Malformed("short header"))?;
-        let message_seq = u32_at(data, 8).ok_or(NetlinkError::Malformed("short header"))?;
-        if len < NLMSG_HDRLEN || len > data.len() {
-            return Err(NetlinkError::Malformed("message length out of bounds"));
-        }
-        let payload = &data[NLMSG_HDRLEN..len];
-        if message_seq == seq {
-            match kind {
-                NLMSG_DONE => return Ok(true),
-                NLMSG_ERROR => {
-                    let code =
-                        i32_at(payload, 0).ok_or(NetlinkError::Malformed("short error message"))?;
-                    if code != 0 {
-                        return Err(NetlinkError::Kernel(std::io::Error::from_raw_os_error(
-                            code.saturating_neg(),
-                        )));
-                    }
-                }
-                _ => handle(kind, payload)?,
-            }
-        }
-        data = data.get(align(len)..).unwrap_or(&[]);
-    }
-    Ok(false)
-}
-
 pub(super) fn parse_link(payload: &[u8]) -> Result<Link, NetlinkError> {
     let index = u32_at(payload, 4).ok_or(NetlinkError::Malformed("short ifinfomsg"))?;
     let mut name = None;
@@ -544,127 +401,10 @@ pub(super) fn parse_address(payload: &[u8]) -> Result<Option<Address>, NetlinkEr
     }))
 }
 
-/// The `rtattr`s of a message body: `(type, value)`, stopping at the first malformed one.
-pub(crate) fn attributes(mut data: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
-    std::iter::from_fn(move || {
-        let len = usize::from(u16_at(data, 0)?);
-        let kind = u16_at(data, 2)? & 0x3fff; // without NLA_F_NESTED / NLA_F_NET_BYTEORDER
-        if len < 4 || len > data.len() {
-            return None;
-        }
-        let value = &data[4..len];
-        data = data.get(align(len)..).unwrap_or(&[]);
-        Some((kind, value))
-    })
-}
-
-pub(crate) fn align(len: usize) -> usize {
-    (len + 3) & !3
-}
-
-pub(crate) fn u16_at(data: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_ne_bytes(data.get(at..at + 2)?.try_into().ok()?))
-}
-
-pub(crate) fn u32_at(data: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_ne_bytes(data.get(at..at + 4)?.try_into().ok()?))
-}
-
-pub(crate) fn u64_at(data: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_ne_bytes(data.get(at..at + 8)?.try_into().ok()?))
-}
-
-fn i32_at(data: &[u8], at: usize) -> Option<i32> {
-    Some(i32::from_ne_bytes(data.get(at..at + 4)?.try_into().ok()?))
-}
-
-/// The netlink socket, through nix's safe wrappers (its `socket` feature): no `unsafe` here.
-mod sys {
-    use std::io;
-    use std::os::fd::{AsRawFd, OwnedFd};
-
-    use nix::sys::socket::{
-        AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType, recv, send, setsockopt, socket,
-        sockopt,
-    };
-    use nix::sys::time::{TimeVal, TimeValLike};
-
-    /// How long a dump may take before the scrape gives up on it.
-    const RECEIVE_TIMEOUT_SECONDS: i64 = 5;
-    const INITIAL_BUFFER: usize = 32 * 1024;
-
-    pub struct Socket(OwnedFd);
-
-    impl Socket {
-        /// An `AF_NETLINK` socket of the given protocol (`NETLINK_ROUTE`,
-        /// `NETLINK_SOCK_DIAG`, `NETLINK_GENERIC`), close-on-exec, with a receive timeout.
-        pub fn open(protocol: libc::c_int) -> io::Result<Socket> {
-            let protocol = match protocol {
-                libc::NETLINK_ROUTE => SockProtocol::NetlinkRoute,
-                libc::NETLINK_SOCK_DIAG => SockProtocol::NetlinkSockDiag,
-                libc::NETLINK_GENERIC => SockProtocol::NetlinkGeneric,
-                other => {
-                    return Err(io::Error::other(format!(
-                        "unsupported netlink protocol {other}"
-                    )));
-                }
-            };
-            let fd = socket(
-                AddressFamily::Netlink,
-                SockType::Raw,
-                SockFlag::SOCK_CLOEXEC,
-                protocol,
-            )?;
-            setsockopt(
-                &fd,
-                sockopt::ReceiveTimeout,
-                &TimeVal::seconds(RECEIVE_TIMEOUT_SECONDS),
-            )?;
-            Ok(Socket(fd))
-        }
-
-        /// Sends one whole message to the kernel (port 0, the default destination).
-        pub fn send(&self, message: &[u8]) -> io::Result<()> {
-            let sent = send(self.0.as_raw_fd(), message, MsgFlags::empty())?;
-            if sent != message.len() {
-                return Err(io::Error::other("short netlink send"));
-            }
-            Ok(())
-        }
-
-        /// Receives one datagram into `buffer` (grown to fit it) and returns its length.
-        pub fn receive(&self, buffer: &mut Vec<u8>) -> io::Result<usize> {
-            if buffer.len() < INITIAL_BUFFER {
-                buffer.resize(INITIAL_BUFFER, 0);
-            }
-            loop {
-                // Peek with MSG_TRUNC to learn the datagram's real size first, so a large
-                // dump message is never cut.
-                let size = match recv(
-                    self.0.as_raw_fd(),
-                    buffer,
-                    MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC,
-                ) {
-                    Ok(size) => size,
-                    Err(nix::errno::Errno::EINTR) => continue,
-                    Err(err) => return Err(err.into()),
-                };
-                if size > buffer.len() {
-                    buffer.resize(size, 0);
-                }
-                match recv(self.0.as_raw_fd(), buffer, MsgFlags::empty()) {
-                    Ok(got) => return Ok(got),
-                    Err(nix::errno::Errno::EINTR) => continue,
-                    Err(err) => return Err(err.into()),
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use octo_exporter_kit::netlink::push_attribute;
 
     fn attribute(kind: u16, value: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
@@ -768,29 +508,6 @@ mod tests {
                 .iter()
                 .any(|r| r.dst == Some("127.0.0.1".parse().unwrap()))
         );
-    }
-
-    #[test]
-    fn live_generic_family_lookup() {
-        // The controller always knows itself; no family has this name.
-        assert_eq!(generic_family_id("octo_nofamily").unwrap(), None);
-        assert_eq!(generic_family_id("nlctrl").unwrap(), Some(0x10));
-        // A generic dump: the controller lists every family, itself included.
-        let mut names = Vec::new();
-        generic_dump(0x10, 3, &[], |message| {
-            for (kind, value) in attributes(message) {
-                if kind == 2 {
-                    names.push(
-                        String::from_utf8_lossy(value)
-                            .trim_end_matches('\0')
-                            .to_owned(),
-                    );
-                }
-            }
-            Ok(())
-        })
-        .unwrap();
-        assert!(names.iter().any(|n| n == "nlctrl"), "{names:?}");
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! The nl80211 reads upstream's `wifi` collector makes through mdlayher/wifi: the wireless
 //! interfaces (`NL80211_CMD_GET_INTERFACE`), the BSS an interface is associated with
 //! (`NL80211_CMD_GET_SCAN`, the entry carrying `NL80211_BSS_STATUS`) and its stations
-//! (`NL80211_CMD_GET_STATION`), over generic netlink through `crate::netlink`.
+//! (`NL80211_CMD_GET_STATION`), over generic netlink through the kit's `netlink`.
 //!
 //! Parsing works on the attribute bytes with bounds checks: a short attribute is an error, never
 //! a panic (mdlayher/wifi would index past the end).
 
-use crate::netlink::{self, NetlinkError, attributes, push_attribute, u16_at, u32_at, u64_at};
+use octo_exporter_kit::netlink::{
+    self, NetlinkError, attributes, push_attribute, u16_at, u32_at, u64_at,
+};
 
 const CMD_GET_INTERFACE: u8 = 5;
 const CMD_GET_STATION: u8 = 17;

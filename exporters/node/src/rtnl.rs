@@ -5,7 +5,7 @@
 //! formatted `/proc` table. Parsing works on byte slices with bounds checks: short or garbage
 //! input is an error or a skipped attribute, never a panic.
 
-use crate::netlink::{self, NetlinkError, align, attributes, u16_at, u32_at};
+use octo_exporter_kit::netlink::{self, NetlinkError, align, attributes, u16_at, u32_at};
 
 const RTM_NEWLINK: u16 = 16;
 const RTM_GETLINK: u16 = 18;

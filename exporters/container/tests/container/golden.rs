@@ -192,3 +192,20 @@ fn the_golden_files_are_read_whole() {
     assert!(cpu.per_container);
     assert!(!golden.families["machine_memory_bytes"].per_container);
 }
+
+#[test]
+fn the_cpu_load_families_are_in_the_golden_files() {
+    let Some(golden) = golden() else { return };
+    // cAdvisor's cpuLoad kind (served with -enable_load_reader): two per-container gauges
+    // without labels of their own, and the task counts by `state`.
+    for (name, labels) in [
+        ("container_cpu_load_average_10s", vec![]),
+        ("container_cpu_load_d_average_10s", vec![]),
+        ("container_tasks_state", vec!["state".to_owned()]),
+    ] {
+        let family = &golden.families[name];
+        assert_eq!(family.kind, "gauge", "{name}");
+        assert!(family.per_container, "{name}");
+        assert_eq!(family.labels, labels.into_iter().collect(), "{name}");
+    }
+}

@@ -25,6 +25,11 @@ pub struct Cgroups {
 impl Cgroups {
     fn kill_all(&mut self) {
         for mut service in self.services.drain(..) {
+            // Each service leads a process group of its own: its shell's children (a
+            // background loop, a `sleep` not exec'd) die with it instead of outliving the test.
+            if let Some(pid) = service.pid().and_then(|pid| i32::try_from(pid).ok()) {
+                let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+            }
             service.kill();
         }
     }

@@ -113,7 +113,7 @@ async fn throttling_writes_oom_kills_and_processes_on_this_machine() {
         "writer",
         &procs,
         &format!(
-            "{} if=/dev/zero of={} bs=1M count=50 oflag=direct && sleep 600",
+            "{} if=/dev/zero of={} bs=1M count=50 oflag=direct && exec sleep 600",
             dd.display(),
             target.display()
         ),
@@ -133,7 +133,7 @@ async fn throttling_writes_oom_kills_and_processes_on_this_machine() {
         "killed",
         &procs,
         &format!(
-            "{} -c 'b = bytearray(200 * 1024 * 1024)'; sleep 600",
+            "{} -c 'b = bytearray(200 * 1024 * 1024)'; exec sleep 600",
             python.display()
         ),
     );
