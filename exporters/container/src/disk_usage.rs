@@ -10,9 +10,10 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::background::Shared;
 use crate::du::{self, Limits, Usage};
 
 /// A walk that takes `d` is not repeated for `SLOW_WALK_FACTOR × d`.
@@ -62,23 +63,10 @@ struct State {
     slow_log: Option<Duration>,
 }
 
-#[derive(Debug, Default)]
-struct Shared {
-    state: Mutex<State>,
-    wake: Condvar,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock leaves plain data, still consistent enough to read.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
 /// The handle the collector holds; dropping it stops the thread.
 #[derive(Debug)]
 pub struct Walker {
-    shared: Arc<Shared>,
+    shared: Arc<Shared<State>>,
     started: bool,
     period: Duration,
     limits: Limits,
@@ -127,7 +115,7 @@ impl Walker {
         }
         if added {
             self.start();
-            self.shared.wake.notify_one();
+            self.shared.wake();
         }
     }
 
@@ -159,7 +147,7 @@ impl Walker {
 impl Drop for Walker {
     fn drop(&mut self) {
         self.shared.lock().stop = true;
-        self.shared.wake.notify_one();
+        self.shared.wake();
     }
 }
 
@@ -175,7 +163,7 @@ fn next_due(state: &State) -> Result<(String, Vec<PathBuf>, u64), Option<Duratio
     Ok((key.clone(), target.dirs.clone(), target.generation))
 }
 
-fn run(shared: &Shared, period: Duration, limits: Limits) {
+fn run(shared: &Shared<State>, period: Duration, limits: Limits) {
     loop {
         let (key, dirs, generation) = {
             let mut state = shared.lock();
@@ -187,11 +175,7 @@ fn run(shared: &Shared, period: Duration, limits: Limits) {
                     Ok(due) => break due,
                     Err(wait) => {
                         let wait = wait.unwrap_or(Duration::from_secs(3600));
-                        state = shared
-                            .wake
-                            .wait_timeout(state, wait)
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .0;
+                        state = shared.wait(state, wait);
                     }
                 }
             }
@@ -229,7 +213,7 @@ fn measure(dirs: &[PathBuf], limits: Limits) -> Result<(LayerUsage, bool), du::W
 
 #[allow(clippy::too_many_arguments)]
 fn record(
-    shared: &Shared,
+    shared: &Shared<State>,
     key: &str,
     dirs: &[PathBuf],
     generation: u64,

@@ -15,11 +15,12 @@
 use std::collections::HashMap;
 use std::os::fd::AsFd as _;
 use std::path::PathBuf;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use octo_exporter_kit::netlink::NetlinkError;
 
+use crate::background::Shared;
 use crate::taskstats::{TaskCounts, TaskstatsClient};
 
 /// cAdvisor's averaging window: the load settles on a new constant value within 10 s.
@@ -85,23 +86,10 @@ struct State {
     stop: bool,
 }
 
-#[derive(Debug, Default)]
-struct Shared {
-    state: Mutex<State>,
-    wake: Condvar,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock leaves plain data, still consistent enough to read.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
 /// The handle the `cpuLoad` kind holds; dropping it stops the thread.
 #[derive(Debug)]
 pub struct LoadSampler {
-    shared: Arc<Shared>,
+    shared: Arc<Shared<State>>,
     started: bool,
     interval: Duration,
 }
@@ -179,7 +167,7 @@ impl LoadSampler {
 impl Drop for LoadSampler {
     fn drop(&mut self) {
         self.shared.lock().stop = true;
-        self.shared.wake.notify_one();
+        self.shared.wake();
     }
 }
 
@@ -200,7 +188,7 @@ enum Sample {
     Failed,
 }
 
-fn run(shared: &Shared, interval: Duration) {
+fn run(shared: &Shared<State>, interval: Duration) {
     let decay = decay(interval);
     let mut client: Option<TaskstatsClient> = None;
     let mut warned = false;
@@ -216,11 +204,7 @@ fn run(shared: &Shared, interval: Duration) {
                 if now >= next {
                     break;
                 }
-                state = shared
-                    .wake
-                    .wait_timeout(state, next - now)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0;
+                state = shared.wait(state, next - now);
             }
             state
                 .cgroups
@@ -291,7 +275,7 @@ fn sample(
     }
 }
 
-fn record(shared: &Shared, samples: Vec<(String, PathBuf, Sample)>, decay: f64) {
+fn record(shared: &Shared<State>, samples: Vec<(String, PathBuf, Sample)>, decay: f64) {
     let mut state = shared.lock();
     for (path, dir, sample) in samples {
         // Forgotten, or now another directory, while the round ran: not this sample's.
@@ -359,7 +343,7 @@ mod tests {
 
     #[test]
     fn a_failed_sample_reports_nothing_and_a_removed_cgroup_is_dropped() {
-        let shared = Shared::default();
+        let shared = Shared::<State>::default();
         {
             let mut state = shared.lock();
             for path in ["/a", "/b"] {

@@ -12,6 +12,7 @@
 //!   ([`series`], [`families`], [`labels`]).
 
 mod advtcp;
+mod background;
 mod cgroup;
 mod cgroup_files;
 mod cgroup_kind;
