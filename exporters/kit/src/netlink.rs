@@ -260,32 +260,29 @@ pub fn align(len: usize) -> usize {
     (len + 3) & !3
 }
 
+/// The `N` bytes at byte `at`, `None` past the end.
+fn bytes_at<const N: usize>(data: &[u8], at: usize) -> Option<[u8; N]> {
+    data.get(at..at.checked_add(N)?)?.try_into().ok()
+}
+
 /// The native-endian `u16` at byte `at`, `None` past the end.
 pub fn u16_at(data: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_ne_bytes(
-        data.get(at..at.checked_add(2)?)?.try_into().ok()?,
-    ))
+    bytes_at(data, at).map(u16::from_ne_bytes)
 }
 
 /// The native-endian `u32` at byte `at`, `None` past the end.
 pub fn u32_at(data: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_ne_bytes(
-        data.get(at..at.checked_add(4)?)?.try_into().ok()?,
-    ))
+    bytes_at(data, at).map(u32::from_ne_bytes)
 }
 
 /// The native-endian `u64` at byte `at`, `None` past the end.
 pub fn u64_at(data: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_ne_bytes(
-        data.get(at..at.checked_add(8)?)?.try_into().ok()?,
-    ))
+    bytes_at(data, at).map(u64::from_ne_bytes)
 }
 
 /// The native-endian `i32` at byte `at`, `None` past the end.
 pub fn i32_at(data: &[u8], at: usize) -> Option<i32> {
-    Some(i32::from_ne_bytes(
-        data.get(at..at.checked_add(4)?)?.try_into().ok()?,
-    ))
+    bytes_at(data, at).map(i32::from_ne_bytes)
 }
 
 /// The netlink socket, through nix's safe wrappers (its `socket` feature): no `unsafe` here.
