@@ -79,7 +79,13 @@ impl KindFamilies {
     }
 
     /// Adds a sample to family `index`: the container's labels plus `extra`.
-    pub fn push(&mut self, index: usize, base: &SharedLabels, extra: &[(&str, &str)], value: f64) {
+    pub fn push(
+        &mut self,
+        index: usize,
+        base: &SharedLabels,
+        extra: &[(&'static str, &str)],
+        value: f64,
+    ) {
         if let Some(family) = self.families.get_mut(index) {
             family.push_shared(base, extra, value);
         }

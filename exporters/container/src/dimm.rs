@@ -64,7 +64,7 @@ impl Dimms {
         dimms
     }
 
-    pub fn families(&self, machine: &[(&str, &str)], out: &mut Vec<MetricFamily>) {
+    pub fn families(&self, machine: &[(&'static str, &str)], out: &mut Vec<MetricFamily>) {
         let mut count = MetricFamily::gauge(
             "machine_dimm_count",
             "Number of RAM DIMM (all types memory modules) value labeled by dimm type.",

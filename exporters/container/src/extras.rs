@@ -85,7 +85,7 @@ impl Extras {
     }
 
     /// The machine families: `cpu_topology`'s and the DIMMs, with the machine labels.
-    pub fn machine_families(&self, machine: &[(&str, &str)], out: &mut Vec<MetricFamily>) {
+    pub fn machine_families(&self, machine: &[(&'static str, &str)], out: &mut Vec<MetricFamily>) {
         if let Some(topology) = &self.topology {
             topology.families(machine, out);
         }

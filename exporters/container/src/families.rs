@@ -101,7 +101,13 @@ impl Families {
     }
 
     /// Adds a sample: the container's base labels (shared by all its samples) plus `extra`.
-    pub fn push(&mut self, family: F, base: &SharedLabels, extra: &[(&str, &str)], value: f64) {
+    pub fn push(
+        &mut self,
+        family: F,
+        base: &SharedLabels,
+        extra: &[(&'static str, &str)],
+        value: f64,
+    ) {
         self.families[family as usize].push_shared(base, extra, value);
     }
 

@@ -160,7 +160,7 @@ impl Topology {
     }
 
     /// The `cpu_topology` families, with the machine labels.
-    pub fn families(&self, machine: &[(&str, &str)], out: &mut Vec<MetricFamily>) {
+    pub fn families(&self, machine: &[(&'static str, &str)], out: &mut Vec<MetricFamily>) {
         let mut caches = MetricFamily::gauge(
             "machine_cpu_cache_capacity_bytes",
             "Cache size in bytes assigned to NUMA node and CPU core.",
@@ -181,7 +181,7 @@ impl Topology {
             "machine_node_distance",
             "Distance between NUMA node and target NUMA node.",
         );
-        let with = |extra: &[(&str, &str)]| -> Vec<(String, String)> {
+        let with = |extra: &[(&'static str, &str)]| -> Vec<(String, String)> {
             machine
                 .iter()
                 .chain(extra)

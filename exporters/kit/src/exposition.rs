@@ -4,6 +4,7 @@
 //! `_total`, Go's float format, Go's family order) is what that crate cannot give; the details are
 //! in docs/exporter-kit.md, "Why the kit encodes the exposition itself".
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -38,15 +39,39 @@ impl MetricType {
     }
 }
 
+/// A family name, help text or label name: almost always a literal in the collector's code, so
+/// held borrowed instead of copied into a fresh allocation for every scrape (the allocator was a
+/// tenth of the node exporter's CPU per scrape); names built at run time are owned.
+pub type Text = Cow<'static, str>;
+
+/// One label: its name (usually a literal) and its value.
+pub type Label = (Text, String);
+
 /// Labels that many samples carry (a container's `id`, `name`, `image`, ...), sorted by name
 /// and stored once: a scrape of a thousand containers would otherwise hold tens of thousands of
 /// copies of the same strings.
-pub type SharedLabels = Arc<[(String, String)]>;
+pub type SharedLabels = Arc<[Label]>;
 
 /// Sorts labels by name into a [`SharedLabels`].
-pub fn shared_labels(mut labels: Vec<(String, String)>) -> SharedLabels {
+pub fn shared_labels(labels: Vec<(String, String)>) -> SharedLabels {
+    let mut labels = owned_labels(labels);
     labels.sort_by(|a, b| a.0.cmp(&b.0));
     labels.into()
+}
+
+/// Labels whose names were built at run time.
+pub fn owned_labels(labels: Vec<(String, String)>) -> Vec<Label> {
+    labels
+        .into_iter()
+        .map(|(name, value)| (Cow::Owned(name), value))
+        .collect()
+}
+
+fn borrowed_labels(labels: &[(&'static str, &str)]) -> Vec<Label> {
+    labels
+        .iter()
+        .map(|&(name, value)| (Cow::Borrowed(name), value.to_owned()))
+        .collect()
 }
 
 /// One series value: an optional name suffix (`_bucket`, `_sum`, `_count` for histograms),
@@ -58,15 +83,23 @@ pub struct Sample {
     /// Labels shared with other samples, sorted by name.
     pub shared: Option<SharedLabels>,
     /// The sample's own labels.
-    pub labels: Vec<(String, String)>,
+    pub labels: Vec<Label>,
     /// The value, written as Go's `strconv.FormatFloat(v, 'g', -1, 64)` would.
     pub value: f64,
 }
 
 impl Sample {
+    /// The sample's own labels as owned strings, for comparisons in tests and tools.
+    pub fn label_strings(&self) -> Vec<(String, String)> {
+        self.labels
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.clone()))
+            .collect()
+    }
+
     /// All labels, shared and own, in name order (both lists are sorted once normalized).
     pub fn label_pairs(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        let shared: &[(String, String)] = self.shared.as_deref().unwrap_or(&[]);
+        let shared: &[Label] = self.shared.as_deref().unwrap_or(&[]);
         MergeByName {
             a: shared,
             b: &self.labels,
@@ -76,8 +109,8 @@ impl Sample {
 
 /// Merges two label lists sorted by name.
 struct MergeByName<'a> {
-    a: &'a [(String, String)],
-    b: &'a [(String, String)],
+    a: &'a [Label],
+    b: &'a [Label],
 }
 
 impl<'a> Iterator for MergeByName<'a> {
@@ -99,7 +132,7 @@ impl<'a> Iterator for MergeByName<'a> {
             self.b = &self.b[1..];
             item
         };
-        Some((name.as_str(), value.as_str()))
+        Some((name, value.as_str()))
     }
 }
 
@@ -107,9 +140,9 @@ impl<'a> Iterator for MergeByName<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricFamily {
     /// The family name, such as `node_cpu_seconds_total`.
-    pub name: String,
+    pub name: Text,
     /// The `# HELP` text.
-    pub help: String,
+    pub help: Text,
     /// The `# TYPE`.
     pub kind: MetricType,
     /// The series, in the order they are written.
@@ -118,7 +151,7 @@ pub struct MetricFamily {
 
 impl MetricFamily {
     /// An empty family.
-    pub fn new(name: impl Into<String>, help: impl Into<String>, kind: MetricType) -> Self {
+    pub fn new(name: impl Into<Text>, help: impl Into<Text>, kind: MetricType) -> Self {
         MetricFamily {
             name: name.into(),
             help: help.into(),
@@ -128,27 +161,27 @@ impl MetricFamily {
     }
 
     /// An empty counter family.
-    pub fn counter(name: impl Into<String>, help: impl Into<String>) -> Self {
+    pub fn counter(name: impl Into<Text>, help: impl Into<Text>) -> Self {
         Self::new(name, help, MetricType::Counter)
     }
 
     /// An empty gauge family.
-    pub fn gauge(name: impl Into<String>, help: impl Into<String>) -> Self {
+    pub fn gauge(name: impl Into<Text>, help: impl Into<Text>) -> Self {
         Self::new(name, help, MetricType::Gauge)
     }
 
     /// An empty untyped family.
-    pub fn untyped(name: impl Into<String>, help: impl Into<String>) -> Self {
+    pub fn untyped(name: impl Into<Text>, help: impl Into<Text>) -> Self {
         Self::new(name, help, MetricType::Untyped)
     }
 
     /// An empty histogram family.
-    pub fn histogram(name: impl Into<String>, help: impl Into<String>) -> Self {
+    pub fn histogram(name: impl Into<Text>, help: impl Into<Text>) -> Self {
         Self::new(name, help, MetricType::Histogram)
     }
 
     /// An empty summary family.
-    pub fn summary(name: impl Into<String>, help: impl Into<String>) -> Self {
+    pub fn summary(name: impl Into<Text>, help: impl Into<Text>) -> Self {
         Self::new(name, help, MetricType::Summary)
     }
 
@@ -158,22 +191,24 @@ impl MetricFamily {
         self.samples.push(Sample {
             suffix,
             shared: None,
-            labels,
+            labels: owned_labels(labels),
             value,
         });
     }
 
-    /// Adds a sample with the given labels.
-    pub fn push(&mut self, labels: &[(&str, &str)], value: f64) {
-        let labels = labels
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        self.push_owned(labels, value);
+    /// Adds a sample with the given labels (names as literals; see [`push_owned`](Self::push_owned)
+    /// for names built at run time).
+    pub fn push(&mut self, labels: &[(&'static str, &str)], value: f64) {
+        self.push_labels(borrowed_labels(labels), value);
     }
 
-    /// Adds a sample whose labels are already owned strings.
+    /// Adds a sample whose labels, names included, are owned strings built at run time.
     pub fn push_owned(&mut self, labels: Vec<(String, String)>, value: f64) {
+        self.push_labels(owned_labels(labels), value);
+    }
+
+    /// Adds a sample with labels already in the model's form.
+    pub fn push_labels(&mut self, labels: Vec<Label>, value: f64) {
         self.samples.push(Sample {
             suffix: "",
             shared: None,
@@ -183,20 +218,22 @@ impl MetricFamily {
     }
 
     /// Adds a sample carrying `shared` labels plus a few of its own.
-    pub fn push_shared(&mut self, shared: &SharedLabels, extra: &[(&str, &str)], value: f64) {
+    pub fn push_shared(
+        &mut self,
+        shared: &SharedLabels,
+        extra: &[(&'static str, &str)],
+        value: f64,
+    ) {
         self.samples.push(Sample {
             suffix: "",
             shared: Some(shared.clone()),
-            labels: extra
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
+            labels: borrowed_labels(extra),
             value,
         });
     }
 
     /// Builder form of [`push`](Self::push) for single-sample families.
-    pub fn with(mut self, labels: &[(&str, &str)], value: f64) -> Self {
+    pub fn with(mut self, labels: &[(&'static str, &str)], value: f64) -> Self {
         self.push(labels, value);
         self
     }
@@ -205,20 +242,27 @@ impl MetricFamily {
     /// from `count` when missing), the sum and the count.
     pub fn push_histogram(
         &mut self,
-        labels: &[(&str, &str)],
+        labels: &[(&'static str, &str)],
         buckets: &[(f64, f64)],
         sum: f64,
         count: f64,
     ) {
-        let base: Vec<(String, String)> = labels
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
+        self.push_histogram_labels(borrowed_labels(labels), buckets, sum, count);
+    }
+
+    /// [`push_histogram`](Self::push_histogram) with labels already in the model's form.
+    pub fn push_histogram_labels(
+        &mut self,
+        base: Vec<Label>,
+        buckets: &[(f64, f64)],
+        sum: f64,
+        count: f64,
+    ) {
         let mut with_le = |le: f64, value: f64| {
             let mut labels = base.clone();
             let mut text = String::new();
             write_go_float(&mut text, le);
-            labels.push(("le".to_owned(), text));
+            labels.push((Cow::Borrowed("le"), text));
             self.samples.push(Sample {
                 suffix: "_bucket",
                 shared: None,
@@ -414,13 +458,19 @@ pub fn write_go_float(out: &mut String, value: f64) {
         let _ = write!(out, "{}", value as i64);
         return;
     }
-    // Rust's `{:e}` gives the shortest round-tripping digits, as Go's shortest mode does.
-    let mut sci = String::with_capacity(32);
+    // Rust's `{:e}` gives the shortest round-tripping digits, as Go's shortest mode does. Written
+    // on the stack: this runs for most samples of every scrape.
+    let mut sci = StackText::default();
     let _ = write!(sci, "{value:e}");
-    let (mantissa, exponent) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let sci = sci.as_str();
+    let (mantissa, exponent) = sci.split_once('e').unwrap_or((sci, "0"));
     let exponent: i32 = exponent.parse().unwrap_or(0);
     let negative = mantissa.starts_with('-');
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let mut digits = StackText::default();
+    for c in mantissa.chars().filter(char::is_ascii_digit) {
+        let _ = digits.write_char(c);
+    }
+    let digits = digits.as_str();
     if negative {
         out.push('-');
     }
@@ -437,7 +487,7 @@ pub fn write_go_float(out: &mut String, value: f64) {
     } else if exponent >= 0 {
         let int_len = exponent as usize + 1;
         if digits.len() <= int_len {
-            out.push_str(&digits);
+            out.push_str(digits);
             out.extend(std::iter::repeat_n('0', int_len - digits.len()));
         } else {
             out.push_str(&digits[..int_len]);
@@ -447,7 +497,32 @@ pub fn write_go_float(out: &mut String, value: f64) {
     } else {
         out.push_str("0.");
         out.extend(std::iter::repeat_n('0', (-exponent - 1) as usize));
-        out.push_str(&digits);
+        out.push_str(digits);
+    }
+}
+
+/// A short text written on the stack: an `f64` in `{:e}` form is at most 24 bytes
+/// (`-1.7976931348623157e308`).
+#[derive(Default)]
+struct StackText {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl StackText {
+    fn as_str(&self) -> &str {
+        // Only whole `&str`s are ever appended.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Write for StackText {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        let end = self.len + text.len();
+        let slot = self.bytes.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        slot.copy_from_slice(text.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
 

@@ -36,7 +36,9 @@ pub mod web_options;
 pub mod webconfig;
 
 pub use cli::{ExporterFlagSet, ExporterFlags};
-pub use exposition::{MetricFamily, MetricType, Sample, SharedLabels, shared_labels};
+pub use exposition::{
+    Label, MetricFamily, MetricType, Sample, SharedLabels, Text, owned_labels, shared_labels,
+};
 pub use flags::{DashStyle, Flag, FlagSet, Flags};
 pub use info::{ExporterInfo, HandlerMetrics};
 pub use run::{install_crypto_provider, run_exporter, run_main};

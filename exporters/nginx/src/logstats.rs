@@ -348,10 +348,7 @@ impl LogStats {
             count.push_owned(labels.clone(), series.responses as f64);
             response_bytes.push_owned(labels.clone(), series.response_bytes as f64);
             request_bytes.push_owned(labels.clone(), series.request_bytes as f64);
-            let borrowed: Vec<(&str, &str)> = labels
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
+            let model_labels = octo_exporter_kit::owned_labels(labels.clone());
             let parts = [
                 &series.response_time,
                 &series.upstream_time,
@@ -373,7 +370,12 @@ impl LogStats {
                         (*bound, cumulative as f64)
                     })
                     .collect();
-                histogram.push_histogram(&borrowed, &buckets, part.sum, part.count as f64);
+                histogram.push_histogram_labels(
+                    model_labels.clone(),
+                    &buckets,
+                    part.sum,
+                    part.count as f64,
+                );
                 // Upstream's summaries also carry quantiles; these have only sum and count
                 // (see docs/nginx-exporter.md), enough for averages.
                 summary.push_part("_sum", labels.clone(), part.sum);
@@ -560,7 +562,7 @@ mod tests {
             .find(|f| f.name == "nginx_http_response_count_total")
             .unwrap();
         let rendered: Vec<Vec<(String, String)>> =
-            count.samples.iter().map(|s| s.labels.clone()).collect();
+            count.samples.iter().map(|s| s.label_strings()).collect();
         let pairs = |v: &[(&str, &str)]| {
             v.iter()
                 .map(|(a, b)| (a.to_string(), b.to_string()))

@@ -25,15 +25,17 @@ impl FamilySet {
         name: &str,
         help: &str,
         kind: MetricType,
-        labels: &[(&str, &str)],
+        labels: &[(&'static str, &str)],
         value: f64,
     ) {
-        let full = format!("{}{name}", self.prefix);
-        match self.families.iter_mut().find(|family| family.name == full) {
+        let prefix = self.prefix;
+        let named = |family: &&mut MetricFamily| family.name.strip_prefix(prefix) == Some(name);
+        match self.families.iter_mut().find(named) {
             Some(family) => family.push(labels, value),
-            None => self
-                .families
-                .push(MetricFamily::new(full, help, kind).with(labels, value)),
+            None => self.families.push(
+                MetricFamily::new(format!("{prefix}{name}"), help.to_owned(), kind)
+                    .with(labels, value),
+            ),
         }
     }
 }

@@ -87,7 +87,7 @@ mod tests {
         );
         let values: Vec<(String, f64)> = out
             .iter()
-            .map(|f| (f.name.clone(), f.samples[0].value))
+            .map(|f| (f.name.to_string(), f.samples[0].value))
             .collect();
         assert_eq!(
             values,

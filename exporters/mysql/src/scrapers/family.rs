@@ -13,8 +13,8 @@ pub fn single(prefix: &str, name: &str, help: &str, kind: MetricType, value: f64
     full_name.push_str(prefix);
     full_name.push_str(name);
     MetricFamily {
-        name: full_name,
-        help: help.to_owned(),
+        name: full_name.into(),
+        help: help.to_owned().into(),
         kind,
         samples: vec![Sample {
             suffix: "",

@@ -81,7 +81,7 @@ impl Grouped {
         else {
             return false;
         };
-        let labelled = |family: &mut MetricFamily, label: &str| {
+        let labelled = |family: &mut MetricFamily, label: &'static str| {
             family.push(&[(label, rest)], value);
         };
         match index {
@@ -282,7 +282,7 @@ mod tests {
         ]);
         let commands = find(&f, "mysql_global_status_commands_total");
         assert_eq!(
-            commands.samples[0].labels,
+            commands.samples[0].label_strings(),
             vec![("command".to_owned(), "select".to_owned())]
         );
         assert_eq!(

@@ -177,7 +177,7 @@ mod tests {
             accumulator.add(name, value.as_bytes(), &mut out);
         }
         accumulator.finish(&mut out);
-        let names: Vec<&str> = out.iter().map(|f| f.name.as_str()).collect();
+        let names: Vec<&str> = out.iter().map(|f| f.name.as_ref()).collect();
         assert!(names.contains(&"mysql_global_variables_max_connections"));
         assert!(names.contains(&"mysql_global_variables_read_only"));
         assert!(

@@ -388,7 +388,7 @@ struct Out {
 }
 
 impl Out {
-    fn push(&mut self, (name, help, counter): Family, labels: &[(&str, &str)], value: f64) {
+    fn push(&mut self, (name, help, counter): Family, labels: &[(&'static str, &str)], value: f64) {
         let index = match self.families.iter().position(|f| f.name == name) {
             Some(index) => index,
             None => {

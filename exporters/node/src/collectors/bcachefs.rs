@@ -212,9 +212,9 @@ impl Out {
             Some(index) => index,
             None => {
                 self.families.push(if counter {
-                    MetricFamily::counter(name, help)
+                    MetricFamily::counter(name.to_owned(), help.to_owned())
                 } else {
-                    MetricFamily::gauge(name, help)
+                    MetricFamily::gauge(name.to_owned(), help.to_owned())
                 });
                 self.families.len() - 1
             }
@@ -222,11 +222,11 @@ impl Out {
         &mut self.families[index]
     }
 
-    fn gauge(&mut self, name: &str, help: &str, labels: &[(&str, &str)], value: f64) {
+    fn gauge(&mut self, name: &str, help: &str, labels: &[(&'static str, &str)], value: f64) {
         self.family(name, help, false).push(labels, value);
     }
 
-    fn counter(&mut self, name: &str, help: &str, labels: &[(&str, &str)], value: f64) {
+    fn counter(&mut self, name: &str, help: &str, labels: &[(&'static str, &str)], value: f64) {
         self.family(name, help, true).push(labels, value);
     }
 }

@@ -727,7 +727,7 @@ core id\t\t: 1
     fn values(out: &[MetricFamily], name: &str) -> Vec<(Vec<(String, String)>, f64)> {
         out.iter()
             .filter(|f| f.name == name)
-            .flat_map(|f| f.samples.iter().map(|s| (s.labels.clone(), s.value)))
+            .flat_map(|f| f.samples.iter().map(|s| (s.label_strings(), s.value)))
             .collect()
     }
 

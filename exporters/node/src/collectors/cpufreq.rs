@@ -149,7 +149,7 @@ mod tests {
     fn series(out: &[MetricFamily], name: &str) -> Vec<(Vec<(String, String)>, f64)> {
         out.iter()
             .filter(|f| f.name == name)
-            .flat_map(|f| f.samples.iter().map(|s| (s.labels.clone(), s.value)))
+            .flat_map(|f| f.samples.iter().map(|s| (s.label_strings(), s.value)))
             .collect()
     }
 

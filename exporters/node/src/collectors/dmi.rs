@@ -135,7 +135,7 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         let mut out = Vec::new();
         collector.update(&mut out).unwrap();
-        let labels: Vec<(String, String)> = out[0].samples[0].labels.clone();
+        let labels: Vec<(String, String)> = out[0].samples[0].label_strings();
         let expected: Vec<(String, String)> = [
             ("bios_vendor", "Dell Inc."),
             ("chassis_asset_tag", ""),

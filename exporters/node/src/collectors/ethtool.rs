@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::PathBuf;
 
-use octo_exporter_kit::{FlagSet, MetricFamily, MetricType};
+use octo_exporter_kit::{FlagSet, MetricFamily, MetricType, Text};
 use regex_lite::Regex;
 
 use crate::collector::{BuildError, Builder, Collector, CollectorError};
@@ -206,11 +206,16 @@ fn flag(modes: u32, bit: u32) -> f64 {
     if has(modes, bit) { 1.0 } else { 0.0 }
 }
 
-fn gauge(name: &str, help: &str, labels: &[(&str, &str)], value: f64) -> MetricFamily {
+fn gauge(
+    name: &str,
+    help: impl Into<Text>,
+    labels: &[(&'static str, &str)],
+    value: f64,
+) -> MetricFamily {
     MetricFamily::gauge(format!("node_network_{name}"), help).with(labels, value)
 }
 
-fn speeds(out: &mut Vec<MetricFamily>, prefix: &str, help: &str, device: &str, modes: u32) {
+fn speeds(out: &mut Vec<MetricFamily>, prefix: &str, help: &'static str, device: &str, modes: u32) {
     let mut family = MetricFamily::gauge(format!("node_network_{prefix}_speed_bytes"), help);
     for &(bit, speed, duplex, phy) in SPEEDS {
         if has(modes, bit) {
@@ -229,7 +234,7 @@ fn capabilities(out: &mut Vec<MetricFamily>, prefix: &str, offers: &str, device:
     let labels = [("device", device)];
     out.push(gauge(
         &format!("autonegotiate_{prefix}"),
-        &format!("If this port device {offers} autonegotiate"),
+        format!("If this port device {offers} autonegotiate"),
         &labels,
         flag(modes, AUTONEG_BIT),
     ));
@@ -240,7 +245,7 @@ fn capabilities(out: &mut Vec<MetricFamily>, prefix: &str, offers: &str, device:
     };
     out.push(gauge(
         &format!("pause_{prefix}"),
-        &format!("If this port device {pause}"),
+        format!("If this port device {pause}"),
         &labels,
         flag(modes, PAUSE_BIT),
     ));
@@ -251,7 +256,7 @@ fn capabilities(out: &mut Vec<MetricFamily>, prefix: &str, offers: &str, device:
     };
     out.push(gauge(
         &format!("asymmetricpause_{prefix}"),
-        &format!("If this port device {asymmetric}"),
+        format!("If this port device {asymmetric}"),
         &labels,
         flag(modes, ASYM_PAUSE_BIT),
     ));

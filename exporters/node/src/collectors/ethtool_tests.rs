@@ -280,7 +280,7 @@ fn metrics_include_and_missing_class() {
     let stats: Vec<&str> = out
         .iter()
         .filter(|f| f.name.starts_with("node_ethtool_") && f.name != "node_ethtool_info")
-        .map(|f| f.name.as_str())
+        .map(|f| f.name.as_ref())
         .collect();
     assert!(stats.iter().all(|n| n.contains("received")), "{stats:?}");
     assert!(!stats.contains(&"node_ethtool_port_received_dropped"));

@@ -95,11 +95,19 @@ struct Families {
 }
 
 impl Families {
-    fn add(&mut self, name: &str, help: &str, kind: MetricType, labels: &[(&str, &str)], v: f64) {
+    fn add(
+        &mut self,
+        name: &str,
+        help: &str,
+        kind: MetricType,
+        labels: &[(&'static str, &str)],
+        v: f64,
+    ) {
         let index = match self.index.get(name) {
             Some(&index) => index,
             None => {
-                self.list.push(MetricFamily::new(name, help, kind));
+                self.list
+                    .push(MetricFamily::new(name.to_owned(), help.to_owned(), kind));
                 self.index.insert(name.to_owned(), self.list.len() - 1);
                 self.list.len() - 1
             }

@@ -218,7 +218,7 @@ impl Collector for Ipvs {
         })?;
         let totals =
             parse_totals(&text).map_err(|reason| CollectorError::parse(&self.stats, reason))?;
-        let counter = |name: &str, help: &str, value: u64| {
+        let counter = |name: &str, help: &'static str, value: u64| {
             MetricFamily::counter(format!("node_ipvs_{name}"), help).with(&[], value as f64)
         };
         out.push(counter(

@@ -377,7 +377,7 @@ impl Families {
     }
 
     /// One mount's statistics, labelled with the protocol of the transport that is reported.
-    fn push_stats(&mut self, stats: &NfsStats, labels: &[(&str, &str); 3]) {
+    fn push_stats(&mut self, stats: &NfsStats, labels: &[(&'static str, &str); 3]) {
         self.age.push(labels, stats.age_seconds);
         for (family, value) in self.bytes.iter_mut().zip(stats.bytes) {
             family.push(labels, value as f64);

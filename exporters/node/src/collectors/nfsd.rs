@@ -50,7 +50,7 @@ impl Collector for Nfsd {
     }
 }
 
-fn counter(name: &str, help: &str, value: u64) -> MetricFamily {
+fn counter(name: &'static str, help: &'static str, value: u64) -> MetricFamily {
     MetricFamily::counter(name, help).with(&[], value as f64)
 }
 

@@ -49,7 +49,7 @@ fn software_counters_rise_between_two_reads() {
     let before = scrape(collector.as_ref());
     busy_thread();
     let after = scrape(collector.as_ref());
-    let names: Vec<&str> = after.iter().map(|f| f.name.as_str()).collect();
+    let names: Vec<&str> = after.iter().map(|f| f.name.as_ref()).collect();
     assert_eq!(
         names,
         [

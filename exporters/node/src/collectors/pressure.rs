@@ -235,7 +235,7 @@ mod tests {
         );
         let mut out = Vec::new();
         collector.update(&mut out).unwrap();
-        let names: Vec<&str> = out.iter().map(|f| f.name.as_str()).collect();
+        let names: Vec<&str> = out.iter().map(|f| f.name.as_ref()).collect();
         assert_eq!(
             names,
             [

@@ -132,7 +132,7 @@ impl Sysctl {
         let help = format!("sysctl {}", self.name);
         match numbers {
             Some(numbers) if self.keys.is_empty() => {
-                let mut family = MetricFamily::untyped(&self.metric, help);
+                let mut family = MetricFamily::untyped(self.metric.clone(), help);
                 if let [only] = numbers[..] {
                     family.push(&[], only as f64);
                 } else {

@@ -173,7 +173,7 @@ fn convert(family: &ParsedFamily, help: &str, seen: &mut SeenSeries) -> MetricFa
         .iter()
         .flat_map(|m| m.labels.iter().map(|(n, _)| n.as_str()))
         .collect();
-    let mut out = MetricFamily::new(family.name.clone(), help, kind);
+    let mut out = MetricFamily::new(family.name.clone(), help.to_owned(), kind);
     for metric in &family.metrics {
         let mut labels = metric.labels.clone();
         for name in &all_names {

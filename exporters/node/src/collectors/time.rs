@@ -152,7 +152,7 @@ mod tests {
         );
         let current = &find("node_time_clocksource_current_info").samples[0];
         assert_eq!(
-            current.labels[1],
+            current.label_strings()[1],
             ("clocksource".to_owned(), "tsc".to_owned())
         );
         let zone = &find("node_time_zone_offset_seconds").samples[0];

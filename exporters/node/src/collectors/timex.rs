@@ -86,10 +86,10 @@ fn families(r: &Reading) -> Vec<MetricFamily> {
         MICROSECONDS
     };
     let sync = if r.state == TIME_ERROR { 0.0 } else { 1.0 };
-    let gauge = |name: &str, help: &str, value: f64| {
+    let gauge = |name: &str, help: &'static str, value: f64| {
         MetricFamily::gauge(format!("node_timex_{name}"), help).with(&[], value)
     };
-    let counter = |name: &str, help: &str, value: i64| {
+    let counter = |name: &str, help: &'static str, value: i64| {
         MetricFamily::counter(format!("node_timex_{name}"), help).with(&[], value as f64)
     };
     vec![

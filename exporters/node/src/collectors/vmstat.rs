@@ -124,7 +124,7 @@ mod tests {
     fn the_default_fields() {
         let mut out = collect(DEFAULT_FIELDS, KERNEL).unwrap();
         out.sort_by(|a, b| a.name.cmp(&b.name));
-        let names: Vec<&str> = out.iter().map(|f| f.name.as_str()).collect();
+        let names: Vec<&str> = out.iter().map(|f| f.name.as_ref()).collect();
         assert_eq!(
             names,
             [
