@@ -15,12 +15,17 @@
 //! short). The threads are therefore bounded by `stat-workers` plus the number of currently stuck
 //! mounts, whatever the number of scrapes. Unlike upstream, the scrape that meets the hung call
 //! does not wait for it: it answers after the timeout.
+//!
+//! A `statfs` takes microseconds, less than waking a thread, so a scrape wakes one worker, which
+//! stats the mounts one after another and wakes the scrape once, with the last answer. Only when
+//! a call is still running after [`STRAGGLER`] does the scrape wake another worker for the
+//! mounts queued behind it, so a slow or hung mount delays the others by that much at most.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use octo_exporter_kit::{FlagSet, MetricFamily};
@@ -37,6 +42,9 @@ const DEFAULT_FS_TYPES_EXCLUDE: &str = "^(autofs|binfmt_misc|bpf|cgroup2?|config
 
 /// The `device_error` label of a mount whose `statfs` hangs.
 const TIMEOUT_ERROR: &str = "mountpoint timeout";
+
+/// How long a `statfs` may run before the mounts queued behind it are handed to another worker.
+const STRAGGLER: Duration = Duration::from_millis(20);
 
 pub fn declare(set: &mut FlagSet) -> Builder {
     let mount_points_exclude = set.string(
@@ -233,6 +241,56 @@ fn go_errno_text(errno: i32) -> String {
 
 type Reply = (String, Result<Usage, String>);
 
+/// Where a scrape's answers arrive. Workers wake the scrape only with the last answer it waits
+/// for; the scrape also wakes by itself to look for calls running too long.
+#[derive(Default)]
+struct Inbox {
+    state: Mutex<InboxState>,
+    complete: Condvar,
+}
+
+#[derive(Default)]
+struct InboxState {
+    replies: Vec<Reply>,
+    /// Answers still expected (calls declared stuck are no longer expected).
+    awaited: usize,
+}
+
+impl Inbox {
+    fn lock(&self) -> MutexGuard<'_, InboxState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn deliver(&self, reply: Reply) {
+        let mut state = self.lock();
+        state.replies.push(reply);
+        state.awaited = state.awaited.saturating_sub(1);
+        if state.awaited == 0 {
+            self.complete.notify_one();
+        }
+    }
+
+    /// The answers so far, after waiting up to `wait` for the last one.
+    fn take(&self, wait: Duration) -> Vec<Reply> {
+        let mut state = self.lock();
+        if state.awaited > 0 {
+            state = self
+                .complete
+                .wait_timeout_while(state, wait, |state| state.awaited > 0)
+                .map(|(state, _)| state)
+                .unwrap_or_else(|poisoned| poisoned.into_inner().0);
+        }
+        std::mem::take(&mut state.replies)
+    }
+
+    fn no_longer_await(&self, calls: usize) {
+        let mut state = self.lock();
+        state.awaited = state.awaited.saturating_sub(calls);
+    }
+}
+
 /// One `statfs` of a mount point, shared by every scrape that asks for it while it is queued or
 /// running: concurrent scrapes never stat the same mount point twice at once, so a hung mount
 /// blocks one worker, however many scrapes arrive.
@@ -240,7 +298,7 @@ struct Call {
     path: PathBuf,
     started: Option<Instant>,
     declared_stuck: bool,
-    waiters: Vec<mpsc::Sender<Reply>>,
+    waiters: Vec<Arc<Inbox>>,
 }
 
 #[derive(Default)]
@@ -335,7 +393,7 @@ impl StatPool {
         }
         let shared = &self.shared;
         let mut results: Vec<Option<Result<Usage, String>>> = vec![None; requests.len()];
-        let (reply, replies) = mpsc::channel();
+        let inbox = Arc::new(Inbox::default());
         let mut pending: HashMap<String, Vec<usize>> = HashMap::new();
         {
             let mut state = shared.lock();
@@ -353,7 +411,7 @@ impl StatPool {
                     continue; // this scrape already waits for that mount point
                 }
                 match state.calls.get_mut(mount_point) {
-                    Some(call) => call.waiters.push(reply.clone()),
+                    Some(call) => call.waiters.push(Arc::clone(&inbox)),
                     None => {
                         state.calls.insert(
                             mount_point.clone(),
@@ -361,16 +419,17 @@ impl StatPool {
                                 path: path.clone(),
                                 started: None,
                                 declared_stuck: false,
-                                waiters: vec![reply.clone()],
+                                waiters: vec![Arc::clone(&inbox)],
                             },
                         );
                         state.queue.push_back(mount_point.clone());
                     }
                 }
             }
-            shared.work.notify_all();
+            // Set before any worker can answer: the lock is still held.
+            inbox.lock().awaited = pending.len();
+            shared.work.notify_one();
         }
-        drop(reply);
 
         fn record(
             results: &mut [Option<Result<Usage, String>>],
@@ -381,8 +440,17 @@ impl StatPool {
                 results[index] = Some(result.clone());
             }
         }
-        while !pending.is_empty() {
+        loop {
+            for (mount_point, result) in inbox.take(Duration::ZERO) {
+                if let Some(indexes) = pending.remove(&mount_point) {
+                    record(&mut results, indexes, result);
+                }
+            }
+            if pending.is_empty() {
+                break;
+            }
             let (stuck, wait) = self.declare_stuck(&pending);
+            inbox.no_longer_await(stuck.len());
             for mount_point in stuck {
                 if let Some(indexes) = pending.remove(&mount_point) {
                     record(&mut results, indexes, Err(TIMEOUT_ERROR.to_owned()));
@@ -391,14 +459,13 @@ impl StatPool {
             if pending.is_empty() {
                 break;
             }
-            match replies.recv_timeout(wait) {
-                Ok((mount_point, result)) => {
-                    if let Some(indexes) = pending.remove(&mount_point) {
-                        record(&mut results, indexes, result);
-                    }
+            for (mount_point, result) in inbox.take(wait) {
+                if let Some(indexes) = pending.remove(&mount_point) {
+                    record(&mut results, indexes, result);
                 }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            if pending.is_empty() {
+                break;
             }
         }
         results
@@ -417,6 +484,7 @@ impl StatPool {
         let mut next = shared.timeout;
         let mut stuck = Vec::new();
         let mut newly_stuck = 0;
+        let mut straggling = false;
         for mount_point in pending.keys() {
             let Some(call) = state.calls.get_mut(mount_point) else {
                 continue; // finished, its reply is on the way
@@ -429,6 +497,9 @@ impl StatPool {
                 continue;
             }
             let deadline = started + shared.timeout;
+            if now.duration_since(started) >= STRAGGLER {
+                straggling = true;
+            }
             if deadline <= now {
                 call.declared_stuck = true;
                 newly_stuck += 1;
@@ -445,6 +516,14 @@ impl StatPool {
         if newly_stuck > 0 {
             state.healthy = state.healthy.saturating_sub(newly_stuck);
             Self::fill(shared, &mut state);
+        }
+        if !state.queue.is_empty() {
+            // Mounts wait behind a slow call: another worker takes them, and the scrape looks
+            // again after a while in case that one is slow too.
+            if straggling {
+                shared.work.notify_one();
+            }
+            next = next.min(STRAGGLER);
         }
         (stuck, next.max(Duration::from_millis(1)))
     }
@@ -508,7 +587,7 @@ fn work(shared: Arc<Shared>) {
             (call.map(|c| c.waiters).unwrap_or_default(), keep_working)
         };
         for waiter in waiters {
-            let _ = waiter.send((mount_point.clone(), result.clone())); // a scrape may have moved on
+            waiter.deliver((mount_point.clone(), result.clone())); // a scrape may have moved on
         }
         if !keep_working {
             shared.threads.fetch_sub(1, Ordering::SeqCst);
@@ -590,7 +669,7 @@ impl Collector for Filesystem {
             outcomes[index] = Some(result);
         }
 
-        let family = |name: &str, help: &str| MetricFamily::gauge(name, help);
+        let family = |name: &'static str, help: &'static str| MetricFamily::gauge(name, help);
         let mut device_error = family(
             "node_filesystem_device_error",
             "Whether an error occurred while getting statistics for the given device.",
@@ -659,6 +738,7 @@ impl Collector for Filesystem {
 mod tests {
     use super::*;
     use crate::collector::BuildError;
+    use std::sync::mpsc;
 
     fn build(args: &[&str], paths: &Paths) -> Result<Box<dyn Collector>, BuildError> {
         crate::collectors::testing::build(declare, paths, args)
@@ -885,6 +965,81 @@ garbage line
         assert!(results.iter().enumerate().all(|(i, r)| i == 3 || r.is_ok()));
         assert_eq!(fake.calls("/stuck"), 2);
         assert_eq!(collector.pool.threads(), 2);
+    }
+
+    /// Records which thread statted which mount, and when; `/slow` takes 300 ms.
+    #[derive(Default)]
+    struct Recording {
+        calls: Mutex<Vec<(PathBuf, std::thread::ThreadId, Instant)>>,
+    }
+
+    impl Recording {
+        fn stat(&self, path: &Path) -> Result<Usage, String> {
+            self.calls.lock().unwrap().push((
+                path.to_owned(),
+                std::thread::current().id(),
+                Instant::now(),
+            ));
+            if path == Path::new("/slow") {
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            Ok(Usage {
+                size: 1.0,
+                free: 1.0,
+                avail: 1.0,
+                files: 1.0,
+                files_free: 1.0,
+            })
+        }
+    }
+
+    #[test]
+    fn one_worker_stats_a_scrape_and_a_slow_mount_hands_the_rest_on() {
+        let recording = Arc::new(Recording::default());
+        let stat = Arc::clone(&recording);
+        let pool = StatPool::new(
+            Box::new(move |path| stat.stat(path)),
+            4,
+            Duration::from_secs(5),
+        );
+        let names: Vec<String> = (0..30).map(|i| format!("/m{i}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let fast = requests(&names);
+        // Fast mounts: one worker takes them all (a scrape on a loaded machine may hand some
+        // on, so one of five scrapes suffices).
+        let single_thread_scrapes = (0..5)
+            .filter(|_| {
+                recording.calls.lock().unwrap().clear();
+                assert!(pool.stat_all(&fast).iter().all(Result::is_ok));
+                let calls = recording.calls.lock().unwrap();
+                let threads: HashSet<_> = calls.iter().map(|(_, thread, _)| *thread).collect();
+                threads.len() == 1
+            })
+            .count();
+        assert!(
+            single_thread_scrapes > 0,
+            "every scrape woke several workers"
+        );
+
+        // A slow mount first in line: the mounts behind it go to another worker long before
+        // it returns, and every answer is there.
+        recording.calls.lock().unwrap().clear();
+        let mut with_slow = requests(&["/slow"]);
+        with_slow.extend(fast.iter().cloned());
+        let started = Instant::now();
+        let results = pool.stat_all(&with_slow);
+        assert!(results.iter().all(Result::is_ok));
+        let calls = recording.calls.lock().unwrap();
+        let last_fast = calls
+            .iter()
+            .filter(|(path, _, _)| path != Path::new("/slow"))
+            .map(|(_, _, at)| at.duration_since(started))
+            .max()
+            .unwrap();
+        assert!(
+            last_fast < Duration::from_millis(250),
+            "the fast mounts waited for the slow one ({last_fast:?})"
+        );
     }
 
     #[test]
