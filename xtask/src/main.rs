@@ -7,9 +7,12 @@
 //! - `package [--dev] [--out DIR]`: the Debian packages, into `target/dist/`;
 //! - `bench <nginx|node|mysql|container>`: an exporter against its upstream binary;
 //!   `bench app`: the app under wrk, directly and through nginx; `bench nginx-log`: what the
-//!   nginx exporter's access-log source costs (lines per CPU second, CPU per 10,000 requests).
+//!   nginx exporter's access-log source costs (lines per CPU second, CPU per 10,000 requests);
+//! - `hot-text`: record the functions the node exporter runs and write
+//!   `exporters/node/hot-text.ld` (needs valgrind).
 
 mod bench;
+mod hot_text;
 mod package;
 mod setup;
 mod up;
@@ -68,6 +71,19 @@ fn cli() -> Cli {
                         .long("out")
                         .value_parser(clap::value_parser!(std::path::PathBuf))
                         .help("Directory for the .deb files [default: target/dist]"),
+                ),
+        )
+        .subcommand(
+            Cli::new("hot-text")
+                .about(
+                    "Record the functions octo-node-exporter runs (valgrind) and write \
+                     exporters/node/hot-text.ld",
+                )
+                .arg(
+                    Arg::new("scrapes")
+                        .long("scrapes")
+                        .value_parser(clap::value_parser!(usize))
+                        .default_value("10"),
                 ),
         )
         .subcommand(
@@ -133,6 +149,10 @@ fn main() -> ExitCode {
                 .map(|paths| paths.cloned().collect())
                 .unwrap_or_default();
             runtime().and_then(|rt| rt.block_on(up::run(dashboards)))
+        }
+        Some(("hot-text", args)) => {
+            let scrapes = args.get_one::<usize>("scrapes").copied().unwrap_or(10);
+            runtime().and_then(|rt| rt.block_on(hot_text::run(scrapes)))
         }
         Some(("bench", args)) => {
             let scrapes = args

@@ -15,4 +15,4 @@ pub mod nginx;
 pub mod nginx_log;
 pub mod node;
 mod process;
-mod scrape;
+pub(crate) mod scrape;

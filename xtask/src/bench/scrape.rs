@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 
 /// How long a scrape may take before the harness's client gives up.
-pub(super) const SCRAPE_CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const SCRAPE_CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// An HTTP client for loopback, giving up on a request after `timeout`.
-pub(super) fn client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
+pub(crate) fn client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
     // Feature unification may give reqwest TLS without a provider; ring is the workspace's.
     let _ = rustls::crypto::ring::default_provider().install_default();
     Ok(reqwest::Client::builder()
@@ -19,7 +19,7 @@ pub(super) fn client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
 
 /// One scrape as Prometheus sends it (gzip only when `gzip`); returns the latency and the body
 /// as received.
-pub(super) async fn scrape(
+pub(crate) async fn scrape(
     client: &reqwest::Client,
     url: &str,
     gzip: bool,
