@@ -441,14 +441,6 @@ impl StatPool {
             }
         }
         loop {
-            for (mount_point, result) in inbox.take(Duration::ZERO) {
-                if let Some(indexes) = pending.remove(&mount_point) {
-                    record(&mut results, indexes, result);
-                }
-            }
-            if pending.is_empty() {
-                break;
-            }
             let (stuck, wait) = self.declare_stuck(&pending);
             inbox.no_longer_await(stuck.len());
             for mount_point in stuck {
